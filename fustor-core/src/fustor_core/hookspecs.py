@@ -1,0 +1,209 @@
+"""The whole Fustor extension surface, hook by hook.
+
+A plugin is a module (or object) with functions named like the hooks below, marked with
+``fustor_core.hookimpl`` and announced through an entry point of group ``fustor``::
+
+    [project.entry-points.fustor]
+    my_rule = "my_package.rule"
+
+Families and who calls them:
+
+* **storage** (Fusion) — the tree store behind each view;
+* **merge rules** (Fusion) — admit/drop decisions on incoming rows, bookkeeping after a change,
+  flags and stats added to query answers;
+* **sources**, **pushers**, **sync modes** (agent) — drivers that read a tree, send to Fusion,
+  and the policies that drive a source.
+
+Hot-path hooks (:func:`fustor_filter_batch`, :func:`fustor_batch_applied`) are called **once per
+batch**, never per row: a rule loops over ``batch.rows`` itself. Unless a hook says
+``firstresult``, every implementation is called and results are collected in a list. Order is
+made explicit with ``tryfirst`` / ``trylast``, never implied by import order.
+
+Arguments may be omitted from an implementation's signature (pluggy passes only what is asked
+for), so a plugin only names what it uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from fustor_core import hookspec
+
+if TYPE_CHECKING:
+    from fustor_core.arbitration import (
+        AuditRun,
+        Batch,
+        Changes,
+        MissingCandidates,
+        SentinelUpdate,
+        ViewLike,
+    )
+    from fustor_core.storage import TreeStore
+
+# --------------------------------------------------------------------------------------------
+# storage (Fusion)
+# --------------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def fustor_tree_store(datastore: str, backend: str, options: dict[str, Any]) -> TreeStore | None:
+    """Create the tree store for one datastore's view.
+
+    :param datastore: the datastore name the view serves.
+    :param backend: the backend the configuration asks for (``"memory"`` by default); return
+        None unless it is yours.
+    :param options: backend options from the configuration.
+    :return: a :class:`~fustor_core.storage.TreeStore`. ``firstresult``: the first non-None
+        answer is used; Fusion refuses to start the view if nobody answers.
+    """
+
+
+# --------------------------------------------------------------------------------------------
+# merge rules (Fusion)
+# --------------------------------------------------------------------------------------------
+
+
+@hookspec
+def fustor_view_started(view: ViewLike) -> None:
+    """A view was created; attach per-view state and publish lists.
+
+    A rule keeps its state on the view (never in module globals, so one process can hold many
+    views) and publishes what queries should see with ``view.register_list(name, PathList)``;
+    known names are ``suspects``, ``tombstones``, ``blind_spot_additions`` and
+    ``blind_spot_deletions``.
+    """
+
+
+@hookspec
+def fustor_filter_batch(view: ViewLike, batch: Batch) -> None:
+    """Decide which rows of an incoming batch to drop, before anything is written.
+
+    Called once per batch. Drop row ``i`` with ``batch.drop(i, reason)`` — the reason is
+    counted by the engine and reported to the agent. ``batch.existing()`` and
+    ``batch.parents()`` give the tree's current nodes for the rows and their parents, looked up
+    once and shared by all rules. A rule may also edit its own lists here (e.g. clear a
+    tombstone that a newer row overrides), but must not write the tree.
+    """
+
+
+@hookspec
+def fustor_batch_applied(view: ViewLike, batch: Batch, changes: Changes) -> None:
+    """Bookkeeping after the kept rows of a batch were applied.
+
+    Called once per batch. ``changes.upserted`` holds the indices of rows written,
+    ``changes.deleted`` the paths removed (a directory stands for its former subtree). Typical
+    work: record a tombstone for a realtime delete, mark a hot file suspect, record or clear a
+    blind-spot entry.
+    """
+
+
+@hookspec
+def fustor_snapshot_started(view: ViewLike, session_id: str | None) -> None:
+    """The leader signalled the start of a full snapshot."""
+
+
+@hookspec
+def fustor_snapshot_ended(view: ViewLike, session_id: str | None) -> None:
+    """The leader signalled that its snapshot is complete (every row was sent before this)."""
+
+
+@hookspec
+def fustor_audit_started(view: ViewLike, audit: AuditRun) -> None:
+    """An audit began; ``audit.started_at`` is the Fusion time evidence is compared against."""
+
+
+@hookspec
+def fustor_audit_missing(view: ViewLike, audit: AuditRun, candidates: MissingCandidates) -> None:
+    """Protect nodes that an audit did not report from deletion.
+
+    At audit end the engine collects every node missing from a *fully listed* directory
+    (directories sent with ``audit_skipped`` are never considered). A rule calls
+    ``candidates.keep(path, reason)`` for a node that must survive, e.g. because it is
+    tombstoned or was confirmed by realtime after the audit started. The rest are deleted.
+    """
+
+
+@hookspec
+def fustor_audit_ended(view: ViewLike, audit: AuditRun, deleted: list[str]) -> None:
+    """An audit is complete; ``deleted`` lists what the engine removed as missing.
+
+    Typical work: record blind-spot deletions, expire old tombstones.
+    """
+
+
+@hookspec
+def fustor_leader_session(view: ViewLike, session_id: str) -> None:
+    """A new leader session began for this datastore; discovery starts afresh.
+
+    Blind-spot lists are cleared here: the new leader's scans will find what is still true.
+    """
+
+
+@hookspec
+def fustor_tick(view: ViewLike, now: float) -> None:
+    """Periodic housekeeping (every few seconds), e.g. expiring suspects whose TTL passed."""
+
+
+@hookspec
+def fustor_sentinel_tasks(view: ViewLike, limit: int) -> list[str]:
+    """Paths the leader should re-``stat`` now (each implementation returns up to ``limit``)."""
+
+
+@hookspec
+def fustor_sentinel_feedback(view: ViewLike, updates: list[SentinelUpdate], changes: Changes) -> None:
+    """The leader re-checked paths; the engine already applied what changed in the tree.
+
+    ``changes`` says which paths the engine updated or deleted from the feedback. A suspect rule
+    renews a still-changing hot file and releases one whose mtime is no longer hot.
+    """
+
+
+@hookspec
+def fustor_node_flags(view: ViewLike) -> dict[str, Callable[[str], bool]]:
+    """Flags this rule adds to every node in query answers, as name -> predicate on the path.
+
+    Called once per query; the predicate is then called per node, so it must be O(1), e.g.
+    ``{"integrity_suspect": suspects.__contains__}``. ``integrity_suspect`` and
+    ``agent_missing`` are always present in answers (False when no rule provides them).
+    """
+
+
+@hookspec
+def fustor_view_stats(view: ViewLike) -> dict[str, Any]:
+    """Keys this rule adds to the view's stats answer, e.g. ``{"suspects": 3}``."""
+
+
+# --------------------------------------------------------------------------------------------
+# sources, pushers, sync modes (agent)
+# --------------------------------------------------------------------------------------------
+
+
+@hookspec
+def fustor_source_drivers(register: Callable[[str, Callable[..., Any]], None]) -> None:
+    """Register source drivers: ``register("fs", factory)``.
+
+    The factory is called with the pipe's source options and returns an object implementing
+    ``fustor_core.agent_api.Source`` (realtime stream, snapshot walk, audit walk with an mtime
+    cache, sentinel re-check). A pipe's ``source.driver`` selects one by name.
+    """
+
+
+@hookspec
+def fustor_pusher_drivers(register: Callable[[str, Callable[..., Any]], None]) -> None:
+    """Register pusher drivers: ``register("http", factory)``.
+
+    The factory is called with the pipe's pusher options and returns an object implementing
+    ``fustor_core.agent_api.Pusher`` (session, heartbeats and role, batches, lifecycle signals,
+    sentinel tasks and feedback). A pipe's ``pusher.driver`` selects one by name.
+    """
+
+
+@hookspec
+def fustor_sync_modes(register: Callable[[str, Callable[..., Any]], None]) -> None:
+    """Register sync modes: ``register("audit", factory)``.
+
+    A sync mode is the policy that drives a source for one pipe (``fustor_core.agent_api.SyncMode``):
+    realtime, snapshot, audit, sentinel. Leader-only modes are started when the pipe's role
+    becomes leader and cancelled when it is lost; the agent runs every registered mode.
+    """

@@ -1,0 +1,400 @@
+"""A view: one datastore's arbitrated tree and the lifecycle calls that feed it.
+
+The view is the *mechanism* of arbitration — it looks nodes up, applies what survives, keeps
+track of what an audit listed, answers queries — while every *policy* (what to drop, what to
+remember: tombstones, suspects, blind spots, mtime rules) lives in merge-rule plugins reached
+through the hooks of :mod:`fustor_core.hookspecs`. Hot-path hooks are called once per batch.
+
+The view is synchronous and not thread-safe: callers serialise writes per datastore.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pluggy
+
+from fustor_core.arbitration import (
+    AuditRun,
+    Batch,
+    Changes,
+    MissingCandidates,
+    NodeInfo,
+    SentinelUpdate,
+)
+from fustor_core.config import ArbitrationSettings
+from fustor_core.errors import InvalidInput, NotFound, PluginError
+from fustor_core.event_model import Event, EventType, MessageSource, Row, path_problem
+from fustor_core.logs import log_event
+from fustor_core.pathlist import PathList
+from fustor_core.storage import TreeStore
+from fustor_fusion.engine.clock import SkewClock
+from fustor_fusion.engine.results import BatchResult, DropCounters
+
+logger = logging.getLogger(__name__)
+
+ALWAYS_PRESENT_FLAGS = ("integrity_suspect", "agent_missing")
+"""Flags every node answer carries, False when no rule provides them."""
+
+STATS_DEFAULTS: dict[str, Any] = {
+    "suspects": 0,
+    "tombstones": 0,
+    "blind_spot_additions": 0,
+    "blind_spot_deletions": 0,
+    "has_blind_spot": False,
+}
+"""Stats keys answered even when the rule that fills them is not loaded."""
+
+
+def _never(_path: str) -> bool:
+    return False
+
+
+def _child_path(directory: str, name: str) -> str:
+    return f"/{name}" if directory == "/" else f"{directory}/{name}"
+
+
+def _split(path: str) -> tuple[str, str]:
+    """(parent, name) of a non-root path."""
+    parent, _, name = path.rpartition("/")
+    return parent or "/", name
+
+
+class View:
+    """One datastore's live tree, arbitrated by the installed merge rules."""
+
+    def __init__(
+        self,
+        name: str,
+        pm: pluggy.PluginManager,
+        settings: ArbitrationSettings | None = None,
+        *,
+        storage_backend: str = "memory",
+        storage_options: dict[str, Any] | None = None,
+        now: Callable[[], float] = time.time,
+    ) -> None:
+        self.name = name
+        self.settings = settings or ArbitrationSettings()
+        self.clock = SkewClock(self.settings, now)
+        self.audit: AuditRun | None = None
+        self.snapshot_session: str | None = None
+        self.last_snapshot_end: float | None = None
+        self.last_audit_end: float | None = None
+        self.counters = DropCounters()
+        self._hook = pm.hook
+        self._lists: dict[str, PathList] = {}
+        store: TreeStore | None = pm.hook.fustor_tree_store(
+            datastore=name, backend=storage_backend, options=storage_options or {}
+        )
+        if store is None:
+            raise PluginError(
+                f"datastore {name!r}: no storage plugin provides backend {storage_backend!r}"
+                " (is fustor-storage-memory installed?)"
+            )
+        self.store = store
+        self._hook.fustor_view_started(view=self)
+
+    # -- what rules use ---------------------------------------------------------------------
+
+    def register_list(self, name: str, entries: PathList) -> None:
+        """Publish a rule's path list under ``name`` for queries and other rules."""
+        if name in self._lists and self._lists[name] is not entries:
+            raise PluginError(f"two plugins publish the list {name!r}")
+        self._lists[name] = entries
+
+    def get_list(self, name: str) -> PathList | None:
+        """A published list, or None when the rule providing it is not loaded."""
+        return self._lists.get(name)
+
+    def lookup(self, paths: Sequence[str]) -> list[NodeInfo | None]:
+        """The tree's current node for each path."""
+        return self.store.lookup(paths)
+
+    # -- ingest -----------------------------------------------------------------------------
+
+    def apply_event(self, event: Event, *, session_id: str | None = None) -> BatchResult:
+        """Arbitrate and apply one event (a batch of rows from one source)."""
+        self.clock.observe(event)
+        batch = Batch(event, lookup=self.store.lookup, session_id=session_id, received_at=self.clock.now())
+        if event.message_source is MessageSource.AUDIT and self.audit is not None:
+            self._record_audit_listing(self.audit, batch.rows)
+        self._hook.fustor_filter_batch(view=self, batch=batch)
+        changes = self._apply(batch)
+        self._hook.fustor_batch_applied(view=self, batch=batch, changes=changes)
+        unchanged = len(batch.skipped.difference(batch.dropped))
+        dropped = len(batch.dropped)
+        result = BatchResult(
+            accepted=len(batch.rows) - dropped - unchanged,
+            dropped=dropped,
+            unchanged=unchanged,
+            reasons=dict(batch.drop_reasons()),
+        )
+        self.counters.record(result)
+        return result
+
+    def _apply(self, batch: Batch) -> Changes:
+        changes = Changes()
+        rows = batch.rows
+        to_write = batch.to_write()
+        realtime = batch.source is MessageSource.REALTIME
+        if batch.event_type is EventType.DELETE:
+            for i in to_write:
+                path = rows[i].path
+                if self.store.delete(path):
+                    changes.deleted.append(path)
+        else:
+            self.store.upsert(rows, to_write, self.clock.now() if realtime else None)
+            changes.upserted = to_write
+        if realtime:
+            self._refresh_parent_mtimes(rows, to_write)
+        return changes
+
+    def _refresh_parent_mtimes(self, rows: list[Row], indices: list[int]) -> None:
+        """A realtime change also tells the parent's new mtime; keep it, or the parent-mtime
+        check of a concurrent audit could not see that the directory changed after its scan."""
+        newest: dict[str, float] = {}
+        for i in indices:
+            row = rows[i]
+            if row.parent_mtime is None:
+                continue
+            parent = row.parent_path or _split(row.path)[0]
+            if row.parent_mtime > newest.get(parent, float("-inf")):
+                newest[parent] = row.parent_mtime
+        if not newest:
+            return
+        parents = list(newest)
+        current = self.store.lookup(parents)
+        updates = [
+            Row.model_construct(
+                path=p,
+                is_dir=True,
+                size=0,
+                mtime=newest[p],
+                parent_path=None,
+                parent_mtime=None,
+                audit_skipped=False,
+            )
+            for p, info in zip(parents, current, strict=True)
+            if info is None or (info.is_dir and info.mtime < newest[p])
+        ]
+        if updates:
+            self.store.upsert(updates, range(len(updates)), None)
+
+    def _record_audit_listing(self, audit: AuditRun, rows: list[Row]) -> None:
+        """Remember which directories the audit listed fully and every name it reported."""
+        seen_by_dir = audit.seen
+        for row in rows:
+            path = row.path
+            if row.is_dir:
+                (audit.skipped if row.audit_skipped else audit.listed).add(path)
+            if path == "/":
+                continue
+            parent, name = _split(path)
+            seen = seen_by_dir.get(parent)
+            if seen is None:
+                seen = seen_by_dir[parent] = set()
+            seen.add(name)
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def snapshot_start(self, session_id: str | None) -> None:
+        """The leader begins a full snapshot."""
+        self.snapshot_session = session_id
+        self._hook.fustor_snapshot_started(view=self, session_id=session_id)
+
+    def snapshot_end(self, session_id: str | None) -> None:
+        """The leader's snapshot is complete."""
+        self.snapshot_session = None
+        self.last_snapshot_end = self.clock.now()
+        self._hook.fustor_snapshot_ended(view=self, session_id=session_id)
+
+    def audit_start(self, session_id: str | None) -> None:
+        """Begin an audit; a running one (e.g. of a leader that went away) is abandoned."""
+        if self.audit is not None:
+            log_event(
+                logger,
+                logging.INFO,
+                "audit abandoned by a newer audit",
+                datastore=self.name,
+                old_session=self.audit.session_id,
+                new_session=session_id,
+            )
+        self.audit = AuditRun(session_id=session_id, started_at=self.clock.now())
+        self._hook.fustor_audit_started(view=self, audit=self.audit)
+
+    def audit_end(self, session_id: str | None) -> list[str]:
+        """Finish the audit: delete what fully listed directories no longer contain, unless a
+        rule protects it. Returns the deleted paths (each a file or a whole subtree)."""
+        audit = self.audit
+        if audit is None or audit.session_id != session_id:
+            log_event(
+                logger,
+                logging.WARNING,
+                "audit end without a matching audit start",
+                datastore=self.name,
+                session=session_id,
+            )
+            return []
+        self.audit = None
+        candidates = self._missing_from_listing(audit)
+        self._hook.fustor_audit_missing(view=self, audit=audit, candidates=candidates)
+        deleted = [path for path in candidates.to_delete() if self.store.delete(path)]
+        self.last_audit_end = self.clock.now()
+        self._hook.fustor_audit_ended(view=self, audit=audit, deleted=deleted)
+        if deleted or candidates.kept:
+            log_event(
+                logger,
+                logging.INFO,
+                "audit found missing nodes",
+                datastore=self.name,
+                deleted=len(deleted),
+                protected=len(candidates.kept),
+            )
+        return deleted
+
+    def _missing_from_listing(self, audit: AuditRun) -> MissingCandidates:
+        paths: list[str] = []
+        infos: list[NodeInfo] = []
+        for directory in audit.listed:
+            if directory in audit.skipped:
+                continue
+            listing = self.store.listing(directory)
+            if not listing:
+                continue
+            seen = audit.seen.get(directory, set())
+            for name, info in listing.items():
+                if name not in seen:
+                    paths.append(_child_path(directory, name))
+                    infos.append(info)
+        return MissingCandidates(paths, infos)
+
+    def leader_session(self, session_id: str) -> None:
+        """A new leader session started: discovery starts afresh."""
+        self._hook.fustor_leader_session(view=self, session_id=session_id)
+
+    def tick(self) -> None:
+        """Periodic housekeeping (suspect expiry)."""
+        self._hook.fustor_tick(view=self, now=self.clock.now())
+
+    def sentinel_tasks(self, limit: int = 1000) -> list[str]:
+        """Paths the leader should re-check, at most ``limit``."""
+        paths: dict[str, None] = {}
+        for contributed in self._hook.fustor_sentinel_tasks(view=self, limit=limit):
+            for path in contributed or ():
+                paths.setdefault(path)
+        return list(paths)[:limit]
+
+    def sentinel_feedback(self, updates: list[SentinelUpdate]) -> BatchResult:
+        """Apply the leader's fresh stats of re-checked paths, then let rules react."""
+        changes = Changes()
+        current = self.store.lookup([u.path for u in updates])
+        rewritten: list[Row] = []
+        for i, (update, info) in enumerate(zip(updates, current, strict=True)):
+            if info is None or info.is_dir:
+                continue
+            if not update.exists:
+                if self.store.delete(update.path):
+                    changes.deleted.append(update.path)
+            elif update.mtime is not None and (
+                update.mtime != info.mtime or (update.size is not None and update.size != info.size)
+            ):
+                size = update.size if update.size is not None else info.size
+                rewritten.append(
+                    Row.model_construct(
+                        path=update.path,
+                        is_dir=False,
+                        size=size,
+                        mtime=update.mtime,
+                        parent_path=None,
+                        parent_mtime=None,
+                        audit_skipped=False,
+                    )
+                )
+                changes.upserted.append(i)
+        if rewritten:
+            self.store.upsert(rewritten, range(len(rewritten)), None)
+        self._hook.fustor_sentinel_feedback(view=self, updates=updates, changes=changes)
+        applied = len(changes.upserted) + len(changes.deleted)
+        return BatchResult(accepted=applied, unchanged=len(updates) - applied)
+
+    # -- queries ----------------------------------------------------------------------------
+
+    def _flags(self) -> dict[str, Callable[[str], bool]]:
+        flags: dict[str, Callable[[str], bool]] = dict.fromkeys(ALWAYS_PRESENT_FLAGS, _never)
+        for contributed in self._hook.fustor_node_flags(view=self):
+            flags.update(contributed or {})
+        return flags
+
+    def tree(
+        self,
+        path: str = "/",
+        *,
+        depth: int = 1,
+        limit: int = 1000,
+        after: str | None = None,
+        max_nodes: int = 10_000,
+    ) -> dict[str, Any]:
+        """The node at ``path`` with its children to ``depth`` levels (paged at the top)."""
+        _require_valid_path(path)
+        if depth < 0 or limit < 1 or max_nodes < 1:
+            raise InvalidInput("depth must be >= 0, limit and max_nodes >= 1")
+        node = self.store.node(
+            path, depth=depth, flags=self._flags(), limit=limit, after=after, max_nodes=max_nodes
+        )
+        if node is None:
+            raise NotFound(f"datastore {self.name!r} has no path {path!r}", code="path_not_found")
+        return node
+
+    def search(
+        self, pattern: str, *, path: str = "/", limit: int = 1000, after: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Nodes below ``path`` matching the glob ``pattern``, in path order, paged by path."""
+        _require_valid_path(path)
+        if not pattern:
+            raise InvalidInput("pattern must not be empty")
+        if self.store.aggregate(path) is None:
+            raise NotFound(f"datastore {self.name!r} has no directory {path!r}", code="path_not_found")
+        return self.store.search(pattern, path, flags=self._flags(), limit=limit, after=after)
+
+    def stats(self) -> dict[str, Any]:
+        """Whole-view counts (O(1) from the store's aggregates) plus what the rules add."""
+        totals = self.store.totals()
+        answer: dict[str, Any] = {"files": totals.files, "dirs": totals.dirs, "bytes": totals.bytes}
+        answer.update(STATS_DEFAULTS)
+        for contributed in self._hook.fustor_view_stats(view=self):
+            answer.update(contributed or {})
+        answer.update(
+            rows_accepted=self.counters.accepted,
+            rows_unchanged=self.counters.unchanged,
+            rows_dropped=dict(self.counters.by_reason),
+            clock_skew_s=self.clock.skew,
+            audit_running=self.audit is not None,
+            snapshot_running=self.snapshot_session is not None,
+            last_snapshot_end=self.last_snapshot_end,
+            last_audit_end=self.last_audit_end,
+        )
+        return answer
+
+    def suspects(self, *, limit: int = 1000, after: str | None = None) -> list[dict[str, Any]]:
+        """Suspect files in path order (empty when the suspect rule is not loaded)."""
+        return self._page("suspects", limit, after)
+
+    def blind_spots(self, *, limit: int = 1000, after: str | None = None) -> dict[str, list[dict[str, Any]]]:
+        """Blind-spot additions and deletions in path order."""
+        return {
+            "additions": self._page("blind_spot_additions", limit, after),
+            "deletions": self._page("blind_spot_deletions", limit, after),
+        }
+
+    def _page(self, list_name: str, limit: int, after: str | None) -> list[dict[str, Any]]:
+        entries = self._lists.get(list_name)
+        return entries.page(after=after, limit=limit) if entries is not None else []
+
+
+def _require_valid_path(path: str) -> None:
+    problem = path_problem(path)
+    if problem is not None:
+        raise InvalidInput(f"path {path!r}: {problem}", code="invalid_path")

@@ -1,0 +1,47 @@
+"""Run every benchmark in turn (``./dev bench`` / ``nox -s bench``); each prints its figures
+beside the baseline measured in the same run. ``--only NAME`` runs one; extra arguments after
+``--`` are passed to it."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).parent
+BENCHMARKS = {
+    "engine": "engine_ingest.py",
+    "store": "store_micro.py",
+    "fusion-http": "fusion_http.py",
+    "agent": "agent_sync.py",
+    "registry": "registry_keys.py",
+}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--only", choices=sorted(BENCHMARKS), action="append")
+    parser.add_argument("extra", nargs="*")
+    args = parser.parse_args()
+    failed = []
+    for name in args.only or list(BENCHMARKS):
+        script = HERE / BENCHMARKS[name]
+        if not script.exists():
+            print(f"== {name}: {script.name} missing", flush=True)
+            failed.append(name)
+            continue
+        print(f"== {name} ({script.name})", flush=True)
+        started = time.perf_counter()
+        code = subprocess.call([sys.executable, str(script), *args.extra])
+        print(f"== {name}: exit {code} after {time.perf_counter() - started:.0f} s\n", flush=True)
+        if code:
+            failed.append(name)
+    if failed:
+        print("budgets missed or errors in: " + ", ".join(failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,46 @@
+"""The synthetic tree every benchmark uses, generated lazily and deterministically.
+
+Shape: ``/upload/submit/{c1}/{c2}/{uuid}/sub_{k}/data_{n}.dat`` — by default 1,000 ``{uuid}``
+directories × 4 ``sub_{k}`` × 250 files = 1,000,000 files in 4,000 leaf directories, which is what
+an upload area of a sequencing site looks like.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class TreeShape:
+    uploads: int = 1000
+    subdirs: int = 4
+    files_per_dir: int = 250
+    base_mtime: float = 1_700_000_000.0
+
+    @property
+    def files(self) -> int:
+        return self.uploads * self.subdirs * self.files_per_dir
+
+    def upload_ids(self) -> list[str]:
+        """Stable UUIDs (seeded), so every run and every benchmark sees the same tree."""
+        return [str(uuid.UUID(int=(i + 1) * 0x9E3779B97F4A7C15_F39CC0605CEDC834 % (1 << 128), version=4))
+                for i in range(self.uploads)]
+
+    def upload_dir(self, upload_id: str) -> str:
+        return f"/upload/submit/{upload_id[:2]}/{upload_id[2:4]}/{upload_id}"
+
+    def leaf_dirs(self) -> Iterator[str]:
+        for upload_id in self.upload_ids():
+            base = self.upload_dir(upload_id)
+            for k in range(self.subdirs):
+                yield f"{base}/sub_{k}"
+
+    def file_rows(self) -> Iterator[tuple[str, int, float]]:
+        """(path, size, mtime) for every file, directory by directory."""
+        n = 0
+        for leaf in self.leaf_dirs():
+            for i in range(self.files_per_dir):
+                yield f"{leaf}/data_{i}.dat", 1000 + (n % 4096), self.base_mtime + (n % 86_400)
+                n += 1

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+
 from fustor_core.config import ArbitrationSettings, FustorConfig, load_config
 from fustor_core.errors import ConfigError
 from fustor_core.paths import data_dir, fustor_home

@@ -1,8 +1,9 @@
 """The event model refuses bad paths row by row and accepts what agents legitimately send."""
 
 import pytest
-from fustor_core.event_model import Event, EventBatch, MessageSource, Row, path_problem
 from pydantic import ValidationError
+
+from fustor_core.event_model import Event, EventBatch, MessageSource, Row, path_problem
 
 
 @pytest.mark.parametrize("path", ["/", "/a", "/a/b.txt", "/ünïcode/名前", "/with space/x"])

@@ -3,10 +3,11 @@
 import json
 
 import pytest
+
 from fustor_core import hookimpl
 from fustor_core.cli import main
-from fustor_core.plugins import describe_plugins, get_plugin_manager, require_registry
 from fustor_core.errors import PluginError
+from fustor_core.plugins import describe_plugins, get_plugin_manager, require_registry
 
 
 def _names(pm) -> set[str]:  # type: ignore[no-untyped-def]

@@ -93,15 +93,14 @@ def describe_plugins(pm: pluggy.PluginManager) -> list[PluginInfo]:
     for name, plugin in pm.list_name_plugin():
         if plugin is None:
             continue
-        hooks = tuple(sorted(impl.specname for impl in _hookimpls(pm, plugin)))
+        hooks = tuple(sorted(_hook_names(pm, plugin)))
         base = infos.get(name, PluginInfo(name=name, distribution="(registered in code)", version="-"))
         described.append(PluginInfo(base.name, base.distribution, base.version, hooks))
     return sorted(described, key=lambda info: info.name)
 
 
-def _hookimpls(pm: pluggy.PluginManager, plugin: object) -> list[Any]:
-    callers = pm.get_hookcallers(plugin) or []
-    return [impl for caller in callers for impl in caller.get_hookimpls() if impl.plugin is plugin]
+def _hook_names(pm: pluggy.PluginManager, plugin: object) -> set[str]:
+    return {caller.name for caller in pm.get_hookcallers(plugin) or []}
 
 
 def require_registry(pm: pluggy.PluginManager, hook_name: str, kind: str) -> dict[str, Any]:

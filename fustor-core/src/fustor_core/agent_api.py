@@ -1,0 +1,354 @@
+"""What an agent plugin implements and what it is given: sources, pushers and sync modes.
+
+Three plugin families meet inside the agent (DESIGN section 4)::
+
+    Source ──rows──▶ SyncMode ──OutgoingEvent / Signal──▶ event bus ──▶ Pusher ──HTTP──▶ Fusion
+
+* a :class:`Source` reads one tree: a realtime stream, a snapshot walk, an audit walk that skips
+  unchanged directories, and a re-check of given paths. Its methods are **blocking** (plain
+  file-system calls) and are run in worker threads by the agent; a source never talks to Fusion.
+* a :class:`SyncMode` is a policy (realtime, snapshot, audit, sentinel): it drives the source
+  through the :class:`SyncContext` it is given. Leader-only modes run only while this agent
+  leads its datastore.
+* a :class:`Pusher` owns the session with Fusion: it takes items off the bus (through a
+  :class:`PusherLink`), batches and sends them, heart-beats, and reports its session and role.
+
+Plugins register factories with the hooks ``fustor_source_drivers``, ``fustor_pusher_drivers``
+and ``fustor_sync_modes`` (see :mod:`fustor_core.hookspecs`). This module holds only contracts
+and two small value types; it is what a plugin author reads.
+
+Rows travel as plain dicts with the keys of :class:`fustor_core.event_model.Row` (``path``,
+``is_dir``, ``size``, ``mtime``, ``parent_path``, ``parent_mtime``, ``audit_skipped``; omitted
+keys take the model's defaults): the agent never builds pydantic models per row, Fusion
+validates them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, TypedDict, TypeVar
+
+RowDict = dict[str, Any]
+"""One row as sent to Fusion: the keys of :class:`~fustor_core.event_model.Row`."""
+
+Role = Literal["leader", "follower"]
+
+SIGNALS = ("snapshot/start", "snapshot/end", "audit/start", "audit/end")
+"""Lifecycle signals a leader frames its scans with, in Fusion's route spelling."""
+
+T = TypeVar("T")
+
+
+def now_ms() -> int:
+    """The agent's physical observation time, as ``Event.index`` wants it."""
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(slots=True)
+class OutgoingEvent:
+    """One event on its way to Fusion: rows of one ``message_source`` and ``event_type``.
+
+    ``tenure`` is set by the agent for events of leader-only modes: a pusher must not send an
+    event whose tenure is over (the scan it belongs to was cancelled when leadership or the
+    session was lost), see :meth:`PusherLink.is_current`. Realtime events have no tenure and
+    are always delivered.
+    """
+
+    message_source: Literal["realtime", "snapshot", "audit"]
+    event_type: Literal["insert", "update", "delete"]
+    rows: list[RowDict]
+    index: int = field(default_factory=now_ms)
+    tenure: int | None = None
+
+    def as_json_obj(self) -> dict[str, Any]:
+        """The event as Fusion's ``Event`` JSON object (ready for orjson/json)."""
+        return {
+            "message_source": self.message_source,
+            "event_type": self.event_type,
+            "index": self.index,
+            "rows": self.rows,
+        }
+
+
+@dataclass(slots=True, eq=False)
+class Signal:
+    """A lifecycle signal (one of :data:`SIGNALS`) ordered in the stream with the events.
+
+    The pusher sends it only after every event queued before it was acknowledged, then resolves
+    ``done`` (with an exception if Fusion refused it or its tenure ended), so a sync mode can
+    ``await`` that, e.g., ``audit/end`` really followed its last audit row.
+    """
+
+    name: str
+    tenure: int | None = None
+    done: asyncio.Future[dict[str, Any]] | None = None
+
+
+StreamItem = OutgoingEvent | Signal
+
+
+class SentinelCheck(TypedDict, total=False):
+    """The current state of one path the sentinel re-checked (``mtime``/``size`` when it exists)."""
+
+    path: str
+    exists: bool
+    mtime: float
+    size: int
+
+
+DirCache = MutableMapping[str, Any]
+"""A source's per-directory memory for audits (mtime, and whatever lets it skip a directory).
+
+It belongs to one leader tenure: the agent hands the same mapping to the snapshot (which may
+seed it) and to every audit of that tenure, and starts a new one when the tenure changes.
+"""
+
+
+# --------------------------------------------------------------------------------------------
+# sources
+# --------------------------------------------------------------------------------------------
+
+
+class Source(Protocol):
+    """One watched tree. Every method is blocking and may be called from a worker thread.
+
+    Paths in rows are relative to the watched root and start with '/'. A source must never
+    write inside the tree. ``stop`` is set when the caller no longer wants results; long walks
+    check it between directories and return early.
+    """
+
+    uri: str
+    """Identifies the tree to Fusion as the session's ``source_uri`` (e.g. ``fs:///mnt/export``)."""
+
+    def watch(self, stop: threading.Event, ready: Callable[[], None]) -> Iterator[list[OutgoingEvent]]:
+        """Realtime: yield realtime events until ``stop`` is set.
+
+        Call ``ready()`` once changes are being captured, so the agent can start the snapshot
+        knowing nothing that happens from then on is missed.
+        """
+        ...
+
+    def snapshot(
+        self, stop: threading.Event, batch_size: int, dir_cache: DirCache
+    ) -> Iterator[list[RowDict]]:
+        """Walk the whole tree once, yielding rows in batches of about ``batch_size``.
+
+        The source may record what an audit needs in ``dir_cache`` as it lists directories.
+        """
+        ...
+
+    def audit(self, stop: threading.Event, batch_size: int, dir_cache: DirCache) -> Iterator[list[RowDict]]:
+        """Walk the tree for an audit: every row carries ``parent_path``/``parent_mtime``.
+
+        A directory whose mtime is unchanged since ``dir_cache`` saw it is sent once with
+        ``audit_skipped: true`` and its files are not listed; its subdirectories are still
+        visited. Changed directories are listed in full (a directory row, then a row per entry).
+        """
+        ...
+
+    def recheck(self, paths: Sequence[str]) -> list[SentinelCheck]:
+        """Sentinel: the current existence, mtime and size of each path."""
+        ...
+
+    def counters(self) -> dict[str, int]:
+        """Monotonic counters for the agent's status (entries scanned, skipped names, ...)."""
+        ...
+
+    def close(self) -> None:
+        """Release watchers and other resources."""
+        ...
+
+
+# --------------------------------------------------------------------------------------------
+# sync modes
+# --------------------------------------------------------------------------------------------
+
+
+class PipeSettings(Protocol):
+    """The pipe's sync settings a mode may read (all from the agent config)."""
+
+    audit_interval_s: float
+    sentinel_interval_s: float
+    heartbeat_interval_s: float
+    batch_size: int
+    flush_interval_s: float
+    bus_capacity: int
+
+
+class SyncContext(Protocol):
+    """What a sync mode is given for one pipe. One context per mode, created by the agent."""
+
+    pipe: str
+    datastore: str
+    source: Source
+    settings: PipeSettings
+
+    @property
+    def role(self) -> Role | None:
+        """The pipe's current role (``None`` before the first session opened)."""
+        ...
+
+    @property
+    def dir_cache(self) -> DirCache:
+        """The audit cache of the current leader tenure (see :data:`DirCache`)."""
+        ...
+
+    @property
+    def scan_lock(self) -> asyncio.Lock:
+        """Held by whichever scan (snapshot, audit) walks the tree, so scans never overlap."""
+        ...
+
+    def ready(self) -> None:
+        """Tell the agent this mode is running (thread-safe); later-ordered modes start after it."""
+        ...
+
+    async def publish(self, event: OutgoingEvent) -> None:
+        """Queue an event for Fusion; waits while the bus is full (backpressure)."""
+        ...
+
+    async def signal(self, name: str, *, wait: bool = True) -> dict[str, Any] | None:
+        """Queue a lifecycle signal after everything published so far.
+
+        With ``wait`` it returns Fusion's answer once the signal was applied, and raises
+        :class:`~fustor_core.errors.FustorError` if Fusion refused it or the tenure ended.
+        """
+        ...
+
+    async def pump(
+        self,
+        produce: Callable[[threading.Event], Iterable[T]],
+        consume: Callable[[T], Awaitable[None]],
+    ) -> None:
+        """Run the blocking iterator ``produce(stop)`` in a worker thread and ``await consume(x)``
+        in the event loop for each item; the worker waits while ``consume`` is pending, so
+        backpressure reaches the source. Cancelling the caller sets ``stop``.
+        """
+        ...
+
+    async def run_blocking(self, func: Callable[..., T], *args: Any) -> T:
+        """Run one blocking call (e.g. :meth:`Source.recheck`) in a worker thread."""
+        ...
+
+    async def wait_for_trigger(self, timeout: float | None) -> bool:
+        """Sleep until ``timeout`` passes (False) or a run is requested through the agent API (True)."""
+        ...
+
+    def report(self, **fields: Any) -> None:
+        """Publish this mode's progress in the agent status (e.g. ``state=``, ``files=``)."""
+        ...
+
+    async def sentinel_tasks(self) -> list[str]:
+        """Paths Fusion wants re-checked now (leader only)."""
+        ...
+
+    async def sentinel_feedback(self, updates: list[SentinelCheck]) -> dict[str, Any]:
+        """Send re-check results to Fusion; returns its answer."""
+        ...
+
+
+class SyncMode(Protocol):
+    """A policy that drives the source of one pipe. The factory registered with
+    ``fustor_sync_modes`` is called with no arguments, once per pipe.
+    """
+
+    name: str
+    leader_only: bool
+    """Leader-only modes start when the pipe becomes leader and are cancelled when it is not."""
+    order: int
+    """Start order: lower first. Each mode starts after the previous ones called ``ready()``."""
+
+    async def run(self, ctx: SyncContext) -> None:
+        """Run until cancelled (or return when there is nothing more to do)."""
+        ...
+
+
+# --------------------------------------------------------------------------------------------
+# pushers
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    """A session as Fusion granted it."""
+
+    session_id: str
+    role: Role
+    heartbeat_interval_s: float | None = None
+    session_timeout_s: float | None = None
+
+
+class PusherLink(Protocol):
+    """What the agent gives a pusher: the stream to deliver and where to report."""
+
+    agent_id: str
+    source_uri: str
+    settings: PipeSettings
+
+    async def take(self, max_rows: int, linger_s: float = 0.0) -> list[StreamItem]:
+        """The next items in order, about ``max_rows`` rows in all (never splitting an event).
+
+        Waits for the first item; then takes what is queued, waiting up to ``linger_s`` for more
+        while the batch is not full. Returns ``[]`` once the stream is closed and drained.
+        """
+        ...
+
+    def is_current(self, item: StreamItem) -> bool:
+        """False for a scan event or signal whose tenure ended: drop it (fail a signal)."""
+        ...
+
+    def session_changed(self, session: SessionInfo | None) -> None:
+        """Report a new session, a role change, or (``None``) that there is no session."""
+        ...
+
+    def count(self, name: str, n: int = 1) -> None:
+        """Add to a status counter (``rows_sent``, ``batches_sent``, ``retries``, ``rows_dropped``, ...)."""
+        ...
+
+    def error(self, message: str) -> None:
+        """Record the last error for the status API."""
+        ...
+
+
+class Pusher(Protocol):
+    """Delivers one pipe's stream to Fusion. Created by the factory registered with
+    ``fustor_pusher_drivers`` from the pipe's pusher config.
+    """
+
+    async def run(self, link: PusherLink) -> None:
+        """Open a session, heart-beat, deliver ``link.take()`` until it returns ``[]``, then
+        close the session. Transient failures are retried (same batch, same sequence number);
+        nothing is dropped silently. Cancelling it abandons the stream.
+        """
+        ...
+
+    async def sentinel_tasks(self, limit: int = 1000) -> list[str]:
+        """Paths Fusion wants re-checked (leader only)."""
+        ...
+
+    async def sentinel_feedback(self, updates: list[SentinelCheck]) -> dict[str, Any]:
+        """Send re-check results (leader only)."""
+        ...
+
+
+__all__ = [
+    "SIGNALS",
+    "DirCache",
+    "OutgoingEvent",
+    "PipeSettings",
+    "Pusher",
+    "PusherLink",
+    "Role",
+    "RowDict",
+    "SentinelCheck",
+    "SessionInfo",
+    "Signal",
+    "Source",
+    "StreamItem",
+    "SyncContext",
+    "SyncMode",
+    "now_ms",
+]

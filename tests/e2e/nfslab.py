@@ -73,8 +73,9 @@ class NfsLab:
                 command = ["bindfs", "--no-allow-other"]
                 if self._options:
                     command += ["-o", ",".join(self._options)]
-                subprocess.run([*command, str(self.export), str(mountpoint)], check=True,
-                               capture_output=True, text=True)
+                subprocess.run(
+                    [*command, str(self.export), str(mountpoint)], check=True, capture_output=True, text=True
+                )
                 _wait_until(lambda m=mountpoint: os.path.ismount(m), 5.0, f"{mountpoint} to mount")
         except BaseException:
             self.down()

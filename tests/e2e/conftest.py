@@ -1,0 +1,83 @@
+"""Fixtures of the end-to-end matrix: the NFS lab, one registry per run, a stack per test."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from nfslab import NfsLab, lab_unavailable_reason
+from stack import LabRegistry, LabStack
+
+pytestmark = pytest.mark.lab
+
+
+def _require_lab() -> None:
+    reason = lab_unavailable_reason()
+    if reason is None:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"the NFS lab must run in CI, but {reason}")
+    pytest.skip(f"NFS lab unavailable: {reason}")
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabRegistry]:
+    _require_lab()
+    started = LabRegistry.start(tmp_path_factory.mktemp("registry"))
+    yield started
+    started.service.stop()
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Iterator[NfsLab]:
+    _require_lab()
+    with NfsLab(tmp_path / "lab") as mounted:
+        yield mounted
+
+
+@pytest.fixture
+def make_stack(
+    lab: NfsLab, registry: LabRegistry, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Callable[..., LabStack]]:
+    """Build a stack; ``make_stack(hosts=("a", "b"), fusion={...}, agent={...})`` starts Fusion,
+    then the agents in order (the first is the leader), waiting for the leader's snapshot."""
+    stacks: list[LabStack] = []
+
+    def build(
+        hosts: tuple[str, ...] = ("a", "b"),
+        fusion: dict[str, Any] | None = None,
+        agent: dict[str, Any] | None = None,
+    ) -> LabStack:
+        stack = LabStack(
+            lab, registry, tmp_path / "services", fusion_settings=fusion or {}, agent_settings=agent or {}
+        )
+        stacks.append(stack)
+        stack.start_fusion()
+        for i, host in enumerate(hosts):
+            stack.start_agent(host)
+            if i == 0:
+                stack.wait_leader(host)
+                stack.wait_snapshot(host)
+        return stack
+
+    yield build
+    failed = getattr(request.node, "rep_call", None)
+    for stack in stacks:
+        if failed is not None and failed.failed:
+            print(stack.logs())
+        stack.close()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if report.when == "call":
+        item.rep_call = report  # type: ignore[attr-defined]
+    return report

@@ -120,13 +120,18 @@ class Batch:
         return (i for i in range(len(self.rows)) if i not in dropped)
 
     def existing(self) -> list[NodeInfo | None]:
-        """What the tree holds at each row's path before this batch (looked up once)."""
+        """What the tree holds at each row's path, looked up once and then shared.
+
+        The lookup happens on first use: called during :func:`fustor_filter_batch` (before the
+        engine writes anything) it is the tree *before* this batch. A rule that needs the
+        before-state in ``fustor_batch_applied`` must ask for it in its filter hook.
+        """
         if self._existing is None:
             self._existing = self._lookup([row.path for row in self.rows])
         return self._existing
 
     def parents(self) -> list[NodeInfo | None]:
-        """What the tree holds at each row's parent directory before this batch."""
+        """What the tree holds at each row's parent directory (same timing as :meth:`existing`)."""
         if self._parents is None:
             self._parents = self._lookup([row.parent_path or parent_of(row.path) for row in self.rows])
         return self._parents
@@ -209,6 +214,10 @@ class LogicalClock(Protocol):
 
     def is_future(self, mtime: float) -> bool:
         """True when ``mtime`` lies ahead of the watermark by more than the tolerance."""
+        ...
+
+    def hot_cutoff(self) -> float:
+        """mtimes strictly above this are hot: one subtraction per batch instead of a call per row."""
         ...
 
 

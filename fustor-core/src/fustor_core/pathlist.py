@@ -6,10 +6,10 @@ cleared for a whole subtree when a directory goes away, and paged by path in que
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import Any
 
-from fustor_core.arbitration import is_under
+from fustor_core.arbitration import is_under, parent_of
 
 
 class PathList:
@@ -50,6 +50,19 @@ class PathList:
             del self._entries[path]
         return len(doomed)
 
+    def discard_under_any(self, prefixes: Collection[str]) -> None:
+        """Unlist every path at or below any of ``prefixes`` in one pass over the list (a batch of
+        realtime deletes must not cost one pass per deleted path)."""
+        if not self._entries or not prefixes:
+            return
+        roots = set(prefixes)
+        if "/" in roots:
+            self.clear()
+            return
+        doomed = [path for path in self._entries if _has_ancestor_in(path, roots)]
+        for path in doomed:
+            self.discard(path)
+
     def clear(self) -> None:
         """Unlist everything."""
         self._entries.clear()
@@ -62,3 +75,12 @@ class PathList:
         """Up to ``limit`` entries with path > ``after``, sorted by path, each with its path."""
         paths = sorted(p for p in self._entries if after is None or p > after)[:limit]
         return [{"path": p, **self._entries[p]} for p in paths]
+
+
+def _has_ancestor_in(path: str, roots: set[str]) -> bool:
+    """True when ``path`` or one of its ancestors is in ``roots``."""
+    while path != "/":
+        if path in roots:
+            return True
+        path = parent_of(path)
+    return False

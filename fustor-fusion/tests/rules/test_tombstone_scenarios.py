@@ -1,0 +1,97 @@
+"""Tombstones through the engine: deleted files stay deleted until something newer appears."""
+
+from __future__ import annotations
+
+from typing import Any
+
+Feed = Any  # the conftest fixture (tests cannot import conftest under --import-mode=importlib)
+
+OLD = 1_000_000.0  # an mtime long before the fake clock's "now": cold, and older than any delete
+
+
+def test_realtime_delete_removes_the_file_and_creates_a_tombstone(feed: Feed) -> None:
+    feed.snapshot(feed.dir("/d", OLD), feed.file("/d/f", OLD))
+    feed.realtime_delete("/d/f")
+    assert not feed.exists("/d/f")
+    assert feed.stat("tombstones") == 1
+
+
+def test_realtime_delete_of_a_path_not_yet_in_the_tree_still_creates_a_tombstone(feed: Feed) -> None:
+    feed.realtime_delete("/late/f")
+    result = feed.snapshot(feed.file("/late/f", OLD))  # the snapshot listed it before the delete
+    assert result.reasons == {"tombstoned": 1}
+    assert not feed.exists("/late/f")
+
+
+def test_stale_snapshot_row_cannot_resurrect_a_file_deleted_in_realtime(feed: Feed) -> None:
+    feed.snapshot(feed.file("/d/f", OLD))
+    feed.realtime_delete("/d/f")
+    result = feed.snapshot(feed.file("/d/f", OLD), feed.file("/d/g", OLD))
+    assert result.dropped == 1 and result.reasons == {"tombstoned": 1}
+    assert not feed.exists("/d/f")
+    assert feed.exists("/d/g")
+
+
+def test_stale_audit_row_cannot_resurrect_a_file_deleted_in_realtime(feed: Feed) -> None:
+    feed.snapshot(feed.dir("/d", OLD), feed.file("/d/f", OLD))
+    feed.audit_start()
+    feed.realtime_delete("/d/f")
+    result = feed.audit(feed.dir("/d", OLD), feed.file("/d/f", OLD, parent_mtime=OLD))
+    feed.audit_end()
+    assert result.reasons == {"tombstoned": 1}
+    assert not feed.exists("/d/f")
+
+
+def test_stale_rows_cannot_resurrect_files_of_a_directory_deleted_in_realtime(feed: Feed) -> None:
+    feed.snapshot(feed.dir("/d", OLD), feed.dir("/d/sub", OLD), feed.file("/d/sub/f", OLD))
+    feed.realtime_delete("/d")
+    result = feed.snapshot(feed.dir("/d", OLD), feed.dir("/d/sub", OLD), feed.file("/d/sub/f", OLD))
+    assert result.reasons == {"tombstoned": 3}
+    assert not feed.exists("/d")
+
+
+def test_newer_file_under_a_deleted_name_is_accepted_and_clears_the_tombstone(feed: Feed) -> None:
+    feed.snapshot(feed.file("/f", OLD))
+    feed.realtime_delete("/f")
+    recreated = feed.view.clock.watermark() + 1
+    result = feed.snapshot(feed.file("/f", recreated, size=42))
+    assert result.accepted == 1
+    assert feed.node("/f")["size"] == 42
+    assert feed.stat("tombstones") == 0
+
+
+def test_realtime_insert_clears_the_tombstone(feed: Feed) -> None:
+    feed.realtime_delete("/f")
+    feed.realtime("insert", feed.file("/f", OLD))  # cp -p: an old mtime, but seen live
+    assert feed.stat("tombstones") == 0
+    assert feed.exists("/f")
+
+
+def test_tombstone_expires_at_the_end_of_an_audit_that_started_after_it_once_past_its_ttl(
+    feed: Feed,
+) -> None:
+    feed.realtime_delete("/f")
+    feed.clock.t += 3601
+    feed.full_audit()
+    assert feed.stat("tombstones") == 0
+
+
+def test_tombstone_younger_than_its_ttl_survives_an_audit(feed: Feed) -> None:
+    feed.realtime_delete("/f")
+    feed.clock.t += 3599
+    feed.full_audit()
+    assert feed.stat("tombstones") == 1
+
+
+def test_tombstone_never_expires_before_an_audit_that_started_after_it(feed: Feed) -> None:
+    feed.audit_start()  # this audit may have listed /f before it was deleted
+    feed.clock.t += 1
+    feed.realtime_delete("/f")
+    feed.clock.t += 2 * 3600
+    feed.audit_end()
+    assert feed.stat("tombstones") == 1, "the audit started before the delete"
+    stale = feed.snapshot(feed.file("/f", OLD))
+    assert stale.reasons == {"tombstoned": 1}
+
+    feed.full_audit()
+    assert feed.stat("tombstones") == 0

@@ -1,0 +1,34 @@
+"""Merge rule: blind-spot additions and deletions found by audits.
+
+Some hosts write to the export without an agent watching. Only scans find what they did: an audit
+row the tree did not know (or a newer version of a file) is a **blind-spot addition**, a node an
+audit no longer finds is a **blind-spot deletion**. Query answers flag additions
+``agent_missing`` until an agent sees the path in realtime, the file is deleted, or a new leader
+session starts discovery afresh; deletions stay listed until realtime or a scan shows the path
+again, or a new leader session starts.
+
+The hooks live in :mod:`fustor_merge_blindspot.hooks`, the policy in
+:mod:`fustor_merge_blindspot.rules`.
+"""
+
+from fustor_merge_blindspot.hooks import (
+    fustor_audit_ended,
+    fustor_batch_applied,
+    fustor_filter_batch,
+    fustor_leader_session,
+    fustor_node_flags,
+    fustor_sentinel_feedback,
+    fustor_view_started,
+    fustor_view_stats,
+)
+
+__all__ = [
+    "fustor_audit_ended",
+    "fustor_batch_applied",
+    "fustor_filter_batch",
+    "fustor_leader_session",
+    "fustor_node_flags",
+    "fustor_sentinel_feedback",
+    "fustor_view_started",
+    "fustor_view_stats",
+]

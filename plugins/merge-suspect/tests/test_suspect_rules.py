@@ -1,0 +1,201 @@
+"""The suspect rule driven hook by hook on a fake view (no Fusion engine involved).
+
+Settings in conftest: hot window 600 s (so the suspect TTL is 600 s), future tolerance 2 s.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fustor_core.arbitration import Changes, SentinelUpdate
+
+Harness = Any  # the conftest fixture; typed loosely to keep the test files import-free
+
+
+def suspects(h: Harness) -> Any:
+    return h.view.get_list("suspects")
+
+
+def tick(h: Harness) -> None:
+    h.hook.fustor_tick(view=h.view, now=h.view.clock.now())
+
+
+def feedback(h: Harness, *updates: SentinelUpdate) -> None:
+    h.hook.fustor_sentinel_feedback(view=h.view, updates=list(updates), changes=Changes())
+
+
+def test_hot_snapshot_file_is_marked_suspect_with_its_mtime_and_ttl(harness: Harness) -> None:
+    h = harness
+    now = h.view.clock.now()
+    h.send(
+        "snapshot",
+        "insert",
+        h.row("/hot", now - 60),
+        h.row("/cold", now - 3600),
+        h.row("/d", now, is_dir=True),
+    )
+    assert suspects(h).page() == [
+        {"path": "/hot", "mtime": now - 60, "marked_at": now, "expires_at": now + 600, "reason": "hot"}
+    ]
+    assert h.flags()["integrity_suspect"]("/hot") is True
+    assert h.flags()["integrity_suspect"]("/cold") is False
+    assert h.stats() == {"suspects": 1}
+
+
+def test_hot_audit_file_is_marked_suspect(harness: Harness) -> None:
+    h = harness
+    h.send("audit", "insert", h.row("/hot", h.view.clock.now() - 1))
+    assert "/hot" in suspects(h)
+
+
+def test_hot_is_judged_by_the_watermark_not_by_fusions_wall_clock(harness: Harness) -> None:
+    h = harness
+    h.view.clock.skew = -3600.0  # the storage's clock runs an hour behind Fusion's
+    mtime = h.view.clock.now() - 3600 - 60  # written a minute ago by the storage's clock
+    h.send("snapshot", "insert", h.row("/f", mtime))
+    assert "/f" in suspects(h)
+
+
+def test_file_with_a_future_mtime_is_suspect_even_when_reported_in_realtime(harness: Harness) -> None:
+    h = harness
+    future = h.view.clock.watermark() + 86_400
+    h.send("snapshot", "insert", h.row("/s", future))
+    h.send("realtime", "insert", h.row("/r", future))
+    assert suspects(h).get("/s")["reason"] == "future"
+    assert suspects(h).get("/r")["reason"] == "future"
+
+
+def test_realtime_event_releases_a_suspect(harness: Harness) -> None:
+    h = harness
+    now = h.view.clock.now()
+    h.send("snapshot", "insert", h.row("/f", now - 1), h.row("/g", now - 1))
+    h.send("realtime", "update", h.row("/f", now))
+    assert "/f" not in suspects(h)
+    assert "/g" in suspects(h)
+
+
+def test_realtime_delete_of_a_directory_releases_the_suspects_below_it(harness: Harness) -> None:
+    h = harness
+    now = h.view.clock.now()
+    h.send("snapshot", "insert", h.row("/d", now, is_dir=True), h.row("/d/a/f", now), h.row("/dx/f", now))
+    h.send("realtime", "delete", h.row("/d", 0.0))  # the event does not say it was a directory
+    assert list(suspects(h)) == ["/dx/f"]
+
+
+def test_rescan_with_the_same_mtime_does_not_extend_the_ttl_but_a_new_mtime_renews_it(
+    harness: Harness,
+) -> None:
+    h = harness
+    clock = h.view.clock
+    first = clock.now()
+    h.send("snapshot", "insert", h.row("/f", first - 1))
+    clock.t += 100
+    h.send("audit", "insert", h.row("/f", first - 1))
+    assert suspects(h).get("/f")["expires_at"] == first + 600
+    h.send("audit", "insert", h.row("/f", clock.now()))
+    record = suspects(h).get("/f")
+    assert record["expires_at"] == clock.now() + 600
+    assert record["mtime"] == clock.now()
+    assert record["marked_at"] == first
+
+
+def test_scan_reporting_a_cold_mtime_releases_the_suspect(harness: Harness) -> None:
+    h = harness
+    h.send("snapshot", "insert", h.row("/f", h.view.clock.now()))
+    h.send("audit", "update", h.row("/f", h.view.clock.now() - 7200))
+    assert "/f" not in suspects(h)
+
+
+def test_suspect_stays_until_its_ttl_passes_then_leaves_if_stable(harness: Harness) -> None:
+    h = harness
+    h.send("snapshot", "insert", h.row("/f", h.view.clock.now()))
+    h.view.clock.t += 599
+    tick(h)
+    assert "/f" in suspects(h)
+    h.view.clock.t += 1
+    tick(h)
+    assert "/f" not in suspects(h)
+
+
+def test_suspect_whose_mtime_still_changes_is_renewed_at_expiry(harness: Harness) -> None:
+    h = harness
+    clock = h.view.clock
+    h.send("snapshot", "insert", h.row("/f", clock.now()))
+    clock.t += 600
+    h.view.store.nodes["/f"] = h.view.store.nodes["/f"]._replace(mtime=clock.now() - 5)
+    tick(h)
+    record = suspects(h).get("/f")
+    assert record["mtime"] == clock.now() - 5
+    assert record["expires_at"] == clock.now() + 600
+
+
+def test_expired_suspect_that_changed_but_cooled_down_is_released(harness: Harness) -> None:
+    h = harness
+    clock = h.view.clock
+    h.send("snapshot", "insert", h.row("/f", clock.now()))
+    clock.t += 5000
+    h.view.store.nodes["/f"] = h.view.store.nodes["/f"]._replace(mtime=clock.now() - 4000)
+    tick(h)
+    assert "/f" not in suspects(h)
+
+
+def test_expired_suspect_whose_node_is_gone_is_released(harness: Harness) -> None:
+    h = harness
+    h.send("snapshot", "insert", h.row("/f", h.view.clock.now()))
+    del h.view.store.nodes["/f"]
+    h.view.clock.t += 600
+    tick(h)
+    assert len(suspects(h)) == 0
+
+
+def test_sentinel_tasks_are_the_suspects_that_expire_first(harness: Harness) -> None:
+    h = harness
+    clock = h.view.clock
+    for name in ("c", "a", "b"):
+        h.send("snapshot", "insert", h.row(f"/{name}", clock.now()))
+        clock.t += 1
+    assert h.hook.fustor_sentinel_tasks(view=h.view, limit=2) == [["/c", "/a"]]
+    assert h.hook.fustor_sentinel_tasks(view=h.view, limit=0) == [[]]
+
+
+def test_sentinel_feedback_renews_a_still_changing_file_and_clears_gone_or_cold_ones(
+    harness: Harness,
+) -> None:
+    h = harness
+    clock = h.view.clock
+    t = clock.now()
+    h.send("snapshot", "insert", *(h.row(p, t - 1) for p in ("/same", "/changing", "/gone", "/cooled")))
+    clock.t += 30
+    feedback(
+        h,
+        SentinelUpdate("/same", True, t - 1, 1),
+        SentinelUpdate("/changing", True, clock.now(), 9),
+        SentinelUpdate("/gone", False),
+        SentinelUpdate("/cooled", True, t - 7200, 1),
+        SentinelUpdate("/never_listed", True, clock.now(), 1),
+    )
+    assert sorted(suspects(h)) == ["/changing", "/same"]
+    assert suspects(h).get("/same")["expires_at"] == t + 600, "unchanged: the TTL decides"
+    assert suspects(h).get("/changing")["expires_at"] == clock.now() + 600
+
+
+def test_audit_deletions_release_their_suspects(harness: Harness) -> None:
+    h = harness
+    h.send("snapshot", "insert", h.row("/d/f", h.view.clock.now()), h.row("/g", h.view.clock.now()))
+    h.start_audit()
+    h.end_audit(["/d/f"])
+    assert list(suspects(h)) == ["/g"]
+
+
+def test_expiry_order_survives_edits_through_the_plain_pathlist_api(harness: Harness) -> None:
+    h = harness
+    clock = h.view.clock
+    listed = suspects(h)
+    for i in range(3000):
+        listed.put(
+            f"/f{i}", mtime=clock.now(), marked_at=clock.now(), expires_at=clock.now() + i, reason="hot"
+        )
+    listed.discard_under("/f1")  # another plugin edits without telling the heap
+    listed.put("/f2", mtime=clock.now(), marked_at=clock.now(), expires_at=clock.now() - 1, reason="hot")
+    assert listed.pop_expired(clock.now() + 2) == ["/f2", "/f0"]
+    assert len(listed._expiries) <= 2 * len(listed) + 1024

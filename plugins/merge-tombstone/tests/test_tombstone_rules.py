@@ -1,0 +1,129 @@
+"""The tombstone rule driven hook by hook on a fake view (no Fusion engine involved)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+Harness = Any  # the conftest fixture; typed loosely to keep the test files import-free
+
+
+def test_realtime_delete_leaves_a_tombstone_stamped_in_both_clocks(harness: Harness) -> None:
+    h = harness
+    h.send("snapshot", "insert", h.row("/d/f", 100.0))
+    h.view.clock.skew = -50.0
+    h.send("realtime", "delete", h.row("/d/f", 0.0))
+
+    record = h.view.get_list("tombstones").get("/d/f")
+    assert record == {"deleted_at": h.view.clock.now(), "mtime": h.view.clock.watermark()}
+    assert h.stats() == {"tombstones": 1}
+
+
+def test_a_delete_of_a_path_the_tree_never_had_is_still_tombstoned(harness: Harness) -> None:
+    h = harness
+    h.send("realtime", "delete", h.row("/not/yet/sent", 0.0))
+    assert "/not/yet/sent" in h.view.get_list("tombstones")
+
+
+def test_stale_snapshot_row_is_dropped_as_tombstoned(harness: Harness) -> None:
+    h = harness
+    h.send("realtime", "delete", h.row("/f", 0.0))
+    stale = h.view.clock.watermark() - 10
+    batch = h.send("snapshot", "insert", h.row("/f", stale), h.row("/other", stale))
+    assert batch.dropped == {0: "tombstoned"}
+    assert "/f" not in h.view.store.nodes
+    assert "/other" in h.view.store.nodes
+
+
+def test_row_exactly_as_old_as_the_delete_is_still_stale(harness: Harness) -> None:
+    h = harness
+    h.send("realtime", "delete", h.row("/f", 0.0))
+    batch = h.send("audit", "insert", h.row("/f", h.view.clock.watermark()))
+    assert batch.dropped == {0: "tombstoned"}
+
+
+def test_newer_file_under_a_deleted_name_is_accepted_and_clears_the_tombstone(harness: Harness) -> None:
+    h = harness
+    h.send("realtime", "delete", h.row("/f", 0.0))
+    batch = h.send("snapshot", "insert", h.row("/f", h.view.clock.watermark() + 1))
+    assert batch.dropped == {}
+    assert "/f" not in h.view.get_list("tombstones")
+
+
+def test_rows_below_a_deleted_directory_are_dropped_unless_newer(harness: Harness) -> None:
+    h = harness
+    h.send("realtime", "delete", h.row("/d", 0.0, is_dir=True))
+    deleted_at = h.view.clock.watermark()
+    batch = h.send(
+        "audit",
+        "insert",
+        h.row("/d/old/f", deleted_at - 5),
+        h.row("/d/new", deleted_at + 5),
+        h.row("/e", 1.0),
+    )
+    assert batch.dropped == {0: "tombstoned"}
+    assert "/d" in h.view.get_list("tombstones"), "a new child does not vouch for the deleted ones"
+
+
+def test_a_later_parent_delete_outdates_a_row_newer_than_its_own_tombstone(harness: Harness) -> None:
+    h = harness
+    h.send("realtime", "delete", h.row("/d/f", 0.0))
+    first = h.view.clock.watermark()
+    h.view.clock.t += 100
+    h.send("realtime", "delete", h.row("/d", 0.0, is_dir=True))
+    batch = h.send("snapshot", "insert", h.row("/d/f", first + 50))
+    assert batch.dropped == {0: "tombstoned"}
+    assert "/d/f" in h.view.get_list("tombstones")
+
+
+def test_deleted_file_with_a_future_mtime_still_outdates_its_stale_rows(harness: Harness) -> None:
+    h = harness
+    future = h.view.clock.watermark() + 86_400
+    h.send("snapshot", "insert", h.row("/f", future))
+    h.send("realtime", "delete", h.row("/f", 0.0))
+    batch = h.send("snapshot", "insert", h.row("/f", future))
+    assert batch.dropped == {0: "tombstoned"}
+
+
+def test_realtime_rows_are_never_dropped_and_insert_clears_the_tombstone(harness: Harness) -> None:
+    h = harness
+    h.send("realtime", "delete", h.row("/f", 0.0))
+    batch = h.send("realtime", "insert", h.row("/f", 1.0))
+    assert batch.dropped == {}
+    assert "/f" not in h.view.get_list("tombstones")
+    assert h.stats() == {"tombstones": 0}
+
+
+def test_audit_does_not_delete_a_tombstoned_node(harness: Harness) -> None:
+    h = harness
+    h.send("snapshot", "insert", h.row("/a", 1.0), h.row("/b", 1.0))
+    h.view.get_list("tombstones").put("/a", deleted_at=h.view.clock.now(), mtime=0.0)
+    h.start_audit()
+    candidates = h.offer_missing(["/a", "/b"])
+    assert candidates.kept == {"/a": "tombstoned"}
+    assert candidates.to_delete() == ["/b"]
+
+
+def test_tombstone_expires_after_its_ttl_at_the_end_of_an_audit_that_started_after_it(
+    harness: Harness,
+) -> None:
+    h = harness
+    clock = h.view.clock
+    h.start_audit()  # started before the delete: may still carry stale rows
+    h.send("realtime", "delete", h.row("/f", 0.0))
+    clock.t += 2 * 3600
+    h.end_audit([])
+    assert "/f" in h.view.get_list("tombstones"), "an audit older than the tombstone never expires it"
+
+    h.start_audit()
+    clock.t += 10
+    h.end_audit([])
+    assert "/f" not in h.view.get_list("tombstones")
+
+
+def test_tombstone_younger_than_its_ttl_survives_an_audit(harness: Harness) -> None:
+    h = harness
+    h.send("realtime", "delete", h.row("/f", 0.0))
+    h.view.clock.t += 3000
+    h.start_audit()
+    h.end_audit([])
+    assert "/f" in h.view.get_list("tombstones")

@@ -1,0 +1,10 @@
+"""Fusion: ingest, arbitration engine, live tree and query API."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("fustor-fusion")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
+    __version__ = "0.0.0"
+
+__all__ = ["__version__"]

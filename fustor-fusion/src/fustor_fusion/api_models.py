@@ -1,0 +1,175 @@
+"""Request and answer bodies of the HTTP API, as pydantic models.
+
+Small request bodies are validated with these models; answers are built as plain dicts on the
+hot paths, and these models describe them for the OpenAPI document (``/api/v1/openapi.json``).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from fustor_core.event_model import DatastorePath, FiniteFloat
+
+Role = Literal["leader", "follower"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+# -- ingest requests ---------------------------------------------------------------------------
+
+
+class SessionOpenRequest(_Strict):
+    """``POST /api/v1/ingest/sessions``."""
+
+    agent_id: str = Field(min_length=1, max_length=256)
+    source_uri: str = Field(default="", max_length=4096)
+
+
+class SignalRequest(_Strict):
+    """Optional body of the snapshot/audit start/end signals."""
+
+    after_seq: int | None = Field(default=None, ge=0)
+    """Apply the signal only after batches 1..after_seq of this session were applied."""
+
+
+class SentinelUpdateIn(_Strict):
+    """The leader's fresh ``stat`` of one path it was asked to re-check."""
+
+    path: DatastorePath
+    exists: bool
+    mtime: FiniteFloat | None = None
+    size: int | None = Field(default=None, ge=0)
+
+
+class SentinelFeedbackRequest(_Strict):
+    """``POST .../sentinel/feedback``."""
+
+    updates: list[SentinelUpdateIn]
+
+
+# -- ingest answers ----------------------------------------------------------------------------
+
+
+class SessionOpened(_Strict):
+    session_id: str
+    role: Role
+    datastore: str
+    heartbeat_interval_s: float
+    session_timeout_s: float
+
+
+class HeartbeatAnswer(_Strict):
+    session_id: str
+    role: Role
+    leader_session_id: str | None
+    applied_seq: int
+    """The highest ``seq`` of this session applied so far (0: none)."""
+    heartbeat_interval_s: float
+    session_timeout_s: float
+
+
+class SessionClosed(_Strict):
+    session_id: str
+    closed: bool
+
+
+class BatchAnswer(_Strict):
+    """What became of a batch's rows."""
+
+    accepted: int
+    dropped: int
+    unchanged: int
+    reasons: dict[str, int]
+    """Dropped rows by reason."""
+    seq: int | None = None
+    duplicate: bool = False
+    """True when this ``seq`` had been applied before: the original answer is repeated."""
+
+
+class SignalAnswer(_Strict):
+    session_id: str
+    signal: Literal["snapshot_start", "snapshot_end", "audit_start", "audit_end"]
+    applied_seq: int
+    deleted: int | None = None
+    """audit_end only: nodes removed as missing from fully listed directories."""
+
+
+class SentinelTasks(_Strict):
+    paths: list[str]
+
+
+# -- query answers -----------------------------------------------------------------------------
+
+
+class TreeNode(_Open):
+    """A file or directory; directories carry recursive counts and, to the asked depth, children."""
+
+    path: str
+    name: str
+    is_dir: bool
+    size: int
+    mtime: float
+    integrity_suspect: bool
+    agent_missing: bool
+    files: int | None = None
+    dirs: int | None = None
+    bytes: int | None = None
+    children: list[TreeNode] | None = None
+    next_cursor: str | None = None
+    """Present when the requested directory has more children: pass it as ``cursor``."""
+    truncated: bool | None = None
+
+
+class Stats(_Open):
+    files: int
+    dirs: int
+    bytes: int
+    suspects: int
+    tombstones: int
+    blind_spot_additions: int
+    blind_spot_deletions: int
+    has_blind_spot: bool
+    leader: str | None
+    leader_agent_id: str | None
+    sessions: int
+
+
+class ListedPath(_Open):
+    """An entry of the suspect or blind-spot lists (the rule that keeps it adds fields)."""
+
+    path: str
+
+
+class BlindSpots(_Strict):
+    additions: list[ListedPath]
+    deletions: list[ListedPath]
+    next_cursor: str | None = None
+
+
+class SessionInfo(_Strict):
+    session_id: str
+    agent_id: str
+    source_uri: str
+    role: Role
+    last_heartbeat_age_s: float
+
+
+class Status(_Strict):
+    status: str
+
+
+class ErrorDetail(_Strict):
+    code: str
+    message: str
+
+
+class ErrorBody(_Strict):
+    error: ErrorDetail

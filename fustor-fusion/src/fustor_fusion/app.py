@@ -1,0 +1,77 @@
+"""The ASGI application factory.
+
+``create_app(config)`` builds an independent Fusion — its own views, sessions, key checker and
+tick — so a test can run as many as it needs side by side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+
+import pluggy
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import Route
+
+from fustor_core.logs import log_event
+from fustor_core.plugins import get_plugin_manager
+from fustor_fusion.auth import KeyChecker, StaticKeyChecker
+from fustor_fusion.config import FusionConfig
+from fustor_fusion.endpoints import Endpoint
+from fustor_fusion.errors import EXCEPTION_HANDLERS, ErrorBoundary
+from fustor_fusion.openapi import build_openapi
+from fustor_fusion.routes import ingest, meta, query
+from fustor_fusion.service import FusionService
+
+logger = logging.getLogger(__name__)
+
+ENDPOINTS: list[Endpoint] = [*meta.ENDPOINTS, *ingest.ENDPOINTS, *query.ENDPOINTS]
+"""Every route of the API, in the order the OpenAPI document lists them."""
+
+
+def create_app(
+    config: FusionConfig,
+    *,
+    now: Callable[[], float] = time.time,
+    plugin_manager: pluggy.PluginManager | None = None,
+    key_checker: KeyChecker | None = None,
+) -> Starlette:
+    """A Fusion application for ``config``.
+
+    :param now: Fusion's clock (tests pass a controllable one).
+    :param plugin_manager: the plugins to arbitrate with; by default every installed one
+        (narrowed by ``FUSTOR_PLUGINS`` / ``FUSTOR_DISABLE_PLUGINS``).
+    :param key_checker: where API keys are checked; by default the static keys of ``config``.
+    """
+    service = FusionService(
+        config,
+        pm=plugin_manager if plugin_manager is not None else get_plugin_manager(),
+        key_checker=key_checker if key_checker is not None else StaticKeyChecker.from_config(config),
+        now=now,
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        ticker = asyncio.create_task(service.run_ticks(), name="fusion-tick")
+        await asyncio.sleep(0)  # let the tick loop mark the service ready before serving
+        try:
+            yield
+        finally:
+            ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticker
+            log_event(logger, logging.INFO, "fusion stopped")
+
+    app = Starlette(
+        routes=[Route(e.path, e.handler, methods=[e.method]) for e in ENDPOINTS],
+        middleware=[Middleware(ErrorBoundary)],
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=lifespan,
+    )
+    app.state.fusion = service
+    app.state.openapi = build_openapi(ENDPOINTS)
+    return app

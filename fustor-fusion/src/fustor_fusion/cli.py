@@ -1,0 +1,101 @@
+"""The ``fustor-fusion`` command: ``serve`` the HTTP API, list ``plugins``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import socket
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import uvicorn
+
+from fustor_core.errors import FustorError
+from fustor_core.logs import configure_logging, log_event
+from fustor_core.paths import fustor_home
+from fustor_core.plugins import describe_plugins, get_plugin_manager
+from fustor_fusion.app import create_app
+from fustor_fusion.config import load_fusion_config
+
+logger = logging.getLogger("fustor_fusion")
+
+
+def _config_path(given: str | None) -> Path:
+    return Path(given) if given else fustor_home() / "fusion.yaml"
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve until interrupted."""
+    config = load_fusion_config(_config_path(args.config))
+    host = args.host or config.host
+    port = config.port if args.port is None else args.port
+    try:
+        configure_logging((args.log_level or config.log_level).upper())
+    except ValueError as exc:
+        raise FustorError(f"--log-level: {exc}") from None
+    app = create_app(config)
+    # bind first, so the log line names the real port even when port 0 asked for any free one
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets that say they are TCP, and
+    # without it small answers wait ~40 ms for a delayed ACK (Nagle)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        raise FustorError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    bound_port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="on"))
+    log_event(
+        logger,
+        logging.INFO,
+        "fusion listening",
+        url=f"http://{host}:{bound_port}",
+        datastores=",".join(config.datastores),
+    )
+    server.run(sockets=[sock])
+    return 0
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    """List installed plugins with distribution, version and implemented hooks."""
+    infos = describe_plugins(get_plugin_manager())
+    if args.json:
+        print(json.dumps([info.__dict__ | {"hooks": list(info.hooks)} for info in infos], indent=2))
+        return 0
+    if not infos:
+        print("no Fustor plugins installed (entry-point group 'fustor')")
+    for info in infos:
+        print(f"{info.name:<18} {info.distribution} {info.version}")
+        print(f"{'':<18} hooks: {', '.join(info.hooks) or '-'}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fustor-fusion", description="Fustor Fusion service")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve the ingest and query API")
+    serve.add_argument("--config", help="fusion.yaml (default: $FUSTOR_HOME/fusion.yaml)")
+    serve.add_argument("--host", help="address to listen on (default: config 'host', 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default: config 'port', 8102; 0: any)")
+    serve.add_argument("--log-level", help="log level (default: config 'log_level', INFO)")
+    serve.set_defaults(func=cmd_serve)
+    plugins = sub.add_parser("plugins", help="list installed plugins and the hooks they implement")
+    plugins.add_argument("--json", action="store_true", help="machine-readable output")
+    plugins.set_defaults(func=cmd_plugins)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except FustorError as exc:
+        print(f"fustor-fusion: {exc.message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

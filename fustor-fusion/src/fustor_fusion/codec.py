@@ -1,0 +1,52 @@
+"""JSON in and out: orjson on the fast path, the standard library where orjson refuses.
+
+orjson rejects lone surrogates (``"\\udcff"`` escapes, which is how agents send names that are
+not valid UTF-8), so such bodies are decoded again by :mod:`json` and their rows are refused one
+by one later, instead of the whole batch failing to parse.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import orjson
+from starlette.responses import Response
+
+from fustor_core.errors import InvalidInput
+
+
+def loads(body: bytes) -> Any:
+    """Parse a request body; raises InvalidInput (422) when it is not JSON at all."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        # surrogateescape keeps raw non-UTF-8 bytes as lone surrogates: the rows carrying them
+        # are refused individually rather than the whole body
+        return json.loads(body.decode("utf-8", errors="surrogateescape"))
+    except (ValueError, RecursionError) as exc:
+        raise InvalidInput(f"body: not valid JSON ({_short(exc)})") from None
+
+
+def dumps(value: Any) -> bytes:
+    """Serialise an answer; falls back to escaped ASCII for strings orjson cannot encode."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return json.dumps(value, ensure_ascii=True, default=str).encode("ascii")
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc)
+    return text if len(text) <= 200 else text[:200] + "..."
+
+
+class JSONResponse(Response):
+    """A JSON response rendered by :func:`dumps`."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return dumps(content)

@@ -1,0 +1,106 @@
+"""Fusion's configuration file (``fusion.yaml``), validated with messages that name the bad key.
+
+The arbitration knobs (``hot_window_s``, ``tombstone_ttl_s``...) are inherited from
+:class:`fustor_core.config.ArbitrationSettings`, so the names in DESIGN 6.1 are exactly the
+names merge rules see; everything else here is about serving HTTP.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator
+
+from fustor_core.config import ArbitrationSettings, FustorConfig, load_config, parse_config
+
+DEFAULT_PORT = 8102
+DATASTORE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,128}")
+"""Datastore names appear in URLs, so they are kept to characters that need no escaping."""
+
+
+class Scope(StrEnum):
+    """What a key may do within its datastore."""
+
+    INGEST = "ingest"
+    QUERY = "query"
+
+
+class ApiKeyConfig(FustorConfig):
+    """A static API key bound to the datastore it is listed under."""
+
+    key: str = Field(min_length=1, max_length=512)
+    scopes: list[Scope] = Field(min_length=1)
+
+
+class StorageConfig(FustorConfig):
+    """Which storage plugin holds the datastore's tree."""
+
+    backend: str = "memory"
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class DatastoreConfig(FustorConfig):
+    """One datastore served by this Fusion."""
+
+    api_keys: list[ApiKeyConfig] = Field(default_factory=list)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+
+
+class FusionConfig(ArbitrationSettings):
+    """The whole ``fusion.yaml``."""
+
+    host: str = "127.0.0.1"
+    """Address to listen on (``--host`` overrides)."""
+    port: int = Field(default=DEFAULT_PORT, ge=0, le=65535)
+    """Port to listen on (``--port`` overrides); 0 picks a free port."""
+    session_timeout_s: float = Field(default=30.0, gt=0)
+    """A session with no call for this long is expired; a leader's lock is released with it."""
+    heartbeat_interval_s: float = Field(default=10.0, gt=0)
+    """How often agents are told to heartbeat."""
+    tick_interval_s: float = Field(default=1.0, gt=0)
+    """Period of the background tick: suspect expiry in the engine, session expiry here."""
+    max_batch_rows: int = Field(default=10_000, ge=1)
+    """Rows per events request (all events together); a larger batch is refused with 413."""
+    max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    """Largest request body accepted; a larger one is refused with 413."""
+    ordering_wait_s: float = Field(default=10.0, ge=0)
+    """How long a batch that arrived before its predecessor waits for it (then 409 seq_gap)."""
+    log_level: str = Field(default="INFO", pattern=r"(?i)^(debug|info|warning|error|critical)$")
+    """Log level of ``fustor-fusion serve``."""
+    datastores: dict[str, DatastoreConfig] = Field(min_length=1)
+    """The datastores this Fusion serves, by name."""
+
+    @field_validator("datastores")
+    @classmethod
+    def _keys_are_unique(cls, datastores: dict[str, DatastoreConfig]) -> dict[str, DatastoreConfig]:
+        """A key string names exactly one datastore, or a request could not know its target."""
+        owners: dict[str, str] = {}
+        for name, datastore in datastores.items():
+            if not DATASTORE_NAME.fullmatch(name):
+                raise ValueError(f"{name!r}: a datastore name is 1-128 letters, digits, '.', '_' or '-'")
+            for i, api_key in enumerate(datastore.api_keys):
+                if api_key.key in owners:
+                    raise ValueError(
+                        f"{name}.api_keys.{i}.key: this key is already listed under datastore"
+                        f" {owners[api_key.key]!r}"
+                    )
+                owners[api_key.key] = name
+        return datastores
+
+    def arbitration(self) -> ArbitrationSettings:
+        """The engine's settings, as a plain :class:`ArbitrationSettings`."""
+        fields = ArbitrationSettings.model_fields
+        return ArbitrationSettings(**{name: getattr(self, name) for name in fields})
+
+
+def load_fusion_config(path: str | Path) -> FusionConfig:
+    """Read and validate ``fusion.yaml``; a ConfigError names the file and each bad key."""
+    return load_config(FusionConfig, path)
+
+
+def parse_fusion_config(data: Any, *, source: str = "fusion config") -> FusionConfig:
+    """Validate already-loaded config data (tests, embedding)."""
+    return parse_config(FusionConfig, data, source=source)

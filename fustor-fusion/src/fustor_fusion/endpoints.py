@@ -1,0 +1,77 @@
+"""The route table's vocabulary: one :class:`Endpoint` per route, used twice.
+
+The app builds its Starlette routes from these, and the OpenAPI document is generated from the
+very same objects — so the document lists every route by construction, with the pydantic models
+that describe its body and answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+from starlette.requests import Request
+from starlette.responses import Response
+
+from fustor_core.errors import PayloadTooLarge
+from fustor_fusion.service import FusionService
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+SMALL_BODY_BYTES = 64 * 1024
+"""Limit for bodies that are never large (session open, signals)."""
+
+
+@dataclass(frozen=True)
+class QueryParam:
+    """A documented query parameter."""
+
+    name: str
+    description: str
+    type: str = "string"
+    required: bool = False
+    default: Any = None
+    minimum: int | None = None
+    maximum: int | None = None
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One route: how to serve it and how to document it."""
+
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    scope: str | None
+    """``ingest``, ``query``, or None for unauthenticated routes."""
+    body: type[BaseModel] | None = None
+    answer: type[BaseModel] | None = None
+    answer_is_list: bool = False
+    status: int = 200
+    query: tuple[QueryParam, ...] = ()
+    errors: tuple[int, ...] = ()
+    body_required: bool = True
+
+
+def fusion(request: Request) -> FusionService:
+    """The service behind the app handling ``request``."""
+    service: FusionService = request.app.state.fusion
+    return service
+
+
+async def read_body(request: Request, max_bytes: int) -> bytes:
+    """The request body, refused with 413 as soon as it is known to exceed ``max_bytes``."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+        raise PayloadTooLarge(f"body: {declared} bytes; the limit is {max_bytes}")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise PayloadTooLarge(f"body: more than {max_bytes} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -1,0 +1,122 @@
+"""The OpenAPI 3.1 document of the whole HTTP API, generated from the route table.
+
+Schemas come from the pydantic models named by each :class:`~fustor_fusion.endpoints.Endpoint`
+(OpenAPI 3.1 uses JSON Schema 2020-12, which is what pydantic emits), so the document cannot
+drift from the code: a route exists in the app if and only if it is in this document.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from fustor_fusion import __version__
+from fustor_fusion.api_models import ErrorBody
+from fustor_fusion.endpoints import Endpoint
+
+REF = "#/components/schemas/{model}"
+_STATUS_TEXT = {
+    200: "OK",
+    201: "Created",
+    401: "No or unknown API key",
+    403: "Key for another datastore, or without the scope",
+    404: "Unknown datastore or path",
+    409: "Expired session, not the leader, or a seq gap",
+    413: "Batch or body too large",
+    422: "Malformed body or parameter (the message names the field)",
+    503: "Not ready",
+}
+
+
+def build_openapi(endpoints: Sequence[Endpoint]) -> dict[str, Any]:
+    """The document for ``endpoints``."""
+    models: set[type[BaseModel]] = {ErrorBody}
+    for endpoint in endpoints:
+        models.update(m for m in (endpoint.body, endpoint.answer) if m is not None)
+    ordered = sorted(models, key=lambda m: m.__name__)
+    modes = [(m, "validation") for m in ordered] + [(m, "serialization") for m in ordered]
+    refs, top = models_json_schema(modes, ref_template=REF)  # type: ignore[arg-type]
+    paths: dict[str, dict[str, Any]] = {}
+    for endpoint in endpoints:
+        paths.setdefault(endpoint.path, {})[endpoint.method.lower()] = _operation(endpoint, refs)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Fustor Fusion",
+            "version": __version__,
+            "description": "Ingest, arbitrated live tree and query API (see fustor-fusion/README.md).",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": top.get("$defs", {}),
+            "securitySchemes": {"apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}},
+        },
+    }
+
+
+def _operation(endpoint: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
+    name = getattr(endpoint.handler, "__name__", "handler")
+    operation: dict[str, Any] = {
+        "operationId": f"{endpoint.method.lower()}_{name}",
+        "summary": endpoint.summary,
+        "tags": [endpoint.scope or "meta"],
+        "responses": _responses(endpoint, refs),
+    }
+    parameters = [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in _path_params(endpoint.path)
+    ]
+    for param in endpoint.query:
+        schema: dict[str, Any] = {"type": param.type}
+        if param.default is not None:
+            schema["default"] = param.default
+        if param.minimum is not None:
+            schema["minimum"] = param.minimum
+        if param.maximum is not None:
+            schema["maximum"] = param.maximum
+        parameters.append(
+            {
+                "name": param.name,
+                "in": "query",
+                "required": param.required,
+                "description": param.description,
+                "schema": schema,
+            }
+        )
+    if parameters:
+        operation["parameters"] = parameters
+    if endpoint.scope is not None:
+        operation["security"] = [{"apiKey": []}]
+        operation["description"] = f"Needs an API key with scope `{endpoint.scope}`."
+    if endpoint.body is not None:
+        operation["requestBody"] = {
+            "required": endpoint.body_required,
+            "content": {"application/json": {"schema": refs[(endpoint.body, "validation")]}},
+        }
+    return operation
+
+
+def _responses(endpoint: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
+    success: dict[str, Any] = {"description": _STATUS_TEXT.get(endpoint.status, "OK")}
+    if endpoint.answer is not None:
+        schema = refs[(endpoint.answer, "serialization")]
+        if endpoint.answer_is_list:
+            schema = {"type": "array", "items": schema}
+        success["content"] = {"application/json": {"schema": schema}}
+    else:
+        success["content"] = {"application/json": {"schema": {"type": "object"}}}
+    responses: dict[str, Any] = {str(endpoint.status): success}
+    error_schema = refs[(ErrorBody, "serialization")]
+    for status in endpoint.errors:
+        responses[str(status)] = {
+            "description": _STATUS_TEXT.get(status, "Error"),
+            "content": {"application/json": {"schema": error_schema}},
+        }
+    return responses
+
+
+def _path_params(path: str) -> list[str]:
+    return [part[1:-1] for part in path.split("/") if part.startswith("{") and part.endswith("}")]

@@ -1,0 +1,1 @@
+"""HTTP handlers, one module per audience: agents (ingest), readers (query), operators (meta)."""

@@ -1,0 +1,37 @@
+"""Unauthenticated routes for operators and tools: liveness, readiness, the OpenAPI document."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from fustor_fusion.api_models import Status
+from fustor_fusion.codec import JSONResponse
+from fustor_fusion.endpoints import Endpoint, fusion
+from fustor_fusion.errors import error_response
+
+
+async def healthz(request: Request) -> Response:
+    """The process answers: nothing more is claimed."""
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    """Ready once every datastore's view is built and the background tick runs."""
+    if not fusion(request).ticking:
+        return error_response(503, "not_ready", "Fusion is starting or stopping")
+    return JSONResponse({"status": "ready"})
+
+
+async def openapi(request: Request) -> Response:
+    """The OpenAPI document, generated once from the route table."""
+    return JSONResponse(request.app.state.openapi)
+
+
+ENDPOINTS = [
+    Endpoint("GET", "/healthz", healthz, "Liveness", None, answer=Status),
+    Endpoint(
+        "GET", "/readyz", readyz, "Readiness (views built, tick running)", None, answer=Status, errors=(503,)
+    ),
+    Endpoint("GET", "/api/v1/openapi.json", openapi, "This API as an OpenAPI 3.1 document", None),
+]

@@ -1,0 +1,224 @@
+"""Query routes (scope ``query``): the live tree and the lists arbitration keeps.
+
+Reads call the synchronous engine inline; since writes hold the event loop for the whole of a
+batch, a read never sees half of one. Every answer is bounded (``limit`` + cursor paging).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from fustor_core.errors import InvalidInput
+from fustor_fusion.api_models import BlindSpots, ListedPath, SessionInfo, Stats, TreeNode
+from fustor_fusion.auth import authenticate, require
+from fustor_fusion.codec import JSONResponse
+from fustor_fusion.datastore import Datastore
+from fustor_fusion.endpoints import Endpoint, QueryParam, fusion
+from fustor_fusion.paging import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    NEXT_CURSOR_HEADER,
+    cursor_param,
+    encode_cursor,
+    int_param,
+    limit_param,
+)
+
+PREFIX = "/api/v1/views/{ds}"
+SCOPE = "query"
+MAX_DEPTH = 2048
+"""``depth=-1`` means the whole subtree; a 4096-character path has fewer levels than this."""
+DEFAULT_MAX_NODES = 10_000
+MAX_PATTERN = 1024
+
+
+async def _datastore(request: Request) -> Datastore:
+    """Authenticate (401), find the datastore (404), then check it is the key's and the scope (403)."""
+    service = fusion(request)
+    grant = await authenticate(request, service.key_checker)
+    datastore = service.datastore(request.path_params["ds"])
+    require(grant, SCOPE, datastore.name)
+    return datastore
+
+
+def _paged(items: list[dict[str, Any]], limit: int) -> tuple[list[dict[str, Any]], str | None]:
+    """Cut a ``limit + 1`` answer to ``limit`` and say where the next page starts."""
+    if len(items) <= limit:
+        return items, None
+    items = items[:limit]
+    return items, encode_cursor(items[-1]["path"])
+
+
+def _answer(body: Any, next_cursor: str | None) -> Response:
+    headers = {NEXT_CURSOR_HEADER: next_cursor} if next_cursor is not None else None
+    return JSONResponse(body, headers=headers)
+
+
+async def tree(request: Request) -> Response:
+    datastore = await _datastore(request)
+    depth = int_param(request, "depth", 1, low=-1, high=MAX_DEPTH)
+    node = datastore.view.tree(
+        request.query_params.get("path", "/"),
+        depth=MAX_DEPTH if depth == -1 else depth,
+        limit=limit_param(request),
+        after=cursor_param(request),
+        max_nodes=int_param(request, "max_nodes", DEFAULT_MAX_NODES, low=1, high=10 * DEFAULT_MAX_NODES),
+    )
+    last = node.get("next_cursor")
+    next_cursor = encode_cursor(last) if last is not None else None
+    if next_cursor is not None:
+        node["next_cursor"] = next_cursor
+    return _answer(node, next_cursor)
+
+
+async def stats(request: Request) -> Response:
+    datastore = await _datastore(request)
+    return JSONResponse(datastore.stats())
+
+
+async def suspects(request: Request) -> Response:
+    datastore = await _datastore(request)
+    limit = limit_param(request)
+    items, next_cursor = _paged(datastore.view.suspects(limit=limit + 1, after=cursor_param(request)), limit)
+    return _answer(items, next_cursor)
+
+
+async def blind_spots(request: Request) -> Response:
+    datastore = await _datastore(request)
+    limit = limit_param(request)
+    lists = datastore.view.blind_spots(limit=limit + 1, after=cursor_param(request))
+    additions, deletions = lists["additions"], lists["deletions"]
+    # Both lists are paged by one cursor: stop the page at the earlier of the two cut points so
+    # that the next page (everything after the cursor) neither repeats nor skips an entry.
+    cuts = [entries[limit - 1]["path"] for entries in (additions, deletions) if len(entries) > limit]
+    next_cursor = None
+    if cuts:
+        cut = min(cuts)
+        additions = [entry for entry in additions[:limit] if entry["path"] <= cut]
+        deletions = [entry for entry in deletions[:limit] if entry["path"] <= cut]
+        next_cursor = encode_cursor(cut)
+    return _answer({"additions": additions, "deletions": deletions, "next_cursor": next_cursor}, next_cursor)
+
+
+async def search(request: Request) -> Response:
+    datastore = await _datastore(request)
+    pattern = request.query_params.get("pattern")
+    if not pattern:
+        raise InvalidInput("pattern: a glob pattern is required, e.g. pattern=*.dat")
+    if len(pattern) > MAX_PATTERN:
+        raise InvalidInput(f"pattern: longer than {MAX_PATTERN} characters")
+    limit = limit_param(request)
+    found = datastore.view.search(
+        pattern, path=request.query_params.get("path", "/"), limit=limit + 1, after=cursor_param(request)
+    )
+    items, next_cursor = _paged(found, limit)
+    return _answer(items, next_cursor)
+
+
+async def sessions(request: Request) -> Response:
+    datastore = await _datastore(request)
+    table = datastore.sessions
+    answer = [
+        {
+            "session_id": session.session_id,
+            "agent_id": session.agent_id,
+            "source_uri": session.source_uri,
+            "role": str(session.role),
+            "last_heartbeat_age_s": round(table.age(session), 3),
+        }
+        for session in table.live()
+    ]
+    return JSONResponse(answer)
+
+
+_LIMIT = QueryParam("limit", "page size", "integer", default=DEFAULT_LIMIT, minimum=1, maximum=MAX_LIMIT)
+_CURSOR = QueryParam("cursor", "opaque cursor from the previous page (X-Next-Cursor)")
+_PATH = QueryParam("path", "absolute path inside the datastore", default="/")
+_ERRORS = (401, 403, 404, 422)
+
+ENDPOINTS = [
+    Endpoint(
+        "GET",
+        PREFIX + "/tree",
+        tree,
+        "A node and its children to the given depth (top level paged)",
+        SCOPE,
+        answer=TreeNode,
+        errors=_ERRORS,
+        query=(
+            _PATH,
+            QueryParam(
+                "depth",
+                "levels of children; -1 for the whole subtree",
+                "integer",
+                default=1,
+                minimum=-1,
+                maximum=MAX_DEPTH,
+            ),
+            _LIMIT,
+            _CURSOR,
+            QueryParam(
+                "max_nodes",
+                "nodes in the answer before nested listings stop",
+                "integer",
+                default=DEFAULT_MAX_NODES,
+                minimum=1,
+                maximum=10 * DEFAULT_MAX_NODES,
+            ),
+        ),
+    ),
+    Endpoint(
+        "GET",
+        PREFIX + "/stats",
+        stats,
+        "Whole-view counts, list sizes, leader",
+        SCOPE,
+        answer=Stats,
+        errors=_ERRORS,
+    ),
+    Endpoint(
+        "GET",
+        PREFIX + "/suspects",
+        suspects,
+        "Files whose content may still be changing",
+        SCOPE,
+        answer=ListedPath,
+        answer_is_list=True,
+        errors=_ERRORS,
+        query=(_LIMIT, _CURSOR),
+    ),
+    Endpoint(
+        "GET",
+        PREFIX + "/blind-spots",
+        blind_spots,
+        "Changes made from hosts without an agent",
+        SCOPE,
+        answer=BlindSpots,
+        errors=_ERRORS,
+        query=(_LIMIT, _CURSOR),
+    ),
+    Endpoint(
+        "GET",
+        PREFIX + "/search",
+        search,
+        "Nodes below a path whose name matches a glob",
+        SCOPE,
+        answer=TreeNode,
+        answer_is_list=True,
+        errors=_ERRORS,
+        query=(QueryParam("pattern", "glob on names, e.g. *.dat", required=True), _PATH, _LIMIT, _CURSOR),
+    ),
+    Endpoint(
+        "GET",
+        PREFIX + "/sessions",
+        sessions,
+        "Live ingest sessions and their roles",
+        SCOPE,
+        answer=SessionInfo,
+        answer_is_list=True,
+        errors=(401, 403, 404),
+    ),
+]

@@ -1,0 +1,60 @@
+"""Unexpected failures stay inside; the OpenAPI document is valid and lists every route."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+from fusion_testkit import Fusion, StartFusion, error_of
+from openapi_spec_validator import validate
+from starlette.routing import Route
+
+from fustor_core import hookimpl
+from fustor_fusion.app import ENDPOINTS
+
+
+class ExplodingStats:
+    """A broken third-party rule: its stats hook raises."""
+
+    @hookimpl
+    def fustor_view_stats(self, view: Any) -> dict[str, Any]:
+        raise RuntimeError("secret internals /etc/shadow")
+
+
+def test_an_unexpected_error_is_a_logged_500_without_a_trace(
+    start_fusion: StartFusion, caplog: pytest.LogCaptureFixture
+) -> None:
+    fusion = start_fusion(extra_plugins=(ExplodingStats(),))
+    with caplog.at_level(logging.ERROR, logger="fustor_fusion.errors"):
+        answer = fusion.query().get("stats")
+    status, code, message = error_of(answer)
+    assert (status, code) == (500, "internal_error")
+    assert "secret" not in answer.text and "RuntimeError" not in answer.text
+    reference = message.split("ref ")[1].split(")")[0]
+    logged = [r for r in caplog.records if r.getMessage() == "unhandled error"]
+    assert logged and logged[0].exc_info is not None
+    assert logged[0].fields["ref"] == reference  # type: ignore[attr-defined]
+    # the server keeps serving
+    assert fusion.client().get("/healthz").status_code == 200
+
+
+def test_openapi_document_validates_and_lists_every_route(fusion: Fusion) -> None:
+    document = fusion.client().get("/api/v1/openapi.json").json()
+    validate(document)
+    documented = {(method.upper(), path) for path, ops in document["paths"].items() for method in ops}
+    served = {
+        (method, route.path)
+        for route in fusion.app.routes
+        if isinstance(route, Route)
+        for method in (route.methods or ()) - {"HEAD"}
+    }
+    assert documented == served
+    assert len(served) == len(ENDPOINTS) == 19
+    ingest_events = document["paths"]["/api/v1/ingest/sessions/{sid}/events"]["post"]
+    assert ingest_events["security"] == [{"apiKey": []}]
+    assert {"200", "401", "403", "409", "413", "422"} <= set(ingest_events["responses"])
+    tree = document["paths"]["/api/v1/views/{ds}/tree"]["get"]
+    assert {p["name"] for p in tree["parameters"]} == {"ds", "path", "depth", "limit", "cursor", "max_nodes"}
+    for name in ("EventBatch", "TreeNode", "Stats", "SessionOpenRequest", "ErrorBody", "BatchAnswer"):
+        assert any(key.startswith(name) for key in document["components"]["schemas"]), name

@@ -56,6 +56,8 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if service.registry is not None:
+            await service.registry.refresh(service.now())
         ticker = asyncio.create_task(service.run_ticks(), name="fusion-tick")
         await asyncio.sleep(0)  # let the tick loop mark the service ready before serving
         try:

@@ -12,7 +12,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from fustor_core.config import ArbitrationSettings, FustorConfig, load_config, parse_config
 
@@ -49,6 +49,22 @@ class DatastoreConfig(FustorConfig):
     storage: StorageConfig = Field(default_factory=StorageConfig)
 
 
+class RegistryLinkConfig(FustorConfig):
+    """Where Fusion checks API keys and learns its datastores when a Registry is in charge."""
+
+    url: str = Field(min_length=1)
+    """The Registry's base URL, e.g. ``http://registry.example.org:8101``."""
+    service_token: str = Field(min_length=1)
+    """One of the Registry's ``service_tokens``."""
+    cache_ttl_s: float = Field(default=10.0, ge=0, le=60)
+    """How long a key's verdict is reused; a revoked key stops working within this time."""
+    refresh_interval_s: float = Field(default=30.0, gt=0)
+    """How often the list of datastores is fetched again."""
+    fusion_url: str | None = None
+    """This Fusion's URL as datastores name it in the Registry: only those are served.
+    None serves every datastore of the Registry."""
+
+
 class FusionConfig(ArbitrationSettings):
     """The whole ``fusion.yaml``."""
 
@@ -70,8 +86,16 @@ class FusionConfig(ArbitrationSettings):
     """How long a batch that arrived before its predecessor waits for it (then 409 seq_gap)."""
     log_level: str = Field(default="INFO", pattern=r"(?i)^(debug|info|warning|error|critical)$")
     """Log level of ``fustor-fusion serve``."""
-    datastores: dict[str, DatastoreConfig] = Field(min_length=1)
-    """The datastores this Fusion serves, by name."""
+    datastores: dict[str, DatastoreConfig] = Field(default_factory=dict)
+    """The datastores this Fusion serves, by name (with a Registry, more come from it)."""
+    registry: RegistryLinkConfig | None = None
+    """Check keys with a Registry and serve its datastores; without one, only static keys."""
+
+    @model_validator(mode="after")
+    def _something_to_serve(self) -> FusionConfig:
+        if not self.datastores and self.registry is None:
+            raise ValueError("datastores: at least one datastore is required unless a registry is configured")
+        return self
 
     @field_validator("datastores")
     @classmethod

@@ -14,8 +14,9 @@ import pluggy
 from fustor_core.errors import NotFound
 from fustor_core.logs import log_event
 from fustor_fusion.auth import KeyChecker
-from fustor_fusion.config import FusionConfig
+from fustor_fusion.config import DatastoreConfig, FusionConfig
 from fustor_fusion.datastore import Datastore
+from fustor_fusion.registry_link import RegistryLink
 
 logger = logging.getLogger(__name__)
 
@@ -33,13 +34,27 @@ class FusionService:
     ) -> None:
         self.config = config
         self.pm = pm
-        self.key_checker = key_checker
         self.now = now
         self.datastores = {
             name: Datastore(name, settings, config, pm=pm, now=now)
             for name, settings in config.datastores.items()
         }
         self.ticking = False
+        self.registry: RegistryLink | None = None
+        if config.registry is not None:
+            self.registry = RegistryLink(
+                config.registry, static=key_checker if config.datastores else None, adopt=self.adopt
+            )
+        self.key_checker: KeyChecker = self.registry if self.registry is not None else key_checker
+
+    def adopt(self, name: str) -> Datastore:
+        """Serve datastore ``name`` from now on (the Registry says it exists); idempotent."""
+        datastore = self.datastores.get(name)
+        if datastore is None:
+            datastore = Datastore(name, DatastoreConfig(), self.config, pm=self.pm, now=self.now)
+            self.datastores[name] = datastore
+            log_event(logger, logging.INFO, "serving datastore from the registry", datastore=name)
+        return datastore
 
     def datastore(self, name: str) -> Datastore:
         """The datastore ``name``; 404 when this Fusion does not serve it."""
@@ -50,6 +65,8 @@ class FusionService:
 
     async def tick(self) -> None:
         """One round of housekeeping over every datastore."""
+        if self.registry is not None:
+            await self.registry.refresh(self.now())
         for datastore in self.datastores.values():
             async with datastore.write_lock:
                 datastore.tick()
@@ -66,4 +83,5 @@ class FusionService:
                     logger.exception("tick failed")
         finally:
             self.ticking = False
-            log_event(logger, logging.DEBUG, "tick stopped")
+            if self.registry is not None:
+                await self.registry.aclose()

@@ -80,4 +80,3 @@ def forget_discoveries(spots: BlindSpots) -> None:
     """A new leader session starts discovery afresh: its scans will find what is still true."""
     spots.additions.clear()
     spots.deletions.clear()
-

@@ -60,4 +60,3 @@ class SuspectList(PathList):
     def _rebuild_expiries(self) -> None:
         self._expiries = [(record["expires_at"], path) for path, record in self.items()]
         heapq.heapify(self._expiries)
-

@@ -1,0 +1,1 @@
+"""Registry: the control plane (users, API keys, datastores, storage environments, credentials)."""

@@ -1,0 +1,122 @@
+"""Login, logout, who-am-I, and user management endpoints."""
+
+from __future__ import annotations
+
+import logging
+import math
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from fustor_core.errors import Unauthorized
+from fustor_core.logs import log_event
+from fustor_registry.api.calls import as_user, client_address, path_param, read_body, registry_of
+from fustor_registry.api.errors import Throttled, endpoint
+from fustor_registry.api.responses import JSONResponse
+from fustor_registry.schemas import LoginRequest, PasswordChange, UserCreate, UserUpdate, parse_body
+from fustor_registry.services import auth, users
+
+logger = logging.getLogger(__name__)
+
+
+@endpoint
+async def login(request: Request) -> Response:
+    registry = registry_of(request)
+    body = parse_body(LoginRequest, await read_body(request))
+    address = client_address(request)
+    subjects = (f"user:{body.username.casefold()}", f"addr:{address}")
+    wait = registry.throttle.retry_after(*subjects)
+    if wait > 0:
+        log_event(logger, logging.WARNING, "login throttled", user=body.username, client=address)
+        raise Throttled(f"too many failed logins; retry in {math.ceil(wait)} s", wait)
+    try:
+        answer = await run_in_threadpool(
+            registry.run,
+            lambda session: auth.login(
+                session, body.username, body.password, registry.passwords, registry.config.token_ttl_s
+            ),
+        )
+    except Unauthorized:
+        registry.throttle.record_failure(*subjects)
+        log_event(logger, logging.WARNING, "login failed", user=body.username, client=address)
+        raise
+    registry.throttle.reset(subjects[0])
+    log_event(logger, logging.INFO, "login", user=body.username, client=address)
+    return JSONResponse(answer)
+
+
+@endpoint
+async def logout(request: Request) -> Response:
+    await as_user(request, auth.logout)
+    return JSONResponse({"logged_out": True})
+
+
+@endpoint
+async def me(request: Request) -> Response:
+    answer = await as_user(request, lambda session, caller: users.get_user(session, caller, caller.username))
+    return JSONResponse(answer)
+
+
+@endpoint
+async def create_user(request: Request) -> Response:
+    registry = registry_of(request)
+    raw = await read_body(request)
+    answer = await as_user(
+        request,
+        lambda session, caller: users.create_user(
+            session, caller, parse_body(UserCreate, raw), registry.passwords
+        ),
+    )
+    return JSONResponse(answer, status_code=201)
+
+
+@endpoint
+async def list_users(request: Request) -> Response:
+    return JSONResponse({"users": await as_user(request, users.list_users)})
+
+
+@endpoint
+async def get_user(request: Request) -> Response:
+    username = path_param(request, "username")
+    return JSONResponse(
+        await as_user(request, lambda session, caller: users.get_user(session, caller, username))
+    )
+
+
+@endpoint
+async def update_user(request: Request) -> Response:
+    username = path_param(request, "username")
+    raw = await read_body(request)
+    answer = await as_user(
+        request,
+        lambda session, caller: users.update_user(session, caller, username, parse_body(UserUpdate, raw)),
+    )
+    return JSONResponse(answer)
+
+
+@endpoint
+async def change_password(request: Request) -> Response:
+    registry = registry_of(request)
+    username = path_param(request, "username")
+    raw = await read_body(request)
+    answer = await as_user(
+        request,
+        lambda session, caller: users.change_password(
+            session, caller, username, parse_body(PasswordChange, raw), registry.passwords
+        ),
+    )
+    return JSONResponse(answer)
+
+
+routes = [
+    Route("/auth/login", login, methods=["POST"]),
+    Route("/auth/logout", logout, methods=["POST"]),
+    Route("/auth/me", me, methods=["GET"]),
+    Route("/users", create_user, methods=["POST"]),
+    Route("/users", list_users, methods=["GET"]),
+    Route("/users/{username}", get_user, methods=["GET"]),
+    Route("/users/{username}", update_user, methods=["PATCH"]),
+    Route("/users/{username}/password", change_password, methods=["PUT"]),
+]

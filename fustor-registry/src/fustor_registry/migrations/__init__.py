@@ -1,0 +1,1 @@
+"""Alembic environment and revisions of the Registry schema (run through fustor_registry.migrate)."""

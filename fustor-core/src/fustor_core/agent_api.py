@@ -124,11 +124,14 @@ class Source(Protocol):
     uri: str
     """Identifies the tree to Fusion as the session's ``source_uri`` (e.g. ``fs:///mnt/export``)."""
 
-    def watch(self, stop: threading.Event, ready: Callable[[], None]) -> Iterator[list[OutgoingEvent]]:
-        """Realtime: yield realtime events until ``stop`` is set.
+    def watch(
+        self, stop: threading.Event, ready: Callable[[], None], batch_size: int
+    ) -> Iterator[list[OutgoingEvent]]:
+        """Realtime: yield realtime events (at most ``batch_size`` rows each) until ``stop`` is set.
 
         Call ``ready()`` once changes are being captured, so the agent can start the snapshot
-        knowing nothing that happens from then on is missed.
+        knowing nothing that happens from then on is missed. When ``stop`` is set, yield what
+        was already observed (a clean shutdown delivers it) and end.
         """
         ...
 

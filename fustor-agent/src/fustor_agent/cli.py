@@ -1,0 +1,200 @@
+"""``fustor-agent``: run the agent, show its status, trigger a scan, list plugins.
+
+fustor-agent run --config agent.yaml [--host 127.0.0.1] [--port 8103]
+fustor-agent status [--config agent.yaml | --port 8103] [--json]
+fustor-agent trigger audit|snapshot PIPE --config agent.yaml
+fustor-agent plugins
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+
+from fustor_agent.agent import Agent
+from fustor_agent.api import create_app
+from fustor_agent.config import DEFAULT_API_PORT, AgentConfig, load_agent_config
+from fustor_agent.progress import progress_for
+from fustor_agent.server import ApiServer
+from fustor_agent.status_text import render_status
+from fustor_core.errors import FustorError
+from fustor_core.logs import configure_logging, log_event
+from fustor_core.plugins import describe_plugins, get_plugin_manager
+
+logger = logging.getLogger("fustor_agent")
+
+QUIET_LOGGERS = ("httpx", "httpcore", "uvicorn", "uvicorn.error")
+"""Libraries whose per-request INFO lines would drown the agent's own."""
+
+
+# -- run ------------------------------------------------------------------------------------------
+
+
+async def run_agent(config: AgentConfig, *, host: str, port: int) -> None:
+    """Run until SIGINT/SIGTERM (a second signal stops without waiting for delivery)."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    main = asyncio.current_task()
+
+    def on_signal(signum: int) -> None:
+        if stop.is_set():
+            log_event(
+                logger, logging.WARNING, "second signal: stopping now", signal=signal.Signals(signum).name
+            )
+            if main is not None:
+                main.cancel()
+            return
+        log_event(
+            logger, logging.INFO, "stopping: delivering queued rows", signal=signal.Signals(signum).name
+        )
+        stop.set()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, on_signal, signum)
+
+    agent = Agent(config)
+    server = ApiServer(create_app(agent, token=config.api.token), host, port) if port else None
+    if server is not None:
+        await server.start()
+    log_event(
+        logger,
+        logging.INFO,
+        "agent started",
+        agent_id=config.agent_id,
+        pipes=",".join(pipe.name for pipe in agent.pipes),
+        api=f"http://{host}:{server.port}" if server else "disabled",
+    )
+    progress = asyncio.create_task(progress_for(agent.pipes).run())
+    try:
+        await agent.run(stop)
+    finally:
+        progress.cancel()
+        await asyncio.gather(progress, return_exceptions=True)
+        if server is not None:
+            await server.stop()
+    log_event(logger, logging.INFO, "agent stopped", agent_id=config.agent_id)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    config = load_agent_config(args.config)
+    configure_logging(args.log_level or config.log_level)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    host = args.host or config.api.host
+    port = args.port if args.port is not None else config.api.port
+    with contextlib.suppress(asyncio.CancelledError):
+        asyncio.run(run_agent(config, host=host, port=port))
+    return 0
+
+
+# -- status and trigger ---------------------------------------------------------------------------
+
+
+def _api_address(args: argparse.Namespace) -> tuple[str, int, str | None]:
+    host, port, token = "127.0.0.1", DEFAULT_API_PORT, None
+    if args.config:
+        config = load_agent_config(args.config)
+        host, port, token = config.api.host, config.api.port, config.api.token
+    host = args.host or host
+    port = args.port if args.port is not None else port
+    if not port:
+        raise FustorError("the agent API is disabled (port 0); nothing to ask")
+    return host, port, getattr(args, "token", None) or token
+
+
+def _get_status(host: str, port: int) -> dict[str, Any]:
+    try:
+        response = httpx.get(f"http://{host}:{port}/api/v1/status", timeout=5.0)
+    except httpx.HTTPError as exc:
+        raise FustorError(f"no agent answers at http://{host}:{port} ({exc.__class__.__name__})") from None
+    response.raise_for_status()
+    status: dict[str, Any] = response.json()
+    return status
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    host, port, _ = _api_address(args)
+    status = _get_status(host, port)
+    print(json.dumps(status, indent=2) if args.json else render_status(status))
+    return 0
+
+
+def cmd_trigger(args: argparse.Namespace) -> int:
+    host, port, token = _api_address(args)
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        response = httpx.post(f"http://{host}:{port}/api/v1/pipes/{args.pipe}/{args.mode}", headers=headers)
+    except httpx.HTTPError as exc:
+        raise FustorError(f"no agent answers at http://{host}:{port} ({exc.__class__.__name__})") from None
+    if response.status_code != 202:
+        message = response.json().get("error", {}).get("message", response.text)
+        raise FustorError(f"{args.mode} not started: {message}")
+    print(f"{args.mode} requested on pipe {args.pipe}")
+    return 0
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    for info in describe_plugins(get_plugin_manager()):
+        print(f"{info.name:<18} {info.distribution} {info.version}  hooks: {', '.join(info.hooks) or '-'}")
+    return 0
+
+
+# -- parser ---------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fustor-agent", description="Fustor agent")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the agent")
+    run.add_argument("--config", required=True, help="agent.yaml")
+    run.add_argument("--host", help="address of the agent API (default: api.host, 127.0.0.1)")
+    run.add_argument(
+        "--port", type=int, help=f"port of the agent API (default {DEFAULT_API_PORT}; 0 disables)"
+    )
+    run.add_argument("--log-level", help="DEBUG, INFO, WARNING ... (default: log_level from the config)")
+    run.set_defaults(func=cmd_run)
+
+    for name, func, help_text in (
+        ("status", cmd_status, "show a running agent's status"),
+        ("trigger", cmd_trigger, "run an audit or a snapshot now (leader only)"),
+    ):
+        command = sub.add_parser(name, help=help_text)
+        if name == "trigger":
+            command.add_argument("mode", choices=["audit", "snapshot"])
+            command.add_argument("pipe", help="pipe name (default: the datastore name)")
+            command.add_argument("--token", help="the agent's api.token (default: from --config)")
+        command.add_argument("--config", help="agent.yaml, to find the API address (and token)")
+        command.add_argument("--host")
+        command.add_argument("--port", type=int)
+        if name == "status":
+            command.add_argument("--json", action="store_true", help="machine-readable output")
+        command.set_defaults(func=func)
+
+    plugins = sub.add_parser("plugins", help="list installed plugins")
+    plugins.set_defaults(func=cmd_plugins)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except FustorError as exc:
+        print(f"fustor-agent: {exc.message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

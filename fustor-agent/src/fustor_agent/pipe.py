@@ -1,0 +1,350 @@
+"""One pipe: a source, its event bus, its sync modes and its pusher, and the leader tenure.
+
+The pipe starts the pusher (which opens the session) and the modes that run everywhere
+(realtime) first; each mode starts after the previous one said it is ready, so the realtime
+watch is in place before anything scans. Leader-only modes (snapshot, audit, sentinel) run in a
+*tenure*: it begins when the pusher reports ``leader`` for a session (at start, or mid-run when
+a failover hands the lock to this agent) and ends when leadership or the session is lost — the
+modes are cancelled, and whatever they queued but was not sent yet is dropped by the pusher
+(see :meth:`Link.is_current`). A new session as leader is a new tenure, so the snapshot re-runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from typing import Any
+
+from fustor_agent.bus import EventBus, Subscription
+from fustor_agent.config import PipeConfig
+from fustor_agent.context import ModeContext, TenureEnded
+from fustor_core.agent_api import (
+    PipeSettings,
+    Pusher,
+    SessionInfo,
+    Source,
+    StreamItem,
+    SyncMode,
+)
+from fustor_core.errors import Conflict
+from fustor_core.logs import log_event
+
+logger = logging.getLogger(__name__)
+
+RESTART_BACKOFF_S = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+READY_WARNING_S = 30.0
+GRACEFUL_STOP_S = 2.0
+"""On shutdown: how long the always-running modes get to flush before they are cancelled."""
+
+
+class Link:
+    """What the pusher sees of its pipe (:class:`fustor_core.agent_api.PusherLink`)."""
+
+    def __init__(self, pipe: Pipe, subscription: Subscription, agent_id: str) -> None:
+        self._pipe = pipe
+        self._subscription = subscription
+        self.agent_id = agent_id
+        self.source_uri = pipe.source.uri
+        self.settings: PipeSettings = pipe.config
+
+    async def take(self, max_rows: int, linger_s: float = 0.0) -> list[StreamItem]:
+        return await self._subscription.take(max_rows, linger_s)
+
+    def is_current(self, item: StreamItem) -> bool:
+        return item.tenure is None or item.tenure == self._pipe.current_tenure
+
+    def session_changed(self, session: SessionInfo | None) -> None:
+        self._pipe.session_changed(session)
+
+    def count(self, name: str, n: int = 1) -> None:
+        self._pipe.count(name, n)
+
+    def error(self, message: str) -> None:
+        self._pipe.record_error(message)
+
+
+class Pipe:
+    """Runs one pipe until asked to stop."""
+
+    def __init__(
+        self,
+        config: PipeConfig,
+        *,
+        agent_id: str,
+        source: Source,
+        pusher: Pusher,
+        modes: list[SyncMode],
+    ) -> None:
+        self.config = config
+        self.name = config.pipe_name
+        self.agent_id = agent_id
+        self.source = source
+        self.pusher = pusher
+        self.modes = sorted(modes, key=lambda mode: (mode.order, mode.name))
+        self.bus = EventBus(config.bus_capacity)
+        self.session: SessionInfo | None = None
+        self.current_tenure: int | None = None
+        self._tenures = 0
+        self._leader_session: str | None = None
+        self.dir_cache: dict[str, Any] = {}
+        self.scan_lock = asyncio.Lock()
+        self.counters: Counter[str] = Counter()
+        self.last_error: str | None = None
+        self.last_error_at: float | None = None
+        self.started_at = time.time()
+        self.contexts: dict[str, ModeContext] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._always_ready = False
+        self._retiring: set[asyncio.Task[None]] = set()
+        self._progress: dict[str, dict[str, Any]] = {}
+        self._subscription = self.bus.subscribe("pusher")
+        self._link = Link(self, self._subscription, agent_id)
+
+    # -- counters and errors ---------------------------------------------------------------
+
+    def count(self, name: str, n: int = 1) -> None:
+        self.counters[name] += n
+
+    def record_error(self, message: str) -> None:
+        self.last_error = message
+        self.last_error_at = time.time()
+
+    # -- roles and tenures -----------------------------------------------------------------
+
+    @property
+    def role(self) -> str | None:
+        return self.session.role if self.session is not None else None
+
+    def session_changed(self, session: SessionInfo | None) -> None:
+        """The pusher's report: a new session, a role change, or no session at all."""
+        previous = self.session
+        self.session = session
+        if previous != session:
+            log_event(
+                logger,
+                logging.INFO,
+                "session changed",
+                pipe=self.name,
+                session=session.session_id if session else None,
+                role=session.role if session else None,
+            )
+        self._apply_role()
+
+    def _apply_role(self) -> None:
+        if not self._always_ready:
+            return  # leader modes wait until realtime is watching
+        session = self.session
+        leader_session = session.session_id if session is not None and session.role == "leader" else None
+        if leader_session == self._leader_session:
+            return
+        self._leader_session = leader_session
+        self._end_tenure()
+        if leader_session is not None:
+            self._start_tenure()
+
+    def _start_tenure(self) -> None:
+        self._tenures += 1
+        self.current_tenure = self._tenures
+        self.dir_cache = {}
+        self.count("tenures")
+        log_event(
+            logger, logging.INFO, "leading: starting leader modes", pipe=self.name, tenure=self.current_tenure
+        )
+        leader_modes = [mode for mode in self.modes if mode.leader_only]
+        self._tasks["leader"] = asyncio.create_task(
+            self._start_in_order(leader_modes, self.current_tenure, leader=True), name=f"{self.name}:leader"
+        )
+
+    def _end_tenure(self) -> None:
+        if self.current_tenure is None:
+            return
+        log_event(
+            logger,
+            logging.INFO,
+            "not leading: stopping leader modes",
+            pipe=self.name,
+            tenure=self.current_tenure,
+        )
+        self.current_tenure = None
+        task = self._tasks.pop("leader", None)
+        if task is not None:
+            task.cancel()
+            self._retiring.add(task)
+            task.add_done_callback(self._retiring.discard)
+
+    # -- modes -----------------------------------------------------------------------------
+
+    async def _start_in_order(self, modes: list[SyncMode], tenure: int | None, *, leader: bool) -> None:
+        """Start each mode after the previous one is ready; then wait for them all.
+
+        Once the always-running modes (realtime) are all ready, leader modes may start.
+        """
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            for mode in modes:
+                progress = self._progress.setdefault(mode.name, {"state": "idle"})
+                context = ModeContext(self, mode, progress)
+                context.tenure = tenure
+                self.contexts[mode.name] = context
+                task = asyncio.create_task(self._supervise(mode, context), name=f"{self.name}:{mode.name}")
+                tasks.append(task)
+                await self._wait_ready(mode, context, task)
+            if not leader:
+                self._always_ready = True
+                self._apply_role()
+            if tasks:
+                await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            if tasks:
+                await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _wait_ready(self, mode: SyncMode, context: ModeContext, task: asyncio.Task[None]) -> None:
+        ready = asyncio.ensure_future(context.wait_ready())
+        try:
+            while True:
+                done, _ = await asyncio.wait(
+                    {ready, task}, timeout=READY_WARNING_S, return_when="FIRST_COMPLETED"
+                )
+                if done:
+                    return
+                log_event(
+                    logger,
+                    logging.WARNING,
+                    "still waiting for a mode to be ready",
+                    pipe=self.name,
+                    mode=mode.name,
+                )
+        finally:
+            ready.cancel()
+
+    async def _supervise(self, mode: SyncMode, context: ModeContext) -> None:
+        """Run a mode; restart it with a growing delay if it fails."""
+        failures = 0
+        while True:
+            context.report(state="running")
+            try:
+                await mode.run(context)
+            except asyncio.CancelledError:
+                context.report(state="stopped")
+                raise
+            except TenureEnded:  # leadership went away mid-run; the pipe is cancelling us anyway
+                context.report(state="stopped")
+                return
+            except Exception as exc:
+                failures += 1
+                delay = RESTART_BACKOFF_S[min(failures, len(RESTART_BACKOFF_S)) - 1]
+                message = f"{mode.name}: {exc}"
+                self.record_error(message)
+                context.report(state="failed", error=str(exc))
+                context.ready()  # a failed mode must not hold back the modes after it
+                log_event(
+                    logger,
+                    logging.ERROR if failures == 1 else logging.WARNING,
+                    "sync mode failed; restarting",
+                    pipe=self.name,
+                    mode=mode.name,
+                    error=repr(exc),
+                    retry_in_s=delay,
+                )
+                await asyncio.sleep(delay)
+                continue
+            context.report(state="done")
+            context.ready()
+            return
+
+    def trigger(self, mode_name: str) -> None:
+        """Run a leader mode now (the agent API); Conflict unless leading and the mode runs."""
+        if self.current_tenure is None:
+            raise Conflict(f"pipe {self.name!r} is not leader (role: {self.role or 'no session'})")
+        context = self.contexts.get(mode_name)
+        if context is None or not context.mode.leader_only or context.tenure != self.current_tenure:
+            raise Conflict(f"pipe {self.name!r} does not run the {mode_name!r} mode")
+        context.trigger()
+
+    # -- the whole pipe --------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event, shutdown_timeout_s: float) -> None:
+        """Run until ``stop`` is set; then stop the modes, deliver what is queued, close."""
+        pusher_task = asyncio.create_task(self._run_pusher(), name=f"{self.name}:pusher")
+        always = [mode for mode in self.modes if not mode.leader_only]
+        self._tasks["always"] = asyncio.create_task(
+            self._start_in_order(always, None, leader=False), name=f"{self.name}:always"
+        )
+        try:
+            await stop.wait()
+        finally:
+            await self._shutdown(pusher_task, shutdown_timeout_s)
+
+    async def _run_pusher(self) -> None:
+        failures = 0
+        while True:
+            try:
+                await self.pusher.run(self._link)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                failures += 1
+                delay = RESTART_BACKOFF_S[min(failures, len(RESTART_BACKOFF_S)) - 1]
+                self.record_error(f"pusher: {exc}")
+                log_event(logger, logging.ERROR, "pusher failed; restarting", pipe=self.name, error=repr(exc))
+                await asyncio.sleep(delay)
+
+    async def _shutdown(self, pusher_task: asyncio.Task[None], timeout_s: float) -> None:
+        self._end_tenure()  # scans are abandoned: the next leader scans anyway
+        always = self._tasks.get("always")
+        if always is not None:  # realtime finishes gracefully: what the kernel queued is sent
+            for context in self.contexts.values():
+                if not context.mode.leader_only:
+                    context.request_stop()
+            await asyncio.wait({always}, timeout=GRACEFUL_STOP_S)
+        for task in list(self._tasks.values()):
+            task.cancel()
+        await asyncio.gather(*self._tasks.values(), *self._retiring, return_exceptions=True)
+        self._tasks.clear()
+        await self.bus.close()
+        try:
+            await asyncio.wait_for(asyncio.shield(pusher_task), timeout_s)
+        except TimeoutError:
+            log_event(
+                logger,
+                logging.WARNING,
+                "shutdown: rows still queued were not delivered in time",
+                pipe=self.name,
+                queued_rows=self.bus.depth,
+            )
+            pusher_task.cancel()
+            await asyncio.gather(pusher_task, return_exceptions=True)
+        except Exception as exc:
+            log_event(logger, logging.ERROR, "shutdown: pusher failed", pipe=self.name, error=repr(exc))
+        self.source.close()
+
+    # -- status ----------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        """Everything an operator asks first, as plain JSON."""
+        session = self.session
+        return {
+            "name": self.name,
+            "datastore": self.config.datastore,
+            "role": session.role if session else None,
+            "session_id": session.session_id if session else None,
+            "leader_tenure": self.current_tenure,
+            "source": {"uri": self.source.uri, "counters": self.source.counters()},
+            "bus": {
+                "depth": self.bus.depth,
+                "capacity": self.bus.capacity,
+                "peak": self.bus.peak_rows,
+                "published_rows": self.bus.published_rows,
+                "producer_waits": self.bus.producer_waits,
+                "producer_wait_s": round(self.bus.producer_wait_s, 3),
+            },
+            "counters": dict(self.counters),
+            "modes": {name: dict(context.progress) for name, context in self.contexts.items()},
+            "last_error": self.last_error,
+            "last_error_at": self.last_error_at,
+        }

@@ -1,0 +1,58 @@
+"""The agent status for a human (``fustor-agent status``)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+
+def _age(stamp: float | None) -> str:
+    if not stamp:
+        return "never"
+    seconds = max(0.0, time.time() - stamp)
+    if seconds < 120:
+        return f"{seconds:.0f}s ago"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f}m ago"
+    return f"{seconds / 3600:.1f}h ago"
+
+
+def _mode_line(name: str, progress: dict[str, Any]) -> str:
+    state = progress.get("state", "?")
+    parts = [f"{name:<9} {state}"]
+    if name == "snapshot" and state in ("scanning", "finishing"):
+        files, dirs, rate = progress.get("files", 0), progress.get("dirs", 0), progress.get("rate", 0)
+        parts.append(f"{files:,} files, {dirs:,} dirs, {rate:,}/s")
+    if progress.get("runs"):
+        parts.append(f"runs {progress['runs']}")
+    if progress.get("last_finished_at") or progress.get("last_run_at"):
+        parts.append(f"last {_age(progress.get('last_finished_at') or progress.get('last_run_at'))}")
+    if progress.get("last_duration_s") is not None:
+        parts.append(f"took {progress['last_duration_s']}s")
+    if progress.get("error"):
+        parts.append(f"error: {progress['error']}")
+    return ", ".join(parts)
+
+
+def render_status(status: dict[str, Any]) -> str:
+    lines = [f"agent {status['agent_id']} (fustor-agent {status['version']}), up {status['uptime_s']:.0f}s"]
+    for pipe in status["pipes"]:
+        counters = pipe["counters"]
+        bus = pipe["bus"]
+        sent, batches = counters.get("rows_sent", 0), counters.get("batches_sent", 0)
+        lines += [
+            "",
+            f"pipe {pipe['name']} -> datastore {pipe['datastore']}",
+            f"  source   {pipe['source']['uri']}",
+            f"  role     {pipe['role'] or 'no session'}  session {pipe['session_id'] or '-'}",
+            f"  bus      {bus['depth']:,} / {bus['capacity']:,} rows queued"
+            f" (producers waited {bus['producer_waits']:,}x, {bus['producer_wait_s']}s)",
+            f"  sent     {sent:,} rows in {batches:,} batches,"
+            f" {counters.get('rows_dropped', 0):,} dropped by Fusion, {counters.get('retries', 0):,} retries",
+            f"  read     {counters.get('realtime_rows_read', 0):,} realtime rows",
+        ]
+        for name, progress in sorted(pipe["modes"].items()):
+            lines.append("  " + _mode_line(name, progress))
+        if pipe.get("last_error"):
+            lines.append(f"  last error ({_age(pipe.get('last_error_at'))}): {pipe['last_error']}")
+    return "\n".join(lines)

@@ -1,0 +1,8 @@
+"""Fixtures of the HTTP pusher tests (helpers live in ``pusher_testkit``)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))

@@ -1,0 +1,68 @@
+"""Sync mode ``sentinel`` (leader only): re-check the paths Fusion is unsure about.
+
+Every ``sentinel_interval_s`` (or on request) it asks Fusion for its suspects, has the source
+``lstat`` them, and sends back their current existence, mtime and size — a few stats instead of
+a scan, which is how a file still being written is watched until it settles.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from fustor_core import hookimpl
+from fustor_core.agent_api import SyncContext
+from fustor_core.errors import FustorError
+from fustor_core.logs import log_event
+
+logger = logging.getLogger(__name__)
+
+
+class SentinelMode:
+    """A sweep over Fusion's suspects every ``sentinel_interval_s``."""
+
+    name = "sentinel"
+    leader_only = True
+    order = 30
+
+    def __init__(self) -> None:
+        self.runs = 0
+
+    async def run(self, ctx: SyncContext) -> None:
+        ctx.ready()
+        ctx.report(state="waiting")
+        while True:
+            await ctx.wait_for_trigger(ctx.settings.sentinel_interval_s)
+            try:
+                await self.sweep_once(ctx)
+            except FustorError as exc:  # Fusion unreachable or refusing: try next time
+                ctx.report(state="waiting", last_error=exc.message)
+                log_event(logger, logging.WARNING, "sentinel sweep failed", pipe=ctx.pipe, error=exc.message)
+
+    async def sweep_once(self, ctx: SyncContext) -> None:
+        """One page of suspects per sweep: Fusion hands out the most urgent first."""
+        ctx.report(state="checking")
+        paths = await ctx.sentinel_tasks()
+        updates = await ctx.run_blocking(ctx.source.recheck, paths) if paths else []
+        changed = 0
+        if updates:
+            answer = await ctx.sentinel_feedback(updates)
+            changed = int(answer.get("accepted", 0))
+        self.runs += 1
+        ctx.report(
+            state="waiting",
+            runs=self.runs,
+            last_run_at=time.time(),
+            last_checked=len(paths),
+            last_changed=changed,
+        )
+
+
+@hookimpl
+def fustor_sync_modes(register: Callable[[str, Callable[..., Any]], None]) -> None:
+    register("sentinel", SentinelMode)
+
+
+__all__ = ["SentinelMode", "fustor_sync_modes"]

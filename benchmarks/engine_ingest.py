@@ -16,12 +16,13 @@ from itertools import islice
 from pathlib import Path
 
 import psutil
+
 from fustor_core.event_model import Event, EventType, MessageSource, Row
 from fustor_core.plugins import get_plugin_manager
 from fustor_fusion.engine import View
 
 sys.path.insert(0, str(Path(__file__).parent))
-from treegen import TreeShape  # noqa: E402
+from treegen import TreeShape
 
 BATCH = 1000
 
@@ -30,8 +31,15 @@ def batches(shape: TreeShape):  # type: ignore[no-untyped-def]
     rows = shape.file_rows()
     while chunk := list(islice(rows, BATCH)):
         yield [
-            Row.model_construct(path=p, is_dir=False, size=s, mtime=m, parent_path=None,
-                                parent_mtime=None, audit_skipped=False)
+            Row.model_construct(
+                path=p,
+                is_dir=False,
+                size=s,
+                mtime=m,
+                parent_path=None,
+                parent_mtime=None,
+                audit_skipped=False,
+            )
             for p, s, m in chunk
         ]
 
@@ -45,8 +53,9 @@ def measure(shape: TreeShape) -> dict[str, float]:
     rss_before = process.memory_info().rss
     engine_s = 0.0
     for rows in batches(shape):
-        event = Event.model_construct(message_source=MessageSource.SNAPSHOT, event_type=EventType.INSERT,
-                                      index=0, rows=rows)
+        event = Event.model_construct(
+            message_source=MessageSource.SNAPSHOT, event_type=EventType.INSERT, index=0, rows=rows
+        )
         t0 = time.perf_counter()
         view.apply_event(event)
         engine_s += time.perf_counter() - t0
@@ -104,13 +113,25 @@ def main() -> int:
     print(f"  engine      {r['engine_s']:.2f} s  = {r['rows_per_s']:,.0f} rows/s   (budget >= 150,000)")
     print(f"  plain dict  {r['dict_s']:.2f} s  (baseline, same rows)")
     print(f"  ratio       {r['ratio']:.1f}x the dict build   (budget <= 8x)")
-    print(f"  memory      {r['bytes_per_file']:.0f} bytes/file RSS growth   (budget <= 250; earlier implementation ~510)")
-    print(f"  subtree     {r['subtree_p50_ms']:.2f} ms p50, {r['subtree_p99_ms']:.2f} ms p99 "
-          f"for one {{uuid}} dir of 1,000 files   (budget <= 2 ms p50)")
-    print(f"  root count  {r['root_count_p50_us']:.1f} us p50 aggregate('/')   (budget <= 50 us); "
-          f"full stats {r['stats_p50_us']:.1f} us")
-    ok = (r["rows_per_s"] >= 150_000 and r["ratio"] <= 8 and r["bytes_per_file"] <= 250
-          and r["subtree_p50_ms"] <= 2 and r["root_count_p50_us"] <= 50)
+    print(
+        f"  memory      {r['bytes_per_file']:.0f} bytes/file RSS growth"
+        "   (budget <= 250; earlier implementation ~510)"
+    )
+    print(
+        f"  subtree     {r['subtree_p50_ms']:.2f} ms p50, {r['subtree_p99_ms']:.2f} ms p99 "
+        f"for one {{uuid}} dir of 1,000 files   (budget <= 2 ms p50)"
+    )
+    print(
+        f"  root count  {r['root_count_p50_us']:.1f} us p50 aggregate('/')   (budget <= 50 us); "
+        f"full stats {r['stats_p50_us']:.1f} us"
+    )
+    ok = (
+        r["rows_per_s"] >= 150_000
+        and r["ratio"] <= 8
+        and r["bytes_per_file"] <= 250
+        and r["subtree_p50_ms"] <= 2
+        and r["root_count_p50_us"] <= 50
+    )
     print("  verdict     " + ("all budgets met" if ok else "BUDGET MISSED"))
     return 0 if ok else 1
 

@@ -25,8 +25,10 @@ class TreeShape:
 
     def upload_ids(self) -> list[str]:
         """Stable UUIDs (seeded), so every run and every benchmark sees the same tree."""
-        return [str(uuid.UUID(int=(i + 1) * 0x9E3779B97F4A7C15_F39CC0605CEDC834 % (1 << 128), version=4))
-                for i in range(self.uploads)]
+        return [
+            str(uuid.UUID(int=(i + 1) * 0x9E3779B97F4A7C15_F39CC0605CEDC834 % (1 << 128), version=4))
+            for i in range(self.uploads)
+        ]
 
     def upload_dir(self, upload_id: str) -> str:
         return f"/upload/submit/{upload_id[:2]}/{upload_id[2:4]}/{upload_id}"

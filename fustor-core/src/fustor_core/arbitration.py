@@ -105,11 +105,12 @@ class Batch:
         equals the tree's): it is not written and not counted as dropped."""
         self.skipped.add(i)
 
-    def to_write(self) -> list[int]:
-        """Indices of the rows neither dropped nor skipped: what the engine will apply."""
+    def to_write(self) -> Sequence[int]:
+        """Indices of the rows neither dropped nor skipped: what the engine will apply (a
+        ``range`` when every row is kept, which stores can iterate without an index list)."""
         dropped, skipped = self.dropped, self.skipped
         if not dropped and not skipped:
-            return list(range(len(self.rows)))
+            return range(len(self.rows))
         return [i for i in range(len(self.rows)) if i not in dropped and i not in skipped]
 
     def kept(self) -> Iterator[int]:
@@ -145,7 +146,7 @@ class Batch:
 class Changes:
     """What applying a batch changed in the tree."""
 
-    upserted: list[int] = field(default_factory=list)
+    upserted: Sequence[int] = field(default_factory=list)
     """Indices (into ``batch.rows``) of rows written to the tree."""
     deleted: list[str] = field(default_factory=list)
     """Paths removed from the tree; a directory stands for its whole former subtree."""

@@ -84,7 +84,8 @@ class Row(BaseModel):
 
     path: DatastorePath
     is_dir: bool = False
-    size: int = Field(default=0, ge=0)
+    size: int = Field(default=0, ge=0, lt=2**63)
+    """Bytes; bounded so every store can keep it in a signed 64-bit field."""
     mtime: FiniteFloat = 0.0
     """Modification time in float seconds, as the storage reports it (its clock, not ours)."""
     parent_path: DatastorePath | None = None

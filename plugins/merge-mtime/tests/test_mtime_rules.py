@@ -30,14 +30,14 @@ def test_snapshot_row_older_than_the_tree_is_dropped_equal_is_skipped_newer_is_w
     )
     assert batch.dropped == {0: "older_than_tree"}
     assert batch.skipped == {1}
-    assert batch.to_write() == [2, 3]
+    assert list(batch.to_write()) == [2, 3]
 
 
 def test_snapshot_row_with_same_mtime_but_other_size_is_written(harness: Harness) -> None:
     h = harness
     h.send("snapshot", "insert", h.row("/f", 200.0, size=1))
     batch = h.send("snapshot", "insert", h.row("/f", 200.0, size=2))
-    assert batch.to_write() == [0]
+    assert list(batch.to_write()) == [0]
 
 
 def test_audit_row_for_a_known_file_is_accepted_only_when_newer(harness: Harness) -> None:
@@ -46,7 +46,7 @@ def test_audit_row_for_a_known_file_is_accepted_only_when_newer(harness: Harness
     batch = h.send("audit", "insert", h.row("/older", 199.0), h.row("/equal", 200.0), h.row("/newer", 201.0))
     assert batch.dropped == {0: "older_than_tree"}
     assert batch.skipped == {1}
-    assert batch.to_write() == [2]
+    assert list(batch.to_write()) == [2]
 
 
 def test_audit_row_is_dropped_when_the_parent_changed_after_the_scan_listed_it(harness: Harness) -> None:
@@ -61,14 +61,14 @@ def test_audit_row_is_dropped_when_the_parent_changed_after_the_scan_listed_it(h
         h.row("/e/f", 100.0, parent_path="/e", parent_mtime=1.0),
     )
     assert batch.dropped == {0: "parent_changed"}
-    assert batch.to_write() == [1, 2, 3]
+    assert list(batch.to_write()) == [1, 2, 3]
 
 
 def test_parent_check_does_not_apply_to_files_the_tree_already_has(harness: Harness) -> None:
     h = harness
     h.send("snapshot", "insert", h.row("/d", 300.0, is_dir=True), h.row("/d/f", 100.0))
     batch = h.send("audit", "insert", h.row("/d/f", 120.0, parent_path="/d", parent_mtime=250.0))
-    assert batch.to_write() == [0]
+    assert list(batch.to_write()) == [0]
 
 
 def test_audit_keeps_a_node_that_realtime_confirmed_after_the_audit_started(harness: Harness) -> None:

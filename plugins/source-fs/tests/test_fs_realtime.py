@@ -136,3 +136,23 @@ def test_changes_queued_when_stopping_are_still_yielded(tree: Path) -> None:
     finally:
         watcher.close()
     assert rows == ["/just-before-shutdown"]
+
+
+def test_a_directory_a_scan_finds_unwatched_gets_watched(tree: Path) -> None:
+    """A directory created from another host raised no event here; once an audit reports it,
+    changes made through this host inside it are seen in realtime."""
+    (tree / "from-elsewhere").mkdir()
+    source = make_source(tree)
+    with WatchRecorder(source) as watch:
+        watcher = source._watcher
+        assert watcher is not None
+        # what a directory created through another NFS client looks like to this host's inotify
+        watcher.inotify.rm_watch(watcher.path_to_wd.pop("/from-elsewhere"))
+        (tree / "from-elsewhere" / "unseen.dat").touch()
+        stop = threading.Event()
+        audited = [row["path"] for batch in source.audit(stop, 100, {}) for row in batch]
+        assert "/from-elsewhere" in audited
+        wait_for(lambda: "/from-elsewhere" in watcher.path_to_wd, what="the scanned directory to be watched")
+        (tree / "from-elsewhere" / "seen.dat").write_bytes(b"now")
+        assert watch.wait_path("insert", "/from-elsewhere/seen.dat")["size"] == 3
+        assert source.counters().get("watches_added_by_scans") == 1

@@ -152,7 +152,7 @@ class View:
             self._refresh_parent_mtimes(rows, to_write)
         return changes
 
-    def _refresh_parent_mtimes(self, rows: list[Row], indices: list[int]) -> None:
+    def _refresh_parent_mtimes(self, rows: list[Row], indices: Sequence[int]) -> None:
         """A realtime change also tells the parent's new mtime; keep it, or the parent-mtime
         check of a concurrent audit could not see that the directory changed after its scan."""
         newest: dict[str, float] = {}
@@ -292,6 +292,7 @@ class View:
         changes = Changes()
         current = self.store.lookup([u.path for u in updates])
         rewritten: list[Row] = []
+        upserted: list[int] = []
         for i, (update, info) in enumerate(zip(updates, current, strict=True)):
             if info is None or info.is_dir:
                 continue
@@ -313,7 +314,8 @@ class View:
                         audit_skipped=False,
                     )
                 )
-                changes.upserted.append(i)
+                upserted.append(i)
+        changes.upserted = upserted
         if rewritten:
             self.store.upsert(rewritten, range(len(rewritten)), None)
         self._hook.fustor_sentinel_feedback(view=self, updates=updates, changes=changes)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import queue
 import threading
 import time
 from collections.abc import Iterator
@@ -73,6 +74,7 @@ class TreeWatcher:
         self.wd_to_path: dict[int, str] = {}
         self.path_to_wd: dict[str, int] = {}
         self.limit_reached = False
+        self._watch_requests: queue.SimpleQueue[str] = queue.SimpleQueue()
 
     # -- watches ---------------------------------------------------------------------------
 
@@ -99,6 +101,25 @@ class TreeWatcher:
         self.wd_to_path[wd] = path
         self.path_to_wd[path] = wd
         return True
+
+    def request_watch(self, path: str) -> None:
+        """Ask for ``path`` to be watched (from any thread; the watcher thread adds it).
+
+        Scans call this for directories they find unwatched: a directory created from a host
+        without an agent raised no event here, so nothing would ever watch it, and later changes
+        made through *this* host inside it would go unseen.
+        """
+        if path not in self.path_to_wd:
+            self._watch_requests.put(path)
+
+    def _add_requested_watches(self) -> None:
+        while True:
+            try:
+                path = self._watch_requests.get_nowait()
+            except queue.Empty:
+                return
+            if path not in self.path_to_wd and not self.limit_reached and self.add_watch(path):
+                self.counters.add("watches_added_by_scans")
 
     def _limit_reached(self, path: str) -> None:
         self.problems.tallies["unwatched_dirs"] += 1
@@ -172,6 +193,7 @@ class TreeWatcher:
         and become one row, while a lone change is sent at once.
         """
         while True:
+            self._add_requested_watches()
             if stop.is_set():
                 raw = self.inotify.read()  # drain: what happened before the stop is still sent
                 if raw:

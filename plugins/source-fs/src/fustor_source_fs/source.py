@@ -37,6 +37,7 @@ class FsSource:
         self.options = options
         self.uri = f"fs://{root}"
         self._counters = Counters()
+        self._watcher: TreeWatcher | None = None
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> FsSource:
@@ -55,6 +56,7 @@ class FsSource:
             max_delay_s=self.options.max_delay_ms / 1000,
             batch_size=batch_size,
         )
+        self._watcher = watcher
         try:
             started = time.monotonic()
             watcher.watch_tree(stop)
@@ -69,6 +71,7 @@ class FsSource:
             ready()
             yield from watcher.changes(stop)
         finally:
+            self._watcher = None
             watcher.close()
 
     # -- scans -------------------------------------------------------------------------------
@@ -96,6 +99,7 @@ class FsSource:
                 racy_window_s=self.options.racy_window_s,
             ):
                 yield rows
+                self._watch_found_directories(rows)
                 self._counters.merge(problems.tallies)
         finally:
             self._summarise("snapshot", problems)
@@ -109,9 +113,19 @@ class FsSource:
         try:
             for rows in walk.run(stop):
                 yield rows
+                self._watch_found_directories(rows)
                 self._counters.merge(problems.tallies)
         finally:
             self._summarise("audit", problems)
+
+    def _watch_found_directories(self, rows: list[RowDict]) -> None:
+        """Directories a scan reports must be watched, even if no event here announced them."""
+        watcher = self._watcher
+        if watcher is None:
+            return
+        for row in rows:
+            if row.get("is_dir"):
+                watcher.request_watch(row["path"])
 
     def recheck(self, paths: Sequence[str]) -> list[SentinelCheck]:
         self._counters.add("rechecks")

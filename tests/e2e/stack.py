@@ -31,6 +31,21 @@ class LabRegistry:
     ingest_key: str
     query_key: str
     service: Service
+    admin_password: str = "lab-admin-password"
+
+    def route_datastore(self, fusion_url: str) -> None:
+        """Tell the Registry which Fusion serves the lab datastore (agents learn it from here)."""
+        with httpx.Client(base_url=self.url, timeout=10) as client:
+            login = client.post(
+                "/api/v1/auth/login", json={"username": "admin", "password": self.admin_password}
+            )
+            login.raise_for_status()
+            answer = client.patch(
+                f"/api/v1/datastores/{DATASTORE}",
+                json={"fusion_url": fusion_url},
+                headers={"Authorization": f"Bearer {login.json()['token']}"},
+            )
+            answer.raise_for_status()
 
     @classmethod
     def start(cls, workdir: Path) -> LabRegistry:
@@ -53,16 +68,26 @@ class LabRegistry:
             )
         )
 
-        def admin(*args: str) -> dict[str, Any]:
+        def admin(*args: str, stdin: str | None = None) -> dict[str, Any]:
             done = subprocess.run(
                 [command_path("fustor-registry"), "admin", *args, "--config", str(config), "--json"],
                 check=True,
                 capture_output=True,
                 text=True,
+                input=stdin,
             )
             result: dict[str, Any] = json.loads(done.stdout)
             return result
 
+        admin(
+            "create-user",
+            "--username",
+            "admin",
+            "--role",
+            "admin",
+            "--password-stdin",
+            stdin=cls.admin_password + "\n",
+        )
         admin("create-datastore", "--name", DATASTORE)
         ingest = admin("create-key", "--datastore", DATASTORE, "--scopes", "ingest")["key"]
         query = admin("create-key", "--datastore", DATASTORE, "--scopes", "query")["key"]
@@ -117,6 +142,7 @@ class LabStack:
             **self.fusion_settings,
         }
         config.write_text(yaml.safe_dump(settings))
+        self.registry.route_datastore(self.fusion_url)
         if self.fusion is None:
             self.fusion = Service(
                 "fusion",
@@ -129,10 +155,12 @@ class LabStack:
     def start_agent(self, host: str) -> Service:
         port = self.agent_ports.setdefault(host, free_port())
         config = self.workdir / f"agent-{host}.yaml"
+        # host a learns Fusion's URL from the Registry (as a real deployment would); b is told it
+        where = {"registry_url": self.registry.url} if host == "a" else {"url": self.fusion_url}
         pipe = {
             "datastore": DATASTORE,
             "source": {"driver": "fs", "path": str(self.lab.host(host))},
-            "pusher": {"driver": "http", "url": self.fusion_url, "api_key": self.registry.ingest_key},
+            "pusher": {"driver": "http", "api_key": self.registry.ingest_key, **where},
             "audit_interval_s": 3600,
             "sentinel_interval_s": 0.5,
             "heartbeat_interval_s": 0.5,

@@ -30,6 +30,7 @@ from fustor_core.config import parse_config
 from fustor_core.errors import Conflict, FustorError
 from fustor_core.logs import log_event
 from fustor_pusher_http.backoff import Backoff
+from fustor_pusher_http.bootstrap import discover_fusion
 from fustor_pusher_http.encoding import EncodedEvent, batch_body
 from fustor_pusher_http.options import HttpPusherOptions
 
@@ -86,6 +87,9 @@ class HttpPusher:
         self._session_ready = asyncio.Event()
         self._unreachable_since: float | None = None
         self._unreachable_logged = 0.0
+        self.fusion_url: str | None = options.url
+        self.credentials: dict[str, str] = {}
+        """Storage credentials the Registry handed out at bootstrap (empty with a static url)."""
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> HttpPusher:
@@ -119,7 +123,7 @@ class HttpPusher:
                 logger,
                 logging.WARNING,
                 "Fusion unreachable; retrying (queued rows are kept)",
-                url=self.options.url,
+                url=self.fusion_url,
                 during=what,
                 error=repr(exc),
                 down_s=round(now - self._unreachable_since, 1),
@@ -133,7 +137,7 @@ class HttpPusher:
                 logger,
                 logging.INFO,
                 "Fusion reachable again",
-                url=self.options.url,
+                url=self.fusion_url,
                 down_s=round(time.monotonic() - self._unreachable_since, 1),
             )
             self._unreachable_since = None
@@ -263,12 +267,29 @@ class HttpPusher:
 
     # -- delivery ----------------------------------------------------------------------------
 
+    async def _locate_fusion(self) -> str:
+        """Fusion's URL: configured, or learnt once from the Registry."""
+        if self.fusion_url is None:
+            assert self.options.registry_url is not None  # the options validator guarantees one
+            found = await discover_fusion(
+                self.options.registry_url,
+                self.options.api_key,
+                timeout_s=self.options.connect_timeout_s,
+                retry_initial_s=self.options.retry_initial_s,
+                retry_max_s=self.options.retry_max_s,
+                on_error=self.link.error,
+                transport=self._transport,
+            )
+            self.fusion_url = found.fusion_url
+            self.credentials = found.credentials
+        return self.fusion_url
+
     async def run(self, link: PusherLink) -> None:
         self._link = link
         options = self.options
         timeout = httpx.Timeout(options.timeout_s, connect=options.connect_timeout_s)
         async with httpx.AsyncClient(
-            base_url=options.url,
+            base_url=await self._locate_fusion(),
             headers={"X-API-Key": options.api_key},
             timeout=timeout,
             transport=self._transport,

@@ -19,7 +19,6 @@ from __future__ import annotations
 import errno
 import logging
 import os
-import queue
 import threading
 import time
 from collections.abc import Iterator
@@ -74,7 +73,8 @@ class TreeWatcher:
         self.wd_to_path: dict[int, str] = {}
         self.path_to_wd: dict[str, int] = {}
         self.limit_reached = False
-        self._watch_requests: queue.SimpleQueue[str] = queue.SimpleQueue()
+        self._watches_lock = threading.RLock()
+        """Scans add watches from their own thread; the maps change under this lock."""
 
     # -- watches ---------------------------------------------------------------------------
 
@@ -95,30 +95,25 @@ class TreeWatcher:
             else:
                 self.problems.skip("io_error", path, exc.strerror)
             return False
-        previous = self.wd_to_path.get(wd)
-        if previous is not None and previous != path and self.path_to_wd.get(previous) == wd:
-            del self.path_to_wd[previous]  # the same directory, moved: its watch follows it
-        self.wd_to_path[wd] = path
-        self.path_to_wd[path] = wd
+        with self._watches_lock:
+            previous = self.wd_to_path.get(wd)
+            if previous is not None and previous != path and self.path_to_wd.get(previous) == wd:
+                del self.path_to_wd[previous]  # the same directory, moved: its watch follows it
+            self.wd_to_path[wd] = path
+            self.path_to_wd[path] = wd
         return True
 
-    def request_watch(self, path: str) -> None:
-        """Ask for ``path`` to be watched (from any thread; the watcher thread adds it).
+    def watch_found_directory(self, path: str) -> None:
+        """Watch ``path`` now if it is not watched yet (called from a scan's thread).
 
-        Scans call this for directories they find unwatched: a directory created from a host
-        without an agent raised no event here, so nothing would ever watch it, and later changes
-        made through *this* host inside it would go unseen.
+        A directory created from a host without an agent raised no event here, so nothing else
+        would ever watch it, and later changes made through *this* host inside it would go
+        unseen. The watch is in place before the scan reports the directory.
         """
-        if path not in self.path_to_wd:
-            self._watch_requests.put(path)
-
-    def _add_requested_watches(self) -> None:
-        while True:
-            try:
-                path = self._watch_requests.get_nowait()
-            except queue.Empty:
-                return
-            if path not in self.path_to_wd and not self.limit_reached and self.add_watch(path):
+        if path in self.path_to_wd or self.limit_reached:
+            return
+        with self._watches_lock:
+            if path not in self.path_to_wd and self.add_watch(path):
                 self.counters.add("watches_added_by_scans")
 
     def _limit_reached(self, path: str) -> None:
@@ -139,16 +134,18 @@ class TreeWatcher:
         )
 
     def _forget_wd(self, wd: int) -> None:
-        path = self.wd_to_path.pop(wd, None)
-        if path is not None and self.path_to_wd.get(path) == wd:
-            del self.path_to_wd[path]
+        with self._watches_lock:
+            path = self.wd_to_path.pop(wd, None)
+            if path is not None and self.path_to_wd.get(path) == wd:
+                del self.path_to_wd[path]
 
     def _forget_subtree(self, path: str) -> None:
         """Stop watching a directory that moved away (its watches would report stale paths)."""
-        for watched in [p for p in self.path_to_wd if is_under(p, path)]:
-            wd = self.path_to_wd.pop(watched)
-            self.wd_to_path.pop(wd, None)
-            self.inotify.rm_watch(wd)
+        with self._watches_lock:
+            for watched in [p for p in self.path_to_wd if is_under(p, path)]:
+                wd = self.path_to_wd.pop(watched)
+                self.wd_to_path.pop(wd, None)
+                self.inotify.rm_watch(wd)
 
     def watch_tree(self, stop: threading.Event) -> None:
         """Watch every directory, top down, each before it is listed (names only, no stat).
@@ -193,7 +190,6 @@ class TreeWatcher:
         and become one row, while a lone change is sent at once.
         """
         while True:
-            self._add_requested_watches()
             if stop.is_set():
                 raw = self.inotify.read()  # drain: what happened before the stop is still sent
                 if raw:

@@ -98,8 +98,8 @@ class FsSource:
                 dir_cache=dir_cache,
                 racy_window_s=self.options.racy_window_s,
             ):
-                yield rows
                 self._watch_found_directories(rows)
+                yield rows
                 self._counters.merge(problems.tallies)
         finally:
             self._summarise("snapshot", problems)
@@ -112,8 +112,8 @@ class FsSource:
         )
         try:
             for rows in walk.run(stop):
-                yield rows
                 self._watch_found_directories(rows)
+                yield rows
                 self._counters.merge(problems.tallies)
         finally:
             self._summarise("audit", problems)
@@ -125,7 +125,7 @@ class FsSource:
             return
         for row in rows:
             if row.get("is_dir"):
-                watcher.request_watch(row["path"])
+                watcher.watch_found_directory(row["path"])
 
     def recheck(self, paths: Sequence[str]) -> list[SentinelCheck]:
         self._counters.add("rechecks")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from pathlib import Path
 
@@ -12,13 +13,20 @@ FILES_PER_SUBDIR = 60
 """12 × 4 × 60 = 2,880 data files (plus one manifest per upload): a few thousand, as a demo needs."""
 
 
+SETTLED_AGE_S = 86_400
+"""Every upload but the last is a day old, as in an upload area; the last one is still fresh,
+so the demo shows both settled files and suspects."""
+
+
 def generate_sample_tree(root: Path) -> int:
     """Create ``/upload/submit/{c1}/{c2}/{uuid}/sub_{k}/data_{n}.dat`` under ``root``.
 
     Idempotent: files that exist are left alone. Returns the number of files in the tree.
     """
     count = 0
+    settled = time.time() - SETTLED_AGE_S
     for i in range(UPLOADS):
+        fresh = i == UPLOADS - 1
         upload_id = str(uuid.UUID(int=(i + 7) * 0x9E3779B97F4A7C15F39CC0605CEDC834 % (1 << 128), version=4))
         upload = root / "upload" / "submit" / upload_id[:2] / upload_id[2:4] / upload_id
         for k in range(SUBDIRS):
@@ -28,10 +36,14 @@ def generate_sample_tree(root: Path) -> int:
                 path = subdir / f"data_{n}.dat"
                 if not path.exists():
                     path.write_bytes(os.urandom(64 + (n * 37) % 512))
+                    if not fresh:
+                        os.utime(path, (settled, settled))
                 count += 1
         manifest = upload / "MANIFEST.txt"
         if not manifest.exists():
             manifest.write_text(f"upload {upload_id}\n{SUBDIRS * FILES_PER_SUBDIR} data files\n")
+            if not fresh:
+                os.utime(manifest, (settled, settled))
         count += 1
     return count
 

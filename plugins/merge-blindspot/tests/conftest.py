@@ -1,169 +1,13 @@
-"""Test scaffolding: a tiny dict-backed view, so this plugin's hooks run without Fusion.
-
-The fake does only what the hooks rely on (lookups, upserts with confirmation stamps, subtree
-deletes, published lists, a settable clock); ``run_batch`` mimics the engine's order of calls:
-filter -> apply kept rows -> batch_applied.
-"""
+"""This plugin's hooks run against core's fake view: no Fusion needed (plugin independence)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-
-import pluggy
 import pytest
 
-from fustor_core.arbitration import AuditRun, Batch, Changes, MissingCandidates, NodeInfo, is_under
 from fustor_core.config import ArbitrationSettings
-from fustor_core.event_model import Event, EventType, MessageSource, Row
-from fustor_core.pathlist import PathList
-from fustor_core.plugins import get_plugin_manager
+from fustor_core.testing import RuleHarness
 
 PLUGIN = "merge-blindspot"
-T0 = 1_700_000_000.0
-
-
-class FakeClock:
-    """A logical clock whose Fusion time and skew the test sets by hand."""
-
-    def __init__(self, settings: ArbitrationSettings) -> None:
-        self.settings = settings
-        self.t = T0
-        self.skew = 0.0
-
-    def now(self) -> float:
-        return self.t
-
-    def watermark(self) -> float:
-        return self.t + self.skew
-
-    def is_future(self, mtime: float) -> bool:
-        return mtime > self.watermark() + self.settings.future_tolerance_s
-
-    def is_hot(self, mtime: float) -> bool:
-        return self.watermark() - mtime < self.settings.hot_window_s or self.is_future(mtime)
-
-
-class DictStore:
-    """path -> NodeInfo; parents are not created (tests send what they need)."""
-
-    def __init__(self) -> None:
-        self.nodes: dict[str, NodeInfo] = {}
-
-    def lookup(self, paths: Sequence[str]) -> list[NodeInfo | None]:
-        return [self.nodes.get(path) for path in paths]
-
-    def upsert(self, rows: Sequence[Row], indices: list[int], confirmed_at: float | None) -> None:
-        for i in indices:
-            row = rows[i]
-            old = self.nodes.get(row.path)
-            stamp = confirmed_at if confirmed_at is not None else (old.confirmed_at if old else 0.0)
-            self.nodes[row.path] = NodeInfo(row.is_dir, row.size, row.mtime, stamp)
-
-    def delete(self, path: str) -> bool:
-        doomed = [p for p in self.nodes if is_under(p, path)]
-        for p in doomed:
-            del self.nodes[p]
-        return bool(doomed)
-
-
-class FakeView:
-    def __init__(self, settings: ArbitrationSettings) -> None:
-        self.name = "test"
-        self.settings = settings
-        self.clock = FakeClock(settings)
-        self.store = DictStore()
-        self.audit: AuditRun | None = None
-        self.lists: dict[str, PathList] = {}
-
-    def register_list(self, name: str, entries: PathList) -> None:
-        self.lists[name] = entries
-
-    def get_list(self, name: str) -> PathList | None:
-        return self.lists.get(name)
-
-    def lookup(self, paths: Sequence[str]) -> list[NodeInfo | None]:
-        return self.store.lookup(paths)
-
-
-def make_row(path: str, mtime: float, *, size: int = 1, is_dir: bool = False, **extra: object) -> Row:
-    return Row.model_validate({"path": path, "mtime": mtime, "size": size, "is_dir": is_dir, **extra})
-
-
-class Harness:
-    """The plugin under test, loaded through its entry point, plus a fake view to drive it."""
-
-    row = staticmethod(make_row)
-
-    def __init__(self, pm: pluggy.PluginManager, view: FakeView) -> None:
-        self.pm = pm
-        self.view = view
-        self.hook = pm.hook
-        self.hook.fustor_view_started(view=view)
-
-    def event(self, source: str, kind: str, *rows: Row, index_s: float | None = None) -> Event:
-        index = int((self.view.clock.t if index_s is None else index_s) * 1000)
-        return Event(
-            message_source=MessageSource(source), event_type=EventType(kind), index=index, rows=list(rows)
-        )
-
-    def run_batch(self, event: Event) -> Batch:
-        view = self.view
-        batch = Batch(event, lookup=view.lookup, received_at=view.clock.now())
-        self.hook.fustor_filter_batch(view=view, batch=batch)
-        changes = Changes()
-        indices = batch.to_write()
-        realtime = batch.source is MessageSource.REALTIME
-        if realtime and batch.event_type is EventType.DELETE:
-            changes.deleted = [batch.rows[i].path for i in indices if view.store.delete(batch.rows[i].path)]
-        else:
-            view.store.upsert(batch.rows, indices, view.clock.now() if realtime else None)
-            changes.upserted = indices
-        if batch.source is MessageSource.AUDIT and view.audit is not None:
-            for row in batch.rows:
-                parent, _, name = row.path.rpartition("/")
-                view.audit.seen.setdefault(parent or "/", set()).add(name)
-                if row.is_dir:
-                    (view.audit.skipped if row.audit_skipped else view.audit.listed).add(row.path)
-        self.hook.fustor_batch_applied(view=view, batch=batch, changes=changes)
-        return batch
-
-    def send(self, source: str, kind: str, *rows: Row, index_s: float | None = None) -> Batch:
-        return self.run_batch(self.event(source, kind, *rows, index_s=index_s))
-
-    def start_audit(self) -> AuditRun:
-        self.view.audit = AuditRun(session_id=None, started_at=self.view.clock.now())
-        self.hook.fustor_audit_started(view=self.view, audit=self.view.audit)
-        return self.view.audit
-
-    def offer_missing(self, paths: list[str]) -> MissingCandidates:
-        """Offer ``paths`` (all in the tree) to the rules as missing from the running audit."""
-        assert self.view.audit is not None
-        infos = [info for info in self.view.lookup(paths) if info is not None]
-        assert len(infos) == len(paths), "offer only paths that are in the tree"
-        candidates = MissingCandidates(paths, infos)
-        self.hook.fustor_audit_missing(view=self.view, audit=self.view.audit, candidates=candidates)
-        return candidates
-
-    def end_audit(self, missing: list[str]) -> list[str]:
-        """End the audit: the rules protect some of ``missing``, the rest is deleted."""
-        candidates = self.offer_missing(missing)
-        deleted = [path for path in candidates.to_delete() if self.view.store.delete(path)]
-        assert self.view.audit is not None
-        self.hook.fustor_audit_ended(view=self.view, audit=self.view.audit, deleted=deleted)
-        self.view.audit = None
-        return deleted
-
-    def stats(self) -> dict[str, object]:
-        merged: dict[str, object] = {}
-        for part in self.hook.fustor_view_stats(view=self.view):
-            merged.update(part)
-        return merged
-
-    def flags(self) -> dict[str, Callable[[str], bool]]:
-        merged: dict[str, Callable[[str], bool]] = {}
-        for part in self.hook.fustor_node_flags(view=self.view):
-            merged.update(part)
-        return merged
 
 
 @pytest.fixture
@@ -172,7 +16,5 @@ def settings() -> ArbitrationSettings:
 
 
 @pytest.fixture
-def harness(settings: ArbitrationSettings) -> Harness:
-    pm = get_plugin_manager(only=[PLUGIN])
-    assert pm.has_plugin(PLUGIN), f"{PLUGIN} is not installed (entry point group 'fustor')"
-    return Harness(pm, FakeView(settings))
+def harness(settings: ArbitrationSettings) -> RuleHarness:
+    return RuleHarness.for_plugin(PLUGIN, settings)

@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fustor_core.arbitration import Changes
-
-Harness = Any  # the conftest fixture; typed loosely to keep the test files import-free
+from fustor_core.testing import RuleHarness as Harness
 
 
 def additions(h: Harness) -> Any:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-Harness = Any  # the conftest fixture; typed loosely to keep the test files import-free
+from fustor_core.testing import RuleHarness as Harness
 
 
 def test_realtime_rows_are_never_dropped_even_when_older_than_the_tree(harness: Harness) -> None:

@@ -8,8 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from fustor_core.arbitration import Changes, SentinelUpdate
-
-Harness = Any  # the conftest fixture; typed loosely to keep the test files import-free
+from fustor_core.testing import RuleHarness as Harness
 
 
 def suspects(h: Harness) -> Any:

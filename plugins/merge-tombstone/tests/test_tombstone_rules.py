@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-Harness = Any  # the conftest fixture; typed loosely to keep the test files import-free
+from fustor_core.testing import RuleHarness as Harness
 
 
 def test_realtime_delete_leaves_a_tombstone_stamped_in_both_clocks(harness: Harness) -> None:

@@ -64,6 +64,8 @@ def test_demo_defaults_to_sqlite_in_fustor_home(isolated_home: Path) -> None:
     assert resolve_database_url(config) == f"sqlite:///{isolated_home / 'registry' / 'registry.db'}"
     with TestClient(create_app(config)) as client:
         assert client.get("/api/v1/health").status_code == 200
+        assert client.get("/healthz").json() == {"status": "ok"}
+        assert client.get("/readyz").json() == {"status": "ready"}
     assert (isolated_home / "registry" / "registry.db").exists()
 
 

@@ -26,9 +26,9 @@ from fustor_agent.config import DEFAULT_API_PORT, AgentConfig, load_agent_config
 from fustor_agent.progress import progress_for
 from fustor_agent.server import ApiServer
 from fustor_agent.status_text import render_status
+from fustor_core.commands import add_plugins_command, run_subcommand
 from fustor_core.errors import FustorError
 from fustor_core.logs import configure_logging, log_event
-from fustor_core.plugins import describe_plugins, get_plugin_manager
 
 logger = logging.getLogger("fustor_agent")
 
@@ -142,12 +142,6 @@ def cmd_trigger(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_plugins(args: argparse.Namespace) -> int:
-    for info in describe_plugins(get_plugin_manager()):
-        print(f"{info.name:<18} {info.distribution} {info.version}  hooks: {', '.join(info.hooks) or '-'}")
-    return 0
-
-
 # -- parser ---------------------------------------------------------------------------------------
 
 
@@ -180,20 +174,12 @@ def build_parser() -> argparse.ArgumentParser:
             command.add_argument("--json", action="store_true", help="machine-readable output")
         command.set_defaults(func=func)
 
-    plugins = sub.add_parser("plugins", help="list installed plugins")
-    plugins.set_defaults(func=cmd_plugins)
+    add_plugins_command(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return int(args.func(args))
-    except FustorError as exc:
-        print(f"fustor-agent: {exc.message}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
+    return run_subcommand(build_parser(), argv)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -3,28 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from fustor_core.errors import FustorError
-from fustor_core.plugins import describe_plugins, get_plugin_manager
-
-
-def cmd_plugins(args: argparse.Namespace) -> int:
-    """List installed plugins with distribution, version and the hooks each implements."""
-    infos = describe_plugins(get_plugin_manager())
-    if args.json:
-        print(json.dumps([info.__dict__ | {"hooks": list(info.hooks)} for info in infos], indent=2))
-        return 0
-    if not infos:
-        print("no Fustor plugins installed (entry-point group 'fustor')")
-        return 0
-    for info in infos:
-        print(f"{info.name:<18} {info.distribution} {info.version}")
-        print(f"{'':<18} hooks: {', '.join(info.hooks) or '-'}")
-    return 0
+from fustor_core.commands import add_plugins_command, run_subcommand
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -38,9 +21,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fustor", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    plugins = sub.add_parser("plugins", help="list installed plugins and the hooks they implement")
-    plugins.add_argument("--json", action="store_true", help="machine-readable output")
-    plugins.set_defaults(func=cmd_plugins)
+    add_plugins_command(sub)
     demo = sub.add_parser("demo", help="run registry, Fusion and an agent on PATH until Ctrl-C")
     demo.add_argument("path", nargs="?", help="directory to watch (default: a generated sample tree)")
     demo.add_argument(
@@ -55,12 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return int(args.func(args))
-    except FustorError as exc:
-        print(f"fustor: {exc.message}", file=sys.stderr)
-        return 2
+    return run_subcommand(build_parser(), argv)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import socket
 import sys
@@ -12,10 +11,10 @@ from pathlib import Path
 
 import uvicorn
 
+from fustor_core.commands import add_plugins_command, run_subcommand
 from fustor_core.errors import FustorError
 from fustor_core.logs import configure_logging, log_event
 from fustor_core.paths import fustor_home
-from fustor_core.plugins import describe_plugins, get_plugin_manager
 from fustor_fusion.app import create_app
 from fustor_fusion.config import load_fusion_config
 
@@ -59,20 +58,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_plugins(args: argparse.Namespace) -> int:
-    """List installed plugins with distribution, version and implemented hooks."""
-    infos = describe_plugins(get_plugin_manager())
-    if args.json:
-        print(json.dumps([info.__dict__ | {"hooks": list(info.hooks)} for info in infos], indent=2))
-        return 0
-    if not infos:
-        print("no Fustor plugins installed (entry-point group 'fustor')")
-    for info in infos:
-        print(f"{info.name:<18} {info.distribution} {info.version}")
-        print(f"{'':<18} hooks: {', '.join(info.hooks) or '-'}")
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fustor-fusion", description="Fustor Fusion service")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -82,19 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port to listen on (default: config 'port', 8102; 0: any)")
     serve.add_argument("--log-level", help="log level (default: config 'log_level', INFO)")
     serve.set_defaults(func=cmd_serve)
-    plugins = sub.add_parser("plugins", help="list installed plugins and the hooks they implement")
-    plugins.add_argument("--json", action="store_true", help="machine-readable output")
-    plugins.set_defaults(func=cmd_plugins)
+    add_plugins_command(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return int(args.func(args))
-    except FustorError as exc:
-        print(f"fustor-fusion: {exc.message}", file=sys.stderr)
-        return 2
+    return run_subcommand(build_parser(), argv)
 
 
 if __name__ == "__main__":  # pragma: no cover

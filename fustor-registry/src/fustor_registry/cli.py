@@ -18,7 +18,8 @@ from typing import Any
 from cryptography.fernet import Fernet
 from sqlalchemy.orm import Session
 
-from fustor_core.errors import FustorError, InvalidInput
+from fustor_core.commands import run_subcommand
+from fustor_core.errors import InvalidInput
 from fustor_core.logs import configure_logging
 from fustor_registry import migrate
 from fustor_registry.access import CLI_ADMIN
@@ -314,12 +315,7 @@ def _admin_command(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return int(args.func(args))
-    except FustorError as exc:
-        print(f"{PROG}: {exc.message}", file=sys.stderr)
-        return 2
+    return run_subcommand(build_parser(), argv)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -5,9 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from sqlalchemy import text
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
-from starlette.routing import Mount
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
 
 from fustor_registry.api import datastores, service, storage, users
 from fustor_registry.api.errors import http_exception
@@ -36,8 +40,21 @@ def create_app(config: RegistryConfig, *, registry: Registry | None = None) -> S
 
     # service routes first: /keys/verify must not be shadowed by /keys/{key_id}
     routes = service.routes + users.routes + datastores.routes + storage.routes
+
+    async def healthz(request: Request) -> Response:
+        """Liveness: the process answers (same contract as Fusion and the agent)."""
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        """Readiness: the database answers a trivial query."""
+        try:
+            await run_in_threadpool(active.read, lambda connection: connection.execute(text("SELECT 1")))
+        except Exception:
+            return JSONResponse({"error": {"code": "not_ready", "message": "database unreachable"}}, 503)
+        return JSONResponse({"status": "ready"})
+
     app = Starlette(
-        routes=[Mount(API_PREFIX, routes=routes)],
+        routes=[Route("/healthz", healthz), Route("/readyz", readyz), Mount(API_PREFIX, routes=routes)],
         exception_handlers={HTTPException: http_exception},
         lifespan=lifespan,
     )

@@ -50,6 +50,20 @@ T0 = 1_700_000_000.0
 """The fake clock's start: the tests' "now"."""
 
 
+# The minimal fusion.yaml of DESIGN 6.1, exactly as written there.
+MINIMAL = """\
+# fusion.yaml
+session_timeout_s: 30        # leader lock released after this long without a heartbeat
+hot_window_s: 600            # a file younger than this (by the logical clock) is suspect
+tombstone_ttl_s: 3600
+datastores:
+  demo:
+    api_keys:
+      - {key: "ingest-secret", scopes: [ingest]}
+      - {key: "query-secret",  scopes: [query]}
+"""
+
+
 class FakeClock:
     """Fusion's clock under the test's control (read from the server thread, set from the test)."""
 

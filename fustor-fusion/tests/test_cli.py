@@ -16,8 +16,7 @@ from typing import IO
 
 import httpx
 import pytest
-from fusion_testkit import wait_until
-from test_config import MINIMAL
+from fusion_testkit import MINIMAL, wait_until
 
 
 def fusion_command() -> list[str]:

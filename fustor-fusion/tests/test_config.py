@@ -5,21 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from fusion_testkit import MINIMAL
 
 from fustor_core.errors import ConfigError
 from fustor_fusion.config import DEFAULT_PORT, load_fusion_config, parse_fusion_config
-
-MINIMAL = """\
-# fusion.yaml
-session_timeout_s: 30        # leader lock released after this long without a heartbeat
-hot_window_s: 600            # a file younger than this (by the logical clock) is suspect
-tombstone_ttl_s: 3600
-datastores:
-  demo:
-    api_keys:
-      - {key: "ingest-secret", scopes: [ingest]}
-      - {key: "query-secret",  scopes: [query]}
-"""
 
 
 def test_design_minimal_config_loads_with_defaults(tmp_path: Path) -> None:

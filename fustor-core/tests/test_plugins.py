@@ -1,38 +1,84 @@
-"""The plugin manager loads entry points of group 'fustor' and can be narrowed."""
+"""The plugin manager loads entry points of group 'fustor' and can be narrowed.
+
+The tests install two throwaway distributions (a dist-info with entry points on sys.path, which
+is all "installed" means to importlib.metadata), so core is tested without any real plugin.
+"""
+
+from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import pluggy
 import pytest
 
 from fustor_core import hookimpl
-from fustor_core.cli import main
+from fustor_core.cli import build_parser
+from fustor_core.commands import run_subcommand
 from fustor_core.errors import PluginError
 from fustor_core.plugins import describe_plugins, get_plugin_manager, require_registry
 
+ALPHA = """
+from fustor_core import hookimpl
 
-def _names(pm) -> set[str]:  # type: ignore[no-untyped-def]
+@hookimpl
+def fustor_view_stats(view):
+    return {"alpha": 1}
+"""
+BETA = """
+from fustor_core import hookimpl
+
+@hookimpl
+def fustor_sync_modes(register):
+    register("beta-mode", object)
+"""
+
+
+def _install(site: Path, dist: str, version: str, entry: str, module: str, source: str) -> None:
+    (site / f"{module}.py").write_text(source)
+    info = site / f"{dist.replace('-', '_')}-{version}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
+    (info / "entry_points.txt").write_text(f"[fustor]\n{entry} = {module}\n")
+
+
+@pytest.fixture
+def fake_plugins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _install(tmp_path, "fake-alpha", "1.2.3", "alpha", "fake_alpha_plugin", ALPHA)
+    _install(tmp_path, "fake-beta", "0.1.0", "beta", "fake_beta_plugin", BETA)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delenv("FUSTOR_PLUGINS", raising=False)
+    monkeypatch.delenv("FUSTOR_DISABLE_PLUGINS", raising=False)
+
+
+def _names(pm: pluggy.PluginManager) -> set[str]:
     return {name for name, plugin in pm.list_name_plugin() if plugin is not None}
 
 
-def test_installed_default_plugins_load_through_entry_points() -> None:
+def test_installed_plugins_load_through_entry_points(fake_plugins: None) -> None:
+    assert {"alpha", "beta"} <= _names(get_plugin_manager())
+
+
+def test_only_and_exclude_arguments_narrow_what_loads(fake_plugins: None) -> None:
+    assert _names(get_plugin_manager(only=["alpha"])) == {"alpha"}
+    narrowed = _names(get_plugin_manager(exclude=["alpha"]))
+    assert "alpha" not in narrowed and "beta" in narrowed
+    assert _names(get_plugin_manager(only=["fake-beta"])) == {"beta"}  # distribution names work too
+
+
+def test_environment_variables_narrow_what_loads(fake_plugins: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FUSTOR_DISABLE_PLUGINS", "alpha, nothing-such")
     names = _names(get_plugin_manager())
-    assert {"merge-tombstone", "merge-mtime", "storage-memory"} <= names
+    assert "alpha" not in names and "beta" in names
+    monkeypatch.setenv("FUSTOR_PLUGINS", "alpha")
+    monkeypatch.delenv("FUSTOR_DISABLE_PLUGINS")
+    assert _names(get_plugin_manager()) == {"alpha"}
 
 
-def test_only_and_exclude_arguments_narrow_what_loads() -> None:
-    assert _names(get_plugin_manager(only=["merge-tombstone"])) == {"merge-tombstone"}
-    assert "merge-tombstone" not in _names(get_plugin_manager(exclude=["merge-tombstone"]))
-    # distribution names work too
-    assert _names(get_plugin_manager(only=["fustor-merge-mtime"])) == {"merge-mtime"}
-
-
-def test_environment_variables_narrow_what_loads(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("FUSTOR_DISABLE_PLUGINS", "merge-suspect, merge-blindspot")
-    names = _names(get_plugin_manager())
-    assert "merge-suspect" not in names and "merge-blindspot" not in names
-    assert "merge-tombstone" in names
-    monkeypatch.setenv("FUSTOR_PLUGINS", "storage-memory")
-    assert _names(get_plugin_manager()) == {"storage-memory"}
+def test_a_plugin_that_fails_to_import_is_named_in_the_error(fake_plugins: None, tmp_path: Path) -> None:
+    _install(tmp_path, "fake-broken", "0.0.1", "broken", "fake_broken_plugin", "raise RuntimeError('boom')\n")
+    with pytest.raises(PluginError, match=r"'broken'.*boom"):
+        get_plugin_manager(only=["broken"])
 
 
 class _Registers:
@@ -47,19 +93,34 @@ def test_two_plugins_registering_one_name_is_a_clear_error() -> None:
         require_registry(pm, "fustor_sync_modes", "sync mode")
 
 
-def test_describe_lists_distribution_version_and_hooks() -> None:
-    pm = get_plugin_manager(only=["merge-tombstone"], extra=[_Registers()])
+def test_register_style_hooks_collect_factories(fake_plugins: None) -> None:
+    modes = require_registry(get_plugin_manager(only=["beta"]), "fustor_sync_modes", "sync mode")
+    assert modes == {"beta-mode": object}
+
+
+def test_describe_lists_distribution_version_and_hooks(fake_plugins: None) -> None:
+    pm = get_plugin_manager(only=["alpha"], extra=[_Registers()])
     infos = {info.name: info for info in describe_plugins(pm)}
-    tomb = infos["merge-tombstone"]
-    assert tomb.distribution == "fustor-merge-tombstone" and tomb.version == "0.1.0"
-    assert "fustor_filter_batch" in tomb.hooks
+    assert infos["alpha"].distribution == "fake-alpha" and infos["alpha"].version == "1.2.3"
+    assert infos["alpha"].hooks == ("fustor_view_stats",)
     assert any(info.distribution == "(registered in code)" for info in infos.values())
 
 
-def test_fustor_plugins_command_prints_each_plugin(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["plugins", "--json"]) == 0
+def test_fustor_plugins_command_prints_each_plugin(
+    fake_plugins: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_subcommand(build_parser(), ["plugins", "--json"]) == 0
     listed = {entry["name"]: entry for entry in json.loads(capsys.readouterr().out)}
-    assert listed["storage-memory"]["distribution"] == "fustor-storage-memory"
-    assert "fustor_tree_store" in listed["storage-memory"]["hooks"]
-    assert main(["plugins"]) == 0
-    assert "merge-tombstone" in capsys.readouterr().out
+    assert listed["beta"] == {
+        "name": "beta",
+        "distribution": "fake-beta",
+        "version": "0.1.0",
+        "hooks": ["fustor_sync_modes"],
+    }
+    assert run_subcommand(build_parser(), ["plugins"]) == 0
+    assert "fake-alpha 1.2.3" in capsys.readouterr().out
+
+
+def test_errors_become_one_line_and_exit_code_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_subcommand(build_parser(), ["demo", "/definitely/not/a/dir"]) == 2
+    assert "not a directory" in capsys.readouterr().err

@@ -34,12 +34,11 @@ from urllib.parse import urlencode, urlsplit
 import orjson
 import psutil
 
-from fustor_core.event_model import Event, EventType, MessageSource, Row
 from fustor_core.plugins import get_plugin_manager
 from fustor_fusion.engine import View
 
 sys.path.insert(0, str(Path(__file__).parent))
-from treegen import TreeShape
+from treegen import TreeShape, snapshot_event
 
 BATCH = 1000
 INGEST_KEY = "bench-ingest"
@@ -70,24 +69,7 @@ def engine_rate(shape: TreeShape, batches: list[list[tuple[str, int, float]]]) -
     view = View("bench", get_plugin_manager(only=DEFAULT_PLUGINS), now=time.time)
     elapsed = 0.0
     for chunk in batches:
-        rows = [
-            Row.model_construct(
-                path=p,
-                is_dir=False,
-                size=s,
-                mtime=m,
-                parent_path=None,
-                parent_mtime=None,
-                audit_skipped=False,
-            )
-            for p, s, m in chunk
-        ]
-        event = Event.model_construct(
-            message_source=MessageSource.SNAPSHOT,
-            event_type=EventType.INSERT,
-            index=int(time.time() * 1000),
-            rows=rows,
-        )
+        event = snapshot_event(chunk)
         started = time.perf_counter()
         view.apply_event(event)
         elapsed += time.perf_counter() - started

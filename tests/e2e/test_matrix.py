@@ -58,6 +58,25 @@ def slow_writer(
         thread.join(seconds + 5)
 
 
+def delete_while_the_leader_scans(
+    stack: LabStack, lab: NfsLab, paths: list[str], *, scan: str, victim: str, deleting_host: str
+) -> None:
+    """Start a snapshot or audit on the leader and delete ``victim`` through a watched mount at once;
+    the scan may list the file before the delete and send its row after the delete's event. The
+    order cannot be forced on real processes, so callers assert the outcome: the file stays gone."""
+    stack.wait(lambda: stack.stats()["files"] == len(paths), 30, "the big tree in Fusion")
+    before = stack.mode_runs("a", scan)
+    answer = stack.http.post(
+        f"http://127.0.0.1:{stack.agent_ports['a']}/api/v1/pipes/lab/{scan}",
+        headers={"Authorization": "Bearer lab-agent-token"},
+    )
+    assert answer.status_code == 202, answer.text
+    lab.path(deleting_host, victim).unlink()
+    stack.wait(lambda: stack.mode_runs("a", scan) > before, 30, f"the {scan} to finish")
+    stack.wait_gone(victim)
+    assert stack.stats()["files"] == len(paths) - 1
+
+
 # -- A: leadership ------------------------------------------------------------------------------
 
 
@@ -172,18 +191,8 @@ def test_b5_a_file_deleted_via_a_watched_mount_while_an_audit_runs_is_not_re_add
     make_stack: MakeStack, lab: NfsLab
 ) -> None:
     paths = make_tree(lab, "/big", 30, 200)
-    victim = paths[5]
     stack = make_stack()
-    stack.wait(lambda: stack.stats()["files"] == len(paths), 30, "the big tree in Fusion")
-    before = stack.mode_runs("a", "audit")
-    stack.http.post(
-        f"http://127.0.0.1:{stack.agent_ports['a']}/api/v1/pipes/lab/audit",
-        headers={"Authorization": "Bearer lab-agent-token"},
-    )
-    lab.path("a", victim).unlink()
-    stack.wait(lambda: stack.mode_runs("a", "audit") > before, 30, "the audit to finish")
-    stack.wait_gone(victim)
-    assert stack.stats()["files"] == len(paths) - 1
+    delete_while_the_leader_scans(stack, lab, paths, scan="audit", victim=paths[5], deleting_host="a")
 
 
 # -- C: suspects --------------------------------------------------------------------------------
@@ -276,36 +285,17 @@ def test_d2_a_snapshot_that_listed_the_file_before_the_delete_does_not_resurrect
     make_stack: MakeStack, lab: NfsLab
 ) -> None:
     paths = make_tree(lab, "/snap", 30, 200)
-    victim = paths[3]
     stack = make_stack()
-    stack.wait(lambda: stack.stats()["files"] == len(paths), 30, "the big tree in Fusion")
-    before = stack.mode_runs("a", "snapshot")
-    stack.http.post(
-        f"http://127.0.0.1:{stack.agent_ports['a']}/api/v1/pipes/lab/snapshot",
-        headers={"Authorization": "Bearer lab-agent-token"},
-    )
-    lab.path("a", victim).unlink()
-    stack.wait(lambda: stack.mode_runs("a", "snapshot") > before, 30, "the snapshot to finish")
-    stack.wait_gone(victim)
-    assert stack.stats()["files"] == len(paths) - 1
+    delete_while_the_leader_scans(stack, lab, paths, scan="snapshot", victim=paths[3], deleting_host="a")
 
 
 def test_d3_an_audit_that_listed_the_file_before_the_delete_does_not_resurrect_it(
     make_stack: MakeStack, lab: NfsLab
 ) -> None:
     paths = make_tree(lab, "/aud", 30, 200)
-    victim = paths[7]
     stack = make_stack(hosts=("a", "b"))
-    stack.wait(lambda: stack.stats()["files"] == len(paths), 30, "the big tree in Fusion")
-    before = stack.mode_runs("a", "audit")
-    stack.http.post(
-        f"http://127.0.0.1:{stack.agent_ports['a']}/api/v1/pipes/lab/audit",
-        headers={"Authorization": "Bearer lab-agent-token"},
-    )
-    lab.path("b", victim).unlink()  # deleted on the follower's host: its realtime event tombstones it
-    stack.wait(lambda: stack.mode_runs("a", "audit") > before, 30, "the audit to finish")
-    stack.wait_gone(victim)
-    assert stack.stats()["files"] == len(paths) - 1
+    # deleted on the follower's host: its realtime event is what tombstones the file
+    delete_while_the_leader_scans(stack, lab, paths, scan="audit", victim=paths[7], deleting_host="b")
 
 
 def test_d4_tombstones_expire(make_stack: MakeStack, lab: NfsLab) -> None:

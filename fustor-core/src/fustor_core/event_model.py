@@ -90,9 +90,17 @@ class Row(BaseModel):
     """Modification time in float seconds, as the storage reports it (its clock, not ours)."""
     parent_path: DatastorePath | None = None
     parent_mtime: FiniteFloat | None = None
-    """Audit rows: the parent directory's mtime when the scan listed it."""
+    """Scan rows: the parent directory's mtime when the scan listed it."""
     audit_skipped: bool = False
-    """Audit directory rows: mtime unchanged since the last audit, children not listed."""
+    """Scan directory rows: this directory's children were not (all) listed — its mtime was
+    unchanged since the last audit, or listing it or stat'ing one of its entries failed — so
+    Fusion must infer nothing about children missing from the scan. The rows that were read
+    still apply."""
+    local_write: bool = False
+    """Realtime file rows: the row reports a write made on the agent's own host (a regular file
+    created, modified or closed after writing), so its mtime is a fresh sample of the storage
+    clock. Rows of files moved in, or found by walking a new directory, keep their old mtimes
+    and are not samples."""
 
 
 class Event(BaseModel):

@@ -154,17 +154,26 @@ class Changes:
 
 @dataclass
 class AuditRun:
-    """The state of one audit between audit-start and audit-end."""
+    """One scan that lists the tree — an audit, or a snapshot — between its start and end signals.
+
+    Both kinds are *listings*: at their end the engine offers every node missing from a fully
+    listed directory to :func:`~fustor_core.hookspecs.fustor_audit_missing` and deletes the rest,
+    so a snapshot taken after deletions nobody saw (the agent was down) removes them too.
+    """
 
     session_id: str | None
     started_at: float
-    """Fusion-clock time of audit-start; realtime confirmations after it are newer evidence."""
-    listed: set[str] = field(default_factory=set)
-    """Directories the audit listed fully (sent without ``audit_skipped``)."""
+    """Fusion-clock time of the start signal; realtime confirmations after it are newer evidence."""
+    kind: str = "audit"
+    """``"audit"`` or ``"snapshot"``."""
+    listed: dict[str, float] = field(default_factory=dict)
+    """Directories the scan listed fully (sent without ``audit_skipped``) -> the directory's
+    mtime when it was listed. A later row of the same directory with ``audit_skipped`` wins."""
     seen: dict[str, set[str]] = field(default_factory=dict)
-    """Directory -> names of the children the audit reported inside it (any verdict)."""
+    """Directory -> names of the children the scan reported inside it (any verdict)."""
     skipped: set[str] = field(default_factory=set)
-    """Directories sent with ``audit_skipped`` (unchanged, children not listed)."""
+    """Directories sent with ``audit_skipped``: unchanged since the last audit, or not fully
+    listed (a listing or stat error); nothing is inferred about their missing children."""
 
 
 class MissingCandidates:
@@ -230,6 +239,9 @@ class ViewLike(Protocol):
     clock: LogicalClock
     store: TreeStore
     audit: AuditRun | None
+    """The running audit, if any."""
+    snapshot: AuditRun | None
+    """The running snapshot, if any (a listing too: see :class:`AuditRun`)."""
 
     def register_list(self, name: str, entries: PathList) -> None:
         """Publish a path list (``suspects``, ``tombstones``, ``blind_spot_additions``...)."""

@@ -99,13 +99,22 @@ def fustor_batch_applied(view: ViewLike, batch: Batch, changes: Changes) -> None
 
 
 @hookspec
-def fustor_snapshot_started(view: ViewLike, session_id: str | None) -> None:
-    """The leader signalled the start of a full snapshot."""
+def fustor_snapshot_started(view: ViewLike, session_id: str | None, scan: AuditRun) -> None:
+    """The leader signalled the start of a full snapshot.
+
+    ``scan.started_at`` is the Fusion time evidence is compared against (``scan.kind`` is
+    ``"snapshot"``); ``view.snapshot`` is the running scan until it ends.
+    """
 
 
 @hookspec
-def fustor_snapshot_ended(view: ViewLike, session_id: str | None) -> None:
-    """The leader signalled that its snapshot is complete (every row was sent before this)."""
+def fustor_snapshot_ended(view: ViewLike, session_id: str | None, scan: AuditRun, deleted: list[str]) -> None:
+    """The leader's snapshot is complete (every row was sent before this).
+
+    A snapshot is a complete listing: like at an audit's end, the engine offered every node
+    missing from a fully listed directory to :func:`fustor_audit_missing` and deleted the ones no
+    rule kept; ``deleted`` lists them (e.g. files removed while no agent was running).
+    """
 
 
 @hookspec
@@ -115,12 +124,15 @@ def fustor_audit_started(view: ViewLike, audit: AuditRun) -> None:
 
 @hookspec
 def fustor_audit_missing(view: ViewLike, audit: AuditRun, candidates: MissingCandidates) -> None:
-    """Protect nodes that an audit did not report from deletion.
+    """Protect nodes that a scan did not report from deletion.
 
-    At audit end the engine collects every node missing from a *fully listed* directory
-    (directories sent with ``audit_skipped`` are never considered). A rule calls
+    At the end of an audit *or a snapshot* (``audit.kind`` says which) the engine collects
+    every node missing from a *fully listed* directory (directories sent with ``audit_skipped``
+    — unchanged, or not fully listed because of an error — are never considered). A rule calls
     ``candidates.keep(path, reason)`` for a node that must survive, e.g. because it is
-    tombstoned or was confirmed by realtime after the audit started. The rest are deleted.
+    tombstoned, was confirmed by realtime after the scan started, or its directory changed after
+    the scan listed it (``audit.listed`` holds each listed directory's mtime at listing time).
+    The rest are deleted.
     """
 
 

@@ -86,6 +86,7 @@ class FakeView:
         self.clock = FakeClock(settings)
         self.store = DictStore()
         self.audit: AuditRun | None = None
+        self.snapshot: AuditRun | None = None
         self.lists: dict[str, PathList] = {}
 
     def register_list(self, name: str, entries: PathList) -> None:
@@ -144,7 +145,10 @@ class RuleHarness:
                 parent, _, name = row.path.rpartition("/")
                 view.audit.seen.setdefault(parent or "/", set()).add(name)
                 if row.is_dir:
-                    (view.audit.skipped if row.audit_skipped else view.audit.listed).add(row.path)
+                    if row.audit_skipped:
+                        view.audit.skipped.add(row.path)
+                    else:
+                        view.audit.listed[row.path] = row.mtime
         self.hook.fustor_batch_applied(view=view, batch=batch, changes=changes)
         return batch
 

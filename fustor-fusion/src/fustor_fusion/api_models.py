@@ -99,7 +99,7 @@ class SignalAnswer(_Strict):
     signal: Literal["snapshot_start", "snapshot_end", "audit_start", "audit_end"]
     applied_seq: int
     deleted: int | None = None
-    """audit_end only: nodes removed as missing from fully listed directories."""
+    """audit_end and snapshot_end: nodes removed as missing from fully listed directories."""
 
 
 class SentinelTasks(_Strict):

@@ -88,7 +88,7 @@ def apply_signal(datastore: Datastore, session: Session, signal: Signal) -> dict
     if signal == "snapshot_start":
         view.snapshot_start(sid)
     elif signal == "snapshot_end":
-        view.snapshot_end(sid)
+        answer["deleted"] = len(view.snapshot_end(sid))
     elif signal == "audit_start":
         view.audit_start(sid)
     else:

@@ -44,10 +44,25 @@ class Feed:
     # -- rows -------------------------------------------------------------------------------
 
     @staticmethod
-    def file(path: str, mtime: float, *, size: int = 1, parent_mtime: float | None = None) -> Row:
-        """A file row; ``parent_mtime`` (audit rows) also names the parent."""
+    def file(
+        path: str,
+        mtime: float,
+        *,
+        size: int = 1,
+        parent_mtime: float | None = None,
+        local_write: bool = False,
+    ) -> Row:
+        """A file row; ``parent_mtime`` (scan rows) also names the parent; ``local_write``
+        (realtime rows) says the agent saw the write happen on its host."""
         parent = parent_of(path) if parent_mtime is not None else None
-        return Row(path=path, mtime=mtime, size=size, parent_path=parent, parent_mtime=parent_mtime)
+        return Row(
+            path=path,
+            mtime=mtime,
+            size=size,
+            parent_path=parent,
+            parent_mtime=parent_mtime,
+            local_write=local_write,
+        )
 
     @staticmethod
     def dir(path: str, mtime: float, *, audit_skipped: bool = False) -> Row:
@@ -95,6 +110,18 @@ class Feed:
         self.audit_start()
         self.audit(*rows)
         return self.audit_end()
+
+    def snapshot_start(self) -> None:
+        self.view.snapshot_start(LEADER)
+
+    def snapshot_end(self) -> list[str]:
+        return self.view.snapshot_end(LEADER)
+
+    def full_snapshot(self, *rows: Row) -> list[str]:
+        """A whole snapshot in one go (a complete listing); returns what its end deleted."""
+        self.snapshot_start()
+        self.snapshot(*rows)
+        return self.snapshot_end()
 
     def sentinel(self, *updates: SentinelUpdate) -> BatchResult:
         return self.view.sentinel_feedback(list(updates))

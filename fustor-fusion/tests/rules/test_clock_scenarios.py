@@ -14,7 +14,9 @@ def agents_see_fresh_writes(feed: Feed, storage_minus_agent_s: float, count: int
     agents' observation times: the samples the clock learns its skew from."""
     for i in range(count):
         feed.clock.t += 1
-        feed.realtime("insert", feed.file(f"/live/{i}", feed.clock.t + storage_minus_agent_s))
+        feed.realtime(
+            "insert", feed.file(f"/live/{i}", feed.clock.t + storage_minus_agent_s, local_write=True)
+        )
 
 
 @pytest.mark.parametrize("skew_s", [3600.0, -3600.0], ids=["storage_an_hour_ahead", "storage_an_hour_behind"])
@@ -40,7 +42,7 @@ def test_file_with_an_mtime_in_the_future_is_suspect_and_does_not_move_the_water
     watermark = feed.view.clock.watermark()
     a_month_ahead = watermark + 30 * 86_400
 
-    feed.realtime("insert", feed.file("/up/from_a_broken_clock", a_month_ahead))
+    feed.realtime("insert", feed.file("/up/from_a_broken_clock", a_month_ahead, local_write=True))
     feed.snapshot(feed.file("/up/scanned_from_the_future", a_month_ahead))
 
     assert feed.view.clock.watermark() == watermark
@@ -49,3 +51,24 @@ def test_file_with_an_mtime_in_the_future_is_suspect_and_does_not_move_the_water
     assert feed.flag("/up/from_a_broken_clock", "integrity_suspect") is True
     feed.snapshot(feed.file("/up/ordinary", watermark - 3600))
     assert feed.flag("/up/ordinary", "integrity_suspect") is False, "the watermark did not jump ahead"
+
+
+@pytest.mark.parametrize("counted_as_writes", [False, True], ids=["moved_in", "if_they_were_samples"])
+def test_moving_in_old_files_does_not_drag_the_watermark(make_feed: Any, counted_as_writes: bool) -> None:
+    feed = make_feed(hot_window_s=30)
+    agents_see_fresh_writes(feed, 0.0)
+    watermark = feed.view.clock.watermark()
+    a_year_ago = feed.clock.t - 365 * 86_400
+    moved_in = [
+        feed.file(f"/up/archive/f{i:05d}", a_year_ago + i / 1000, local_write=counted_as_writes)
+        for i in range(10_000)
+    ]
+    for start in range(0, len(moved_in), 1000):  # `mv` of a directory: the walk reports its files
+        feed.realtime("insert", *moved_in[start : start + 1000])
+    feed.snapshot(feed.file("/up/a_minute_old", feed.clock.t - 60))
+    if counted_as_writes:  # the test can fail: old mtimes taken as samples drag the clock a year back
+        assert feed.view.clock.watermark() < watermark - 300 * 86_400
+        assert feed.flag("/up/a_minute_old", "integrity_suspect") is True
+    else:
+        assert feed.view.clock.watermark() == pytest.approx(watermark, abs=1)
+        assert feed.flag("/up/a_minute_old", "integrity_suspect") is False

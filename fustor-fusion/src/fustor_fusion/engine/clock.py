@@ -1,9 +1,12 @@
 """The logical clock: "now" in the storage's mtime frame (DESIGN 5, "Clocks").
 
 NFS servers stamp mtimes with *their* clock, which drifts from the hosts' clocks, so hot/cold
-decisions cannot compare an mtime with Fusion's wall clock. Each realtime row is a sample of the
-difference between the storage clock (the fresh mtime) and the agent's clock (the observation
-time): a file an agent just saw change has ``mtime ≈ observed_at`` in their respective frames.
+decisions cannot compare an mtime with Fusion's wall clock. Each realtime row that reports a
+write on the agent's host (``Row.local_write``) is a sample of the difference between the
+storage clock (the fresh mtime) and the agent's clock (the observation time): a file an agent
+just saw written has ``mtime ≈ observed_at`` in their respective frames. Other realtime rows are
+not samples: a file moved in, or copied with ``cp -p``/``rsync -a``, keeps an old mtime, and a
+directory of 10,000 such files must not drag the watermark back a year.
 The most frequent difference (bucketed to a second) is the skew, and the watermark is physical
 time shifted by it. A file with a future mtime is one sample among many, so it can neither drag
 the watermark forward nor hide itself as "cold".
@@ -62,16 +65,14 @@ class SkewClock:
         return self.watermark() - self._settings.hot_window_s
 
     def observe(self, event: Event) -> None:
-        """Learn from a realtime insert/update event (once per batch, a few samples per batch)."""
+        """Learn from the local writes of a realtime insert/update event (a few samples per batch)."""
         if event.message_source is not MessageSource.REALTIME or event.event_type is EventType.DELETE:
             return
         observed = event.index / 1000.0
         samples, counts = self._samples, self._counts
-        rows = event.rows
+        rows = [row for row in event.rows if row.local_write and not row.is_dir and row.mtime > 0]
         step = max(1, len(rows) // 16)  # a handful of samples per batch is plenty
         for row in rows[::step]:
-            if row.is_dir or row.mtime <= 0:
-                continue
             sample = round(row.mtime - observed)
             if len(samples) == samples.maxlen:
                 oldest = samples[0]

@@ -80,7 +80,8 @@ class View:
         self.settings = settings or ArbitrationSettings()
         self.clock = SkewClock(self.settings, now)
         self.audit: AuditRun | None = None
-        self.snapshot_session: str | None = None
+        self.snapshot: AuditRun | None = None
+        """The running snapshot: like an audit, a listing whose end removes what it did not find."""
         self.last_snapshot_end: float | None = None
         self.last_audit_end: float | None = None
         self.counters = DropCounters()
@@ -119,8 +120,9 @@ class View:
         """Arbitrate and apply one event (a batch of rows from one source)."""
         self.clock.observe(event)
         batch = Batch(event, lookup=self.store.lookup, session_id=session_id, received_at=self.clock.now())
-        if event.message_source is MessageSource.AUDIT and self.audit is not None:
-            self._record_audit_listing(self.audit, batch.rows)
+        scan = self._scan_of(event.message_source)
+        if scan is not None:
+            self._record_listing(scan, batch.rows)
         self._hook.fustor_filter_batch(view=self, batch=batch)
         changes = self._apply(batch)
         self._hook.fustor_batch_applied(view=self, batch=batch, changes=changes)
@@ -183,13 +185,23 @@ class View:
         if updates:
             self.store.upsert(updates, range(len(updates)), None)
 
-    def _record_audit_listing(self, audit: AuditRun, rows: list[Row]) -> None:
-        """Remember which directories the audit listed fully and every name it reported."""
-        seen_by_dir = audit.seen
+    def _scan_of(self, source: MessageSource) -> AuditRun | None:
+        if source is MessageSource.AUDIT:
+            return self.audit
+        if source is MessageSource.SNAPSHOT:
+            return self.snapshot
+        return None
+
+    def _record_listing(self, scan: AuditRun, rows: list[Row]) -> None:
+        """Remember which directories the scan listed fully and every name it reported."""
+        seen_by_dir = scan.seen
         for row in rows:
             path = row.path
             if row.is_dir:
-                (audit.skipped if row.audit_skipped else audit.listed).add(path)
+                if row.audit_skipped:
+                    scan.skipped.add(path)
+                else:
+                    scan.listed[path] = row.mtime
             if path == "/":
                 continue
             parent, name = _split(path)
@@ -201,27 +213,27 @@ class View:
     # -- lifecycle --------------------------------------------------------------------------
 
     def snapshot_start(self, session_id: str | None) -> None:
-        """The leader begins a full snapshot."""
-        self.snapshot_session = session_id
-        self._hook.fustor_snapshot_started(view=self, session_id=session_id)
+        """The leader begins a full snapshot; a running one (of a leader that went away) is abandoned."""
+        self._abandon(self.snapshot, "snapshot", session_id)
+        self.snapshot = AuditRun(session_id=session_id, started_at=self.clock.now(), kind="snapshot")
+        self._hook.fustor_snapshot_started(view=self, session_id=session_id, scan=self.snapshot)
 
-    def snapshot_end(self, session_id: str | None) -> None:
-        """The leader's snapshot is complete."""
-        self.snapshot_session = None
+    def snapshot_end(self, session_id: str | None) -> list[str]:
+        """The leader's snapshot is complete: like an audit's end, delete what the directories it
+        listed fully no longer contain, unless a rule protects it. Returns the deleted paths."""
+        scan = self.snapshot
+        if scan is None or scan.session_id != session_id:
+            self._unmatched_end("snapshot", session_id)
+            return []
+        self.snapshot = None
+        deleted = self._remove_missing(scan)
         self.last_snapshot_end = self.clock.now()
-        self._hook.fustor_snapshot_ended(view=self, session_id=session_id)
+        self._hook.fustor_snapshot_ended(view=self, session_id=session_id, scan=scan, deleted=deleted)
+        return deleted
 
     def audit_start(self, session_id: str | None) -> None:
         """Begin an audit; a running one (e.g. of a leader that went away) is abandoned."""
-        if self.audit is not None:
-            log_event(
-                logger,
-                logging.INFO,
-                "audit abandoned by a newer audit",
-                datastore=self.name,
-                old_session=self.audit.session_id,
-                new_session=session_id,
-            )
+        self._abandon(self.audit, "audit", session_id)
         self.audit = AuditRun(session_id=session_id, started_at=self.clock.now())
         self._hook.fustor_audit_started(view=self, audit=self.audit)
 
@@ -230,41 +242,60 @@ class View:
         rule protects it. Returns the deleted paths (each a file or a whole subtree)."""
         audit = self.audit
         if audit is None or audit.session_id != session_id:
-            log_event(
-                logger,
-                logging.WARNING,
-                "audit end without a matching audit start",
-                datastore=self.name,
-                session=session_id,
-            )
+            self._unmatched_end("audit", session_id)
             return []
         self.audit = None
-        candidates = self._missing_from_listing(audit)
-        self._hook.fustor_audit_missing(view=self, audit=audit, candidates=candidates)
-        deleted = [path for path in candidates.to_delete() if self.store.delete(path)]
+        deleted = self._remove_missing(audit)
         self.last_audit_end = self.clock.now()
         self._hook.fustor_audit_ended(view=self, audit=audit, deleted=deleted)
+        return deleted
+
+    def _abandon(self, scan: AuditRun | None, kind: str, session_id: str | None) -> None:
+        if scan is not None:
+            log_event(
+                logger,
+                logging.INFO,
+                f"{kind} abandoned by a newer {kind}",
+                datastore=self.name,
+                old_session=scan.session_id,
+                new_session=session_id,
+            )
+
+    def _unmatched_end(self, kind: str, session_id: str | None) -> None:
+        log_event(
+            logger,
+            logging.WARNING,
+            f"{kind} end without a matching {kind} start",
+            datastore=self.name,
+            session=session_id,
+        )
+
+    def _remove_missing(self, scan: AuditRun) -> list[str]:
+        """Offer the nodes the scan's full listings did not contain to the rules; delete the rest."""
+        candidates = self._missing_from_listing(scan)
+        self._hook.fustor_audit_missing(view=self, audit=scan, candidates=candidates)
+        deleted = [path for path in candidates.to_delete() if self.store.delete(path)]
         if deleted or candidates.kept:
             log_event(
                 logger,
                 logging.INFO,
-                "audit found missing nodes",
+                f"{scan.kind} found missing nodes",
                 datastore=self.name,
                 deleted=len(deleted),
                 protected=len(candidates.kept),
             )
         return deleted
 
-    def _missing_from_listing(self, audit: AuditRun) -> MissingCandidates:
+    def _missing_from_listing(self, scan: AuditRun) -> MissingCandidates:
         paths: list[str] = []
         infos: list[NodeInfo] = []
-        for directory in audit.listed:
-            if directory in audit.skipped:
+        for directory in scan.listed:
+            if directory in scan.skipped:
                 continue
             listing = self.store.listing(directory)
             if not listing:
                 continue
-            seen = audit.seen.get(directory, set())
+            seen = scan.seen.get(directory, set())
             for name, info in listing.items():
                 if name not in seen:
                     paths.append(_child_path(directory, name))
@@ -374,7 +405,7 @@ class View:
             rows_dropped=dict(self.counters.by_reason),
             clock_skew_s=self.clock.skew,
             audit_running=self.audit is not None,
-            snapshot_running=self.snapshot_session is not None,
+            snapshot_running=self.snapshot is not None,
             last_snapshot_end=self.last_snapshot_end,
             last_audit_end=self.last_audit_end,
         )

@@ -18,6 +18,7 @@ from fustor_merge_blindspot.hooks import (
     fustor_leader_session,
     fustor_node_flags,
     fustor_sentinel_feedback,
+    fustor_snapshot_ended,
     fustor_view_started,
     fustor_view_stats,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "fustor_leader_session",
     "fustor_node_flags",
     "fustor_sentinel_feedback",
+    "fustor_snapshot_ended",
     "fustor_view_started",
     "fustor_view_stats",
 ]

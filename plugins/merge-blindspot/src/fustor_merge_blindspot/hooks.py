@@ -76,6 +76,15 @@ def fustor_audit_ended(view: ViewLike, deleted: list[str]) -> None:
 
 
 @hookimpl
+def fustor_snapshot_ended(view: ViewLike, deleted: list[str]) -> None:
+    """A snapshot is a full listing too: what it found gone was removed where no agent saw it
+    (typically while the agent was down)."""
+    spots = blind_spots_of(view)
+    if spots is not None and deleted:
+        rules.record_audit_deletions(spots, deleted, view.clock.now())
+
+
+@hookimpl
 def fustor_sentinel_feedback(view: ViewLike, changes: Changes) -> None:
     """The sentinel found a file gone: a blind-spot addition of it no longer stands."""
     spots = blind_spots_of(view)

@@ -23,3 +23,4 @@ def fustor_filter_batch(view: ViewLike, batch: Batch) -> None:
 @hookimpl
 def fustor_audit_missing(view: ViewLike, audit: AuditRun, candidates: MissingCandidates) -> None:
     rules.keep_nodes_confirmed_after_audit_start(audit, candidates)
+    rules.keep_nodes_whose_directory_changed_after_listing(audit, candidates, view.lookup)

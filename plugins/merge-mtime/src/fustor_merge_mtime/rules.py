@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from fustor_core.arbitration import AuditRun, Batch, MissingCandidates, NodeInfo
+from fustor_core.arbitration import AuditRun, Batch, Lookup, MissingCandidates, NodeInfo, parent_of
 
 OLDER_THAN_TREE = "older_than_tree"
 """Drop reason: the tree already holds a newer version of the path."""
 PARENT_CHANGED = "parent_changed"
-"""Drop reason: the parent directory changed after the scan listed it (the file may be gone)."""
+"""Drop reason: the parent directory changed after the scan listed it (the file may be gone);
+also the keep reason of a node missing from a listing its directory has outdated since."""
 CONFIRMED_AFTER_AUDIT_START = "confirmed_after_audit_start"
 """Keep reason: realtime saw the node after the audit began, so the audit's listing is stale."""
 
@@ -69,6 +70,28 @@ def keep_nodes_confirmed_after_audit_start(audit: AuditRun, candidates: MissingC
     for path, info in zip(candidates.paths, candidates.infos, strict=True):
         if info.confirmed_at > started_at:
             candidates.keep(path, CONFIRMED_AFTER_AUDIT_START)
+
+
+def keep_nodes_whose_directory_changed_after_listing(
+    audit: AuditRun, candidates: MissingCandidates, lookup: Lookup
+) -> None:
+    """A scan's listing of a directory says nothing about what the directory holds *now* if
+    the tree knows the directory changed after it was listed (realtime reported a newer mtime):
+    a node missing from that listing may have been created since, so it is not deleted. The
+    directory's new mtime makes the next audit list it again."""
+    if not candidates.paths:
+        return
+    directories = sorted({parent_of(path) for path in candidates.paths})
+    changed = {
+        directory
+        for directory, node in zip(directories, lookup(directories), strict=True)
+        if node is not None and node.mtime > audit.listed.get(directory, node.mtime)
+    }
+    if not changed:
+        return
+    for path in candidates.paths:
+        if parent_of(path) in changed:
+            candidates.keep(path, PARENT_CHANGED)
 
 
 def _same_content(node: NodeInfo, is_dir: bool, size: int) -> bool:

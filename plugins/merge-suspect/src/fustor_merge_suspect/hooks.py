@@ -71,6 +71,11 @@ def fustor_audit_ended(view: ViewLike, deleted: list[str]) -> None:
 
 
 @hookimpl
+def fustor_snapshot_ended(view: ViewLike, deleted: list[str]) -> None:
+    fustor_audit_ended(view, deleted)
+
+
+@hookimpl
 def fustor_tick(view: ViewLike, now: float) -> None:
     suspects = suspects_of(view)
     if not suspects:

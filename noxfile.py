@@ -16,10 +16,19 @@ nox.options.reuse_existing_virtualenvs = True
 
 
 def workspace_packages() -> list[str]:
-    """Core first, then plugins, then the services that depend on them."""
-    plugins = sorted(str(p) for p in (ROOT / "plugins").iterdir() if (p / "pyproject.toml").exists())
+    """Core first, then plugins, then the services that depend on them, then test-only plugins
+    (``tests/plugins``: installed for the test suite, never part of a service's install)."""
+
+    def packages_in(folder: Path) -> list[str]:
+        return sorted(str(p) for p in folder.iterdir() if (p / "pyproject.toml").exists())
+
     services = [str(ROOT / name) for name in ("fustor-fusion", "fustor-agent", "fustor-registry")]
-    return [str(ROOT / "fustor-core"), *plugins, *services]
+    return [
+        str(ROOT / "fustor-core"),
+        *packages_in(ROOT / "plugins"),
+        *services,
+        *packages_in(ROOT / "tests" / "plugins"),
+    ]
 
 
 def install_workspace(session: nox.Session) -> None:

@@ -47,16 +47,27 @@ def make_stack(
     lab: NfsLab, registry: LabRegistry, tmp_path: Path, request: pytest.FixtureRequest
 ) -> Iterator[Callable[..., LabStack]]:
     """Build a stack; ``make_stack(hosts=("a", "b"), fusion={...}, agent={...})`` starts Fusion,
-    then the agents in order (the first is the leader), waiting for the leader's snapshot."""
+    then the agents in order (the first is the leader), waiting for the leader's snapshot.
+
+    ``fusion_env`` adds to Fusion's environment (``{"FUSTOR_DISABLE_PLUGINS": "merge-mtime"}``);
+    ``pausable`` hosts read through the test-only ``pausable`` source, driven by ``stack.gate``."""
     stacks: list[LabStack] = []
 
     def build(
         hosts: tuple[str, ...] = ("a", "b"),
         fusion: dict[str, Any] | None = None,
         agent: dict[str, Any] | None = None,
+        fusion_env: dict[str, str] | None = None,
+        pausable: tuple[str, ...] = (),
     ) -> LabStack:
         stack = LabStack(
-            lab, registry, tmp_path / "services", fusion_settings=fusion or {}, agent_settings=agent or {}
+            lab,
+            registry,
+            tmp_path / "services",
+            fusion_settings=fusion or {},
+            agent_settings=agent or {},
+            fusion_env=fusion_env or {},
+            pausable_hosts=pausable,
         )
         stacks.append(stack)
         stack.start_fusion()

@@ -18,6 +18,8 @@ import yaml
 from nfslab import NfsLab
 from processes import Service, command_path, free_port, wait_for
 
+from fustor_test_pausable import Gate
+
 DATASTORE = "lab"
 AGENT_TOKEN = "lab-agent-token"
 
@@ -109,6 +111,10 @@ class LabStack:
     workdir: Path
     fusion_settings: dict[str, Any] = field(default_factory=dict)
     agent_settings: dict[str, Any] = field(default_factory=dict)
+    fusion_env: dict[str, str] = field(default_factory=dict)
+    """Extra environment of the Fusion process, e.g. ``FUSTOR_DISABLE_PLUGINS``."""
+    pausable_hosts: tuple[str, ...] = ()
+    """Hosts whose agent reads through the test-only ``pausable`` source (see :attr:`gate`)."""
     fusion: Service | None = None
     fusion_port: int = 0
     agents: dict[str, Service] = field(default_factory=dict)
@@ -118,8 +124,14 @@ class LabStack:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.http = httpx.Client(timeout=10.0)
         self.fusion_port = free_port()
+        self.gate = Gate(self.workdir / "gate")
 
     # -- services ---------------------------------------------------------------------------
+
+    @property
+    def disabled_plugins(self) -> set[str]:
+        """The plugins Fusion was told not to load (``FUSTOR_DISABLE_PLUGINS``)."""
+        return {name for name in self.fusion_env.get("FUSTOR_DISABLE_PLUGINS", "").split(",") if name}
 
     @property
     def fusion_url(self) -> str:
@@ -149,6 +161,7 @@ class LabStack:
                 [command_path("fustor-fusion"), "serve", "--config", str(config)],
                 log_dir=self.workdir,
                 ready_url=f"{self.fusion_url}/readyz",
+                env=self.fusion_env,
             )
         return self.fusion.start()
 
@@ -157,9 +170,12 @@ class LabStack:
         config = self.workdir / f"agent-{host}.yaml"
         # host a learns Fusion's URL from the Registry (as a real deployment would); b is told it
         where = {"registry_url": self.registry.url} if host == "a" else {"url": self.fusion_url}
+        source: dict[str, Any] = {"driver": "fs", "path": str(self.lab.host(host))}
+        if host in self.pausable_hosts:
+            source = {"driver": "pausable", "gate": str(self.gate.directory), "inner": source}
         pipe = {
             "datastore": DATASTORE,
-            "source": {"driver": "fs", "path": str(self.lab.host(host))},
+            "source": source,
             "pusher": {"driver": "http", "api_key": self.registry.ingest_key, **where},
             "audit_interval_s": 3600,
             "sentinel_interval_s": 0.5,

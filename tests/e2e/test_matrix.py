@@ -1,7 +1,11 @@
 """The consistency scenario matrix (issue 6) on the bindfs NFS lab, with real processes.
 
 Hosts: ``a`` runs the leader agent, ``b`` a follower agent, ``c`` has no agent (a blind spot).
-Audits are triggered through the leader's API so that "after the next audit" is exact.
+Audits are triggered through the leader's API so that "after the next audit" is exact. Races
+between a scan and a delete (B5, D2, D3) are played in a fixed order: the leader reads through
+the test-only ``pausable`` source (``tests/plugins/fustor-test-pausable``), which holds the scan's
+stale row back until the delete was applied, and each race runs again without the rule that
+protects it, to show the file is resurrected then.
 """
 
 from __future__ import annotations
@@ -9,12 +13,16 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 from nfslab import NfsLab
 from stack import LabStack, export_file_count, write
+
+from fustor_test_pausable.gate import Scan
 
 MakeStack = Callable[..., LabStack]
 
@@ -58,23 +66,72 @@ def slow_writer(
         thread.join(seconds + 5)
 
 
+def settled_tree(lab: NfsLab, top: str, dirs: int, files: int) -> list[str]:
+    """:func:`make_tree` with every mtime an hour old: nothing is hot, so no suspect rule or
+    sentinel re-check acts on these files; only the rule under test decides their fate."""
+    paths = make_tree(lab, top, dirs, files)
+    old = time.time() - 3600
+    for path in paths:
+        os.utime(lab.export / path.lstrip("/"), (old, old))
+    for d in range(dirs):
+        os.utime(lab.export / top.lstrip("/") / f"d{d:03d}", (old, old))
+    return paths
+
+
+def list_again_at_the_next_audit(lab: NfsLab, directory: str) -> None:
+    """Give ``directory`` another mtime through the export (no agent sees it), so the next audit
+    lists it instead of skipping it as unchanged since the snapshot."""
+    target = lab.export / directory.lstrip("/")
+    earlier = target.stat().st_mtime - 60
+    os.utime(target, (earlier, earlier))
+
+
 def delete_while_the_leader_scans(
-    stack: LabStack, lab: NfsLab, paths: list[str], *, scan: str, victim: str, deleting_host: str
-) -> None:
-    """Start a snapshot or audit on the leader and delete ``victim`` through a watched mount at once;
-    the scan may list the file before the delete and send its row after the delete's event. The
-    order cannot be forced on real processes, so callers assert the outcome: the file stays gone."""
-    stack.wait(lambda: stack.stats()["files"] == len(paths), 30, "the big tree in Fusion")
-    before = stack.mode_runs("a", scan)
+    stack: LabStack, lab: NfsLab, *, scan: Scan, victim: str, deleting_host: str
+) -> Counter[str]:
+    """The race, in a fixed order: the leader's ``scan`` (snapshot or audit) lists ``victim``,
+    the victim is deleted through a watched mount and Fusion applies the realtime delete, then
+    the scan's stale row for it arrives. The leader reads through the ``pausable`` source, which
+    holds the batch with the victim's row back until released. Returns the rows Fusion dropped
+    meanwhile, by reason."""
+    assert stack.node(victim) is not None
+    dropped_before = Counter(stack.stats()["rows_dropped"])
+    tombstones_before = stack.stats()["tombstones"]
+    stack.gate.arm(scan, victim)
+    runs_before = stack.mode_runs("a", scan)
     answer = stack.http.post(
         f"http://127.0.0.1:{stack.agent_ports['a']}/api/v1/pipes/lab/{scan}",
         headers={"Authorization": "Bearer lab-agent-token"},
     )
     assert answer.status_code == 202, answer.text
+    stack.gate.wait_paused(20)  # the scan listed the victim; its row is held back
     lab.path(deleting_host, victim).unlink()
-    stack.wait(lambda: stack.mode_runs("a", scan) > before, 30, f"the {scan} to finish")
+    # the realtime delete reached Fusion, with the directory's new mtime and (rule loaded) a tombstone
     stack.wait_gone(victim)
-    assert stack.stats()["files"] == len(paths) - 1
+    directory = victim.rpartition("/")[0]
+    stack.wait_node(directory, mtime=(lab.export / directory.lstrip("/")).stat().st_mtime)
+    tombstones = 0 if "merge-tombstone" in stack.disabled_plugins else 1
+    stack.wait(lambda: stack.stats()["tombstones"] == tombstones_before + tombstones, 5, "the tombstones")
+    stack.gate.release()
+    stack.wait(lambda: stack.mode_runs("a", scan) > runs_before, 30, f"the {scan} to finish")
+    return Counter(stack.stats()["rows_dropped"]) - dropped_before
+
+
+def assert_the_stale_row(
+    stack: LabStack, lab: NfsLab, victim: str, dropped: Counter[str], protected_by: set[str], files: int
+) -> None:
+    """Either a protecting rule dropped the stale row (for one of the ``protected_by`` reasons:
+    when two rules would drop it, only the first one's reason is counted) and the file stays
+    gone, or — no rule protecting — the deleted file is back in the view."""
+    assert not (lab.export / victim.lstrip("/")).exists()
+    if protected_by:
+        assert sum(dropped[reason] for reason in protected_by) == 1, dropped
+        assert stack.node(victim) is None
+        assert stack.stats()["files"] == files - 1
+    else:
+        assert not dropped.keys() & {"tombstoned", "parent_changed"}, dropped
+        assert stack.node(victim) is not None, "without the rules the stale row resurrects the file"
+        assert stack.stats()["files"] == files
 
 
 # -- A: leadership ------------------------------------------------------------------------------
@@ -187,12 +244,26 @@ def test_b4_blind_spot_entries_clear_on_an_agent_touch_and_on_a_new_leader_sessi
     assert stack.node("/up/left-alone.dat")["agent_missing"] is False  # type: ignore[index]
 
 
+AUDIT_RACE_B5 = [
+    pytest.param((), {"tombstoned", "parent_changed"}, id="default-rules"),
+    pytest.param(("merge-tombstone",), {"parent_changed"}, id="merge-mtime-alone-protects"),
+    pytest.param(("merge-tombstone", "merge-mtime"), set(), id="without-both-it-resurrects"),
+]
+
+
+@pytest.mark.parametrize(("disabled", "protected_by"), AUDIT_RACE_B5)
 def test_b5_a_file_deleted_via_a_watched_mount_while_an_audit_runs_is_not_re_added(
-    make_stack: MakeStack, lab: NfsLab
+    make_stack: MakeStack, lab: NfsLab, disabled: tuple[str, ...], protected_by: set[str]
 ) -> None:
-    paths = make_tree(lab, "/big", 30, 200)
-    stack = make_stack()
-    delete_while_the_leader_scans(stack, lab, paths, scan="audit", victim=paths[5], deleting_host="a")
+    """The leader's own host deletes the file after its audit listed it. Two rules each drop the
+    stale audit row: the tombstone of the realtime delete, and merge-mtime's parent check (the
+    delete refreshed the directory's mtime past the one the audit listed it with)."""
+    paths = settled_tree(lab, "/busy", 3, 5)
+    victim = paths[5]
+    stack = make_stack(pausable=("a",), fusion_env={"FUSTOR_DISABLE_PLUGINS": ",".join(disabled)})
+    list_again_at_the_next_audit(lab, victim.rpartition("/")[0])
+    dropped = delete_while_the_leader_scans(stack, lab, scan="audit", victim=victim, deleting_host="a")
+    assert_the_stale_row(stack, lab, victim, dropped, protected_by, len(paths))
 
 
 # -- C: suspects --------------------------------------------------------------------------------
@@ -281,21 +352,46 @@ def test_d1_a_realtime_delete_creates_a_tombstone(make_stack: MakeStack, lab: Nf
     stack.wait(lambda: stack.stats()["tombstones"] == before + 1, 5, "a tombstone")
 
 
+SNAPSHOT_RACE_D2 = [
+    pytest.param((), {"tombstoned"}, id="default-rules"),
+    pytest.param(("merge-tombstone",), set(), id="without-merge-tombstone-it-resurrects"),
+]
+
+
+@pytest.mark.parametrize(("disabled", "protected_by"), SNAPSHOT_RACE_D2)
 def test_d2_a_snapshot_that_listed_the_file_before_the_delete_does_not_resurrect_it(
-    make_stack: MakeStack, lab: NfsLab
+    make_stack: MakeStack, lab: NfsLab, disabled: tuple[str, ...], protected_by: set[str]
 ) -> None:
-    paths = make_tree(lab, "/snap", 30, 200)
-    stack = make_stack()
-    delete_while_the_leader_scans(stack, lab, paths, scan="snapshot", victim=paths[3], deleting_host="a")
+    """Only the tombstone protects a snapshot row: merge-mtime judges a snapshot row only
+    against a node the tree still has, and the delete removed it."""
+    paths = settled_tree(lab, "/snap", 3, 5)
+    victim = paths[3]
+    stack = make_stack(pausable=("a",), fusion_env={"FUSTOR_DISABLE_PLUGINS": ",".join(disabled)})
+    dropped = delete_while_the_leader_scans(stack, lab, scan="snapshot", victim=victim, deleting_host="a")
+    assert_the_stale_row(stack, lab, victim, dropped, protected_by, len(paths))
 
 
+AUDIT_RACE_D3 = [
+    pytest.param((), {"tombstoned", "parent_changed"}, id="default-rules"),
+    pytest.param(("merge-mtime",), {"tombstoned"}, id="merge-tombstone-alone-protects"),
+    pytest.param(("merge-tombstone", "merge-mtime"), set(), id="without-both-it-resurrects"),
+]
+
+
+@pytest.mark.parametrize(("disabled", "protected_by"), AUDIT_RACE_D3)
 def test_d3_an_audit_that_listed_the_file_before_the_delete_does_not_resurrect_it(
-    make_stack: MakeStack, lab: NfsLab
+    make_stack: MakeStack, lab: NfsLab, disabled: tuple[str, ...], protected_by: set[str]
 ) -> None:
-    paths = make_tree(lab, "/aud", 30, 200)
-    stack = make_stack(hosts=("a", "b"))
-    # deleted on the follower's host: its realtime event is what tombstones the file
-    delete_while_the_leader_scans(stack, lab, paths, scan="audit", victim=paths[7], deleting_host="b")
+    """As B5, but the follower's host deletes the file: its realtime event is what tombstones
+    the file and refreshes the directory in Fusion while the leader's audit row is held."""
+    paths = settled_tree(lab, "/aud", 3, 5)
+    victim = paths[7]
+    stack = make_stack(
+        hosts=("a", "b"), pausable=("a",), fusion_env={"FUSTOR_DISABLE_PLUGINS": ",".join(disabled)}
+    )
+    list_again_at_the_next_audit(lab, victim.rpartition("/")[0])
+    dropped = delete_while_the_leader_scans(stack, lab, scan="audit", victim=victim, deleting_host="b")
+    assert_the_stale_row(stack, lab, victim, dropped, protected_by, len(paths))
 
 
 def test_d4_tombstones_expire(make_stack: MakeStack, lab: NfsLab) -> None:

@@ -7,7 +7,8 @@ and for the stats. Baselines measured in the same run: the in-process engine fed
 (``View.apply_event``), and ``find ROOT -name <uuid>`` plus a listing of the hit over an on-disk
 copy of the tree (1,000,000 empty files; ``--no-find`` skips building it).
 
-Usage: ``python benchmarks/fusion_http.py [--uploads N] [--no-find] [--requests 500]``.
+Usage: ``python benchmarks/fusion_http.py [--uploads N] [--no-find] [--requests 500]
+[--budget-scale F] [--smoke]``; exits 1 when a budget is missed (see ``budgets.py``).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from fustor_core.plugins import get_plugin_manager
 from fustor_fusion.engine import View
 
 sys.path.insert(0, str(Path(__file__).parent))
+from budgets import Budgets, add_arguments
 from treegen import TreeShape, snapshot_event
 
 BATCH = 1000
@@ -249,7 +251,11 @@ def main() -> int:
         default=True,
         help="build the on-disk copy and time find against it (default on)",
     )
+    add_arguments(parser)
     args = parser.parse_args()
+    budgets = Budgets.from_args(args)
+    if args.smoke:
+        args.uploads, args.requests = 1, 20
     shape = TreeShape(uploads=args.uploads)
     batches = file_batches(shape)
     print(
@@ -339,7 +345,39 @@ def main() -> int:
             f"{EARLIER['find_ms']:>11,.0f} ms"
         )
         line("speed-up vs find (p50)", "find_speedup", "x", fmt="{:,.0f}")
-    return 0
+    print()
+
+    budgets.at_least(
+        "HTTP ingest",
+        http_rate,
+        TARGETS["ingest_rows_s"],
+        "rows/s",
+        f"in-process engine {engine:,.0f} rows/s",
+    )
+    for key, name in (
+        ("tree_p50_ms", "GET tree {uuid} p50"),
+        ("tree_p99_ms", "GET tree {uuid} p99"),
+        ("stats_ms", "GET stats p50"),
+    ):
+        budgets.at_most(name, results[key], TARGETS[key], "ms", f"earlier implementation {EARLIER[key]} ms")
+    budgets.at_most(
+        "Fusion RSS with the tree",
+        results["rss_mb"],
+        TARGETS["rss_mb"],
+        "MB",
+        f"earlier implementation {EARLIER['rss_mb']:.0f} MB",
+    )
+    if "find_speedup" in results:
+        budgets.at_least(
+            "speed-up vs find (p50)",
+            results["find_speedup"],
+            TARGETS["find_speedup"],
+            "x",
+            f"find -name + listing {results['find_ms']:,.0f} ms in the same run",
+        )
+    else:
+        print("speed-up vs find: not measured (--no-find), its budget is not checked")
+    return budgets.verdict()
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
 """Run every benchmark in turn (``./dev bench`` / ``nox -s bench``); each prints its figures
-beside the baseline measured in the same run. ``--only NAME`` runs one; extra arguments after
-``--`` are passed to it."""
+beside the baseline measured in the same run and exits 1 when it missed a budget. Every
+benchmark runs even after one failed; the exit status is 1 when any failed (missed a budget or
+crashed). ``--only NAME`` (repeatable) picks benchmarks; ``--budget-scale`` and ``--smoke`` are
+passed to each (see ``budgets.py``), and so are extra arguments after ``--``."""
 
 from __future__ import annotations
 
@@ -9,6 +11,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from budgets import add_arguments
 
 HERE = Path(__file__).parent
 BENCHMARKS = {
@@ -24,7 +29,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--only", choices=sorted(BENCHMARKS), action="append")
     parser.add_argument("extra", nargs="*")
+    add_arguments(parser)
     args = parser.parse_args()
+    common = [f"--budget-scale={args.budget_scale}", *(["--smoke"] if args.smoke else [])]
     failed = []
     for name in args.only or list(BENCHMARKS):
         script = HERE / BENCHMARKS[name]
@@ -34,7 +41,7 @@ def main() -> int:
             continue
         print(f"== {name} ({script.name})", flush=True)
         started = time.perf_counter()
-        code = subprocess.call([sys.executable, str(script), *args.extra])
+        code = subprocess.call([sys.executable, str(script), *common, *args.extra])
         print(f"== {name}: exit {code} after {time.perf_counter() - started:.0f} s\n", flush=True)
         if code:
             failed.append(name)

@@ -78,12 +78,14 @@ def settled_tree(lab: NfsLab, top: str, dirs: int, files: int) -> list[str]:
     return paths
 
 
-def list_again_at_the_next_audit(lab: NfsLab, directory: str) -> None:
-    """Give ``directory`` another mtime through the export (no agent sees it), so the next audit
-    lists it instead of skipping it as unchanged since the snapshot."""
+def list_again_at_the_next_audit(stack: LabStack, lab: NfsLab, directory: str) -> None:
+    """Give ``directory`` another mtime through the export (no agent sees it), so the leader's
+    next audit lists it instead of skipping it as unchanged since the snapshot; wait until host
+    a's mount shows it (its attribute cache may hold the old mtime for a while)."""
     target = lab.export / directory.lstrip("/")
     earlier = target.stat().st_mtime - 60
     os.utime(target, (earlier, earlier))
+    stack.wait(lambda: lab.path("a", directory).stat().st_mtime == earlier, 5, f"host a to see {directory}")
 
 
 def delete_while_the_leader_scans(
@@ -261,7 +263,7 @@ def test_b5_a_file_deleted_via_a_watched_mount_while_an_audit_runs_is_not_re_add
     paths = settled_tree(lab, "/busy", 3, 5)
     victim = paths[5]
     stack = make_stack(pausable=("a",), fusion_env={"FUSTOR_DISABLE_PLUGINS": ",".join(disabled)})
-    list_again_at_the_next_audit(lab, victim.rpartition("/")[0])
+    list_again_at_the_next_audit(stack, lab, victim.rpartition("/")[0])
     dropped = delete_while_the_leader_scans(stack, lab, scan="audit", victim=victim, deleting_host="a")
     assert_the_stale_row(stack, lab, victim, dropped, protected_by, len(paths))
 
@@ -389,7 +391,7 @@ def test_d3_an_audit_that_listed_the_file_before_the_delete_does_not_resurrect_i
     stack = make_stack(
         hosts=("a", "b"), pausable=("a",), fusion_env={"FUSTOR_DISABLE_PLUGINS": ",".join(disabled)}
     )
-    list_again_at_the_next_audit(lab, victim.rpartition("/")[0])
+    list_again_at_the_next_audit(stack, lab, victim.rpartition("/")[0])
     dropped = delete_while_the_leader_scans(stack, lab, scan="audit", victim=victim, deleting_host="b")
     assert_the_stale_row(stack, lab, victim, dropped, protected_by, len(paths))
 

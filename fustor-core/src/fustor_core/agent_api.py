@@ -337,21 +337,50 @@ class Pusher(Protocol):
         ...
 
 
+# --------------------------------------------------------------------------------------------
+# factories: what the register-style hooks take
+# --------------------------------------------------------------------------------------------
+
+SourceFactory = Callable[[dict[str, Any]], Source]
+"""Called with a pipe's ``source`` section (without ``driver``); validates it, returns the source."""
+
+PusherFactory = Callable[[dict[str, Any]], Pusher]
+"""Called with a pipe's ``pusher`` section (without ``driver``); validates it, returns the pusher."""
+
+SyncModeFactory = Callable[[], SyncMode]
+"""Called once per pipe that runs the mode (a mode class itself is a factory)."""
+
+RegisterSource = Callable[[str, SourceFactory], None]
+"""The ``register`` callback of ``fustor_source_drivers``: ``register("fs", factory)``."""
+
+RegisterPusher = Callable[[str, PusherFactory], None]
+"""The ``register`` callback of ``fustor_pusher_drivers``: ``register("http", factory)``."""
+
+RegisterSyncMode = Callable[[str, SyncModeFactory], None]
+"""The ``register`` callback of ``fustor_sync_modes``: ``register("audit", factory)``."""
+
+
 __all__ = [
     "SIGNALS",
     "DirCache",
     "OutgoingEvent",
     "PipeSettings",
     "Pusher",
+    "PusherFactory",
     "PusherLink",
+    "RegisterPusher",
+    "RegisterSource",
+    "RegisterSyncMode",
     "Role",
     "RowDict",
     "SentinelCheck",
     "SessionInfo",
     "Signal",
     "Source",
+    "SourceFactory",
     "StreamItem",
     "SyncContext",
     "SyncMode",
+    "SyncModeFactory",
     "now_ms",
 ]

@@ -20,7 +20,8 @@ batch**, never per row: a rule loops over ``batch.rows`` itself. Unless a hook s
 made explicit with ``tryfirst`` / ``trylast``, never implied by import order.
 
 Arguments may be omitted from an implementation's signature (pluggy passes only what is asked
-for), so a plugin only names what it uses.
+for), so a plugin only names what it uses. A function marked ``hookimpl`` whose name is not
+below (a typo) stops every service at start, naming the plugin.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from fustor_core import hookspec
 
 if TYPE_CHECKING:
+    from fustor_core.agent_api import RegisterPusher, RegisterSource, RegisterSyncMode
     from fustor_core.arbitration import (
         AuditRun,
         Batch,
@@ -192,30 +194,33 @@ def fustor_view_stats(view: ViewLike) -> dict[str, Any]:
 
 
 @hookspec
-def fustor_source_drivers(register: Callable[[str, Callable[..., Any]], None]) -> None:
+def fustor_source_drivers(register: RegisterSource) -> None:
     """Register source drivers: ``register("fs", factory)``.
 
-    The factory is called with the pipe's source options and returns an object implementing
-    ``fustor_core.agent_api.Source`` (realtime stream, snapshot walk, audit walk with an mtime
-    cache, sentinel re-check). A pipe's ``source.driver`` selects one by name.
+    The factory (``fustor_core.agent_api.SourceFactory``) is called with the pipe's source
+    options and returns an object implementing ``fustor_core.agent_api.Source`` (realtime
+    stream, snapshot walk, audit walk with an mtime cache, sentinel re-check). A pipe's
+    ``source.driver`` selects one by name.
     """
 
 
 @hookspec
-def fustor_pusher_drivers(register: Callable[[str, Callable[..., Any]], None]) -> None:
+def fustor_pusher_drivers(register: RegisterPusher) -> None:
     """Register pusher drivers: ``register("http", factory)``.
 
-    The factory is called with the pipe's pusher options and returns an object implementing
-    ``fustor_core.agent_api.Pusher`` (session, heartbeats and role, batches, lifecycle signals,
-    sentinel tasks and feedback). A pipe's ``pusher.driver`` selects one by name.
+    The factory (``fustor_core.agent_api.PusherFactory``) is called with the pipe's pusher
+    options and returns an object implementing ``fustor_core.agent_api.Pusher`` (session,
+    heartbeats and role, batches, lifecycle signals, sentinel tasks and feedback). A pipe's
+    ``pusher.driver`` selects one by name.
     """
 
 
 @hookspec
-def fustor_sync_modes(register: Callable[[str, Callable[..., Any]], None]) -> None:
+def fustor_sync_modes(register: RegisterSyncMode) -> None:
     """Register sync modes: ``register("audit", factory)``.
 
     A sync mode is the policy that drives a source for one pipe (``fustor_core.agent_api.SyncMode``):
-    realtime, snapshot, audit, sentinel. Leader-only modes are started when the pipe's role
-    becomes leader and cancelled when it is lost; the agent runs every registered mode.
+    realtime, snapshot, audit, sentinel. The factory (``SyncModeFactory``; a mode class is one)
+    is called once per pipe. Leader-only modes are started when the pipe's role becomes leader
+    and cancelled when it is lost; the agent runs every registered mode.
     """

@@ -7,16 +7,14 @@ Registers the pusher driver ``http``; a pipe selects it with
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from fustor_core import hookimpl
+from fustor_core.agent_api import RegisterPusher
 from fustor_pusher_http.options import HttpPusherOptions
 from fustor_pusher_http.pusher import HttpPusher
 
 
 @hookimpl
-def fustor_pusher_drivers(register: Callable[[str, Callable[..., Any]], None]) -> None:
+def fustor_pusher_drivers(register: RegisterPusher) -> None:
     register("http", HttpPusher.from_config)
 
 

@@ -6,16 +6,14 @@ The driver lives in :mod:`fustor_source_fs.source`; this module is what the entr
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from fustor_core import hookimpl
+from fustor_core.agent_api import RegisterSource
 from fustor_source_fs.options import FsSourceOptions
 from fustor_source_fs.source import FsSource
 
 
 @hookimpl
-def fustor_source_drivers(register: Callable[[str, Callable[..., Any]], None]) -> None:
+def fustor_source_drivers(register: RegisterSource) -> None:
     register("fs", FsSource.from_config)
 
 

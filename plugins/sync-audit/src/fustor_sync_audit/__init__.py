@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
-from typing import Any
 
 from fustor_core import hookimpl
-from fustor_core.agent_api import OutgoingEvent, RowDict, SyncContext
+from fustor_core.agent_api import OutgoingEvent, RegisterSyncMode, RowDict, SyncContext
 from fustor_core.logs import log_event
 
 logger = logging.getLogger(__name__)
@@ -83,7 +81,7 @@ class AuditMode:
 
 
 @hookimpl
-def fustor_sync_modes(register: Callable[[str, Callable[..., Any]], None]) -> None:
+def fustor_sync_modes(register: RegisterSyncMode) -> None:
     register("audit", AuditMode)
 
 

@@ -7,11 +7,10 @@ place, so a snapshot never misses a change made while it was still being set up.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 from fustor_core import hookimpl
-from fustor_core.agent_api import OutgoingEvent, SyncContext
+from fustor_core.agent_api import OutgoingEvent, RegisterSyncMode, SyncContext
 
 
 class RealtimeMode:
@@ -41,7 +40,7 @@ class RealtimeMode:
 
 
 @hookimpl
-def fustor_sync_modes(register: Callable[[str, Callable[..., Any]], None]) -> None:
+def fustor_sync_modes(register: RegisterSyncMode) -> None:
     register("realtime", RealtimeMode)
 
 

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
-from typing import Any
 
 from fustor_core import hookimpl
-from fustor_core.agent_api import SyncContext
+from fustor_core.agent_api import RegisterSyncMode, SyncContext
 from fustor_core.errors import FustorError
 from fustor_core.logs import log_event
 
@@ -61,7 +59,7 @@ class SentinelMode:
 
 
 @hookimpl
-def fustor_sync_modes(register: Callable[[str, Callable[..., Any]], None]) -> None:
+def fustor_sync_modes(register: RegisterSyncMode) -> None:
     register("sentinel", SentinelMode)
 
 

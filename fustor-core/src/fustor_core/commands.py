@@ -12,8 +12,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from fustor_core.errors import FustorError
-from fustor_core.plugins import describe_plugins, get_plugin_manager
+from fustor_core.errors import FustorError, PluginError
+from fustor_core.plugins import PluginInfo, describe_plugins, get_plugin_manager, problems_message
 
 
 def run_subcommand(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
@@ -29,22 +29,42 @@ def run_subcommand(parser: argparse.ArgumentParser, argv: Sequence[str] | None) 
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
-    """List installed plugins with distribution, version and the hooks each implements."""
-    infos = describe_plugins(get_plugin_manager())
+    """List installed plugins: distribution, version, core range, hooks, and any problem.
+
+    Unlike a service, the listing does not stop at the first broken plugin: it shows every one,
+    then fails (exit 2, one line per problem) if any is unusable, so scripts notice too.
+    """
+    infos = describe_plugins(get_plugin_manager(strict=False))
     if getattr(args, "json", False):
-        print(json.dumps([info.__dict__ | {"hooks": list(info.hooks)} for info in infos], indent=2))
-        return 0
-    if not infos:
+        print(json.dumps([info.as_json_obj() for info in infos], indent=2))
+    elif not infos:
         print("no Fustor plugins installed (entry-point group 'fustor')")
-        return 0
-    for info in infos:
-        print(f"{info.name:<18} {info.distribution} {info.version}")
-        print(f"{'':<18} hooks: {', '.join(info.hooks) or '-'}")
+    else:
+        for info in infos:
+            _print_plugin(info)
+    broken = [info for info in infos if info.error]
+    if broken:
+        raise PluginError(problems_message([f"plugin {info.origin}: {info.error}" for info in broken]))
     return 0
+
+
+def _print_plugin(info: PluginInfo) -> None:
+    core = f"  (fustor-core {info.core})" if info.core else ""
+    print(f"{info.name:<18} {info.distribution} {info.version}{core}")
+    if info.error:
+        print(f"{'':<18} ERROR: {info.error}")
+    if info.hooks or not info.error:
+        print(f"{'':<18} hooks: {', '.join(info.hooks) or '-'}")
+
+
+def plugins_command(parser: argparse.ArgumentParser) -> None:
+    """List installed plugins and the hooks they implement."""
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.set_defaults(func=cmd_plugins)
 
 
 def add_plugins_command(subparsers: Any) -> None:
     """Add ``plugins [--json]``: the first thing to run when a behaviour seems missing."""
-    plugins = subparsers.add_parser("plugins", help="list installed plugins and the hooks they implement")
-    plugins.add_argument("--json", action="store_true", help="machine-readable output")
-    plugins.set_defaults(func=cmd_plugins)
+    plugins_command(
+        subparsers.add_parser("plugins", help="list installed plugins and the hooks they implement")
+    )

@@ -16,17 +16,18 @@ nox.options.reuse_existing_virtualenvs = True
 
 
 def workspace_packages() -> list[str]:
-    """Core first, then plugins, then the services that depend on them, then test-only plugins
-    (``tests/plugins``: installed for the test suite, never part of a service's install)."""
+    """Core first, then plugins, then the services that depend on them, then the demo, then
+    test-only plugins (``tests/plugins``: installed for the test suite, never part of a service's
+    install)."""
 
     def packages_in(folder: Path) -> list[str]:
         return sorted(str(p) for p in folder.iterdir() if (p / "pyproject.toml").exists())
 
-    services = [str(ROOT / name) for name in ("fustor-fusion", "fustor-agent", "fustor-registry")]
+    services = ("fustor-fusion", "fustor-agent", "fustor-registry", "fustor-demo")
     return [
         str(ROOT / "fustor-core"),
         *packages_in(ROOT / "plugins"),
-        *services,
+        *(str(ROOT / name) for name in services),
         *packages_in(ROOT / "tests" / "plugins"),
     ]
 

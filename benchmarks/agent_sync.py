@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,18 +36,14 @@ import httpx
 import psutil
 import yaml
 
+from fustor_core.testing import free_port
+
 sys.path.insert(0, str(Path(__file__).parent))
 from budgets import Budgets, add_arguments
 from treegen import TreeShape
 
 BIN = Path(sys.executable).parent
 INGEST_KEY, QUERY_KEY, TOKEN = "bench-ingest", "bench-query", "bench-token"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def build_tree(root: Path, shape: TreeShape) -> None:

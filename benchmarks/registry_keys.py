@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,6 +31,7 @@ import httpx
 import yaml
 from cryptography.fernet import Fernet
 
+from fustor_core.testing import free_port
 from fustor_fusion.auth import KeyGrant, StaticKeyChecker
 from fustor_fusion.registry_keys import RegistryKeyChecker
 from fustor_registry.access import CLI_ADMIN
@@ -60,12 +60,6 @@ def create_keys(config_path: Path, count: int) -> tuple[str, list[str]]:
         return name, created
     finally:
         registry.close()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def start_registry(config_path: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:

@@ -16,7 +16,8 @@ import yaml
 
 from fustor_agent.config import AgentConfig
 from fustor_core.config import parse_config
-from fustor_core.demo.processes import Service, command_path, free_port
+from fustor_core.testing import free_port
+from fustor_demo.processes import Service, command_path
 from fustor_fusion.config import FusionConfig
 from fustor_registry.config import RegistryConfig
 

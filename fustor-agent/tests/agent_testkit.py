@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import yaml
 
-from fustor_core.demo.processes import free_port, wait_for
+from fustor_core.testing import free_port, wait_for
 
 INGEST_KEY = "ingest-secret"
 QUERY_KEY = "query-secret"

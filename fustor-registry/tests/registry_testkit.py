@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ from sqlalchemy.engine import make_url
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
+from fustor_core.testing import wait_for
 from fustor_registry.access import CLI_ADMIN
 from fustor_registry.config import RegistryConfig
 from fustor_registry.models import Base
@@ -33,18 +33,6 @@ SERVICE_TOKEN = "test-service-token-0123456789abcdef"
 SECRET_KEY = Fernet.generate_key().decode("ascii")
 PASSWORD = "correct horse battery"
 FAST_HASHING = {"time_cost": 1, "memory_cost_kib": 256, "parallelism": 1}
-
-
-def wait_for(condition: Callable[[], Any], timeout_s: float = 10.0, interval_s: float = 0.02) -> Any:
-    """Poll ``condition`` until it returns something truthy, or fail after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout_s} s")
-        time.sleep(interval_s)
 
 
 # --- database backends -------------------------------------------------------------------------
@@ -190,7 +178,7 @@ def serve(app: Starlette) -> Iterator[str]:
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
-        wait_for(lambda: server.started, timeout_s=15)
+        wait_for(lambda: server.started, timeout=15, what="the server to start")
         port = server.servers[0].sockets[0].getsockname()[1]
         yield f"http://127.0.0.1:{port}"
     finally:

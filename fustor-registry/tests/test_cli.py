@@ -216,7 +216,7 @@ def test_serve_answers_on_loopback_and_stops(
             lambda: next(
                 (m for line in list(lines) if (m := re.search(r"http://127\.0\.0\.1:(\d+)", line))), None
             ),
-            timeout_s=30,
+            timeout=30,
         )
         url = f"http://127.0.0.1:{found.group(1)}"
         assert httpx.get(url + "/api/v1/health").json() == {"status": "ok"}

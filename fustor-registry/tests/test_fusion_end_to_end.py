@@ -67,7 +67,7 @@ def test_create_ingest_revoke(harness: Harness, owner: Actor, fusion_url: str) -
 
     harness.ok(owner, "DELETE", f"/keys/{created['id']}")
     revoked_at = time.monotonic()
-    wait_for(lambda: open_session(fusion_url, created["key"]) == 401, timeout_s=CACHE_TTL_S + 5)
+    wait_for(lambda: open_session(fusion_url, created["key"]) == 401, timeout=CACHE_TTL_S + 5)
     assert time.monotonic() - revoked_at <= CACHE_TTL_S + 1.0
     assert open_session(fusion_url, "fk_00000000_never-issued") == 401
 
@@ -77,7 +77,7 @@ def test_expired_key_is_refused_by_fusion(harness: Harness, owner: Actor, fusion
         owner, "POST", "/datastores/demo/keys", {"scopes": ["ingest"], "expires_in_s": 1}, 201
     )
     assert open_session(fusion_url, created["key"]) in (200, 201)
-    wait_for(lambda: open_session(fusion_url, created["key"]) == 401, timeout_s=5)
+    wait_for(lambda: open_session(fusion_url, created["key"]) == 401, timeout=5)
 
 
 def test_fusion_serves_the_registrys_datastores(harness: Harness, owner: Actor, fusion_url: str) -> None:
@@ -89,6 +89,6 @@ def test_fusion_serves_the_registrys_datastores(harness: Harness, owner: Actor, 
             == 200
             and r.json()
         ),
-        timeout_s=5,
+        timeout=5,
     )
     assert stats["files"] == 0

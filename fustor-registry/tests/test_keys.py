@@ -90,7 +90,7 @@ def test_expired_key_is_refused(harness: Harness) -> None:
     assert status == 200 and grant["expires_at"] == long["expires_at"]
     assert verify(harness, short["key"])[0] == 200  # still valid right after creation (0.5 s)
 
-    wait_for(lambda: verify(harness, short["key"])[0] == 404, timeout_s=5)
+    wait_for(lambda: verify(harness, short["key"])[0] == 404, timeout=5)
     assert verify(harness, short["key"])[1]["error"]["code"] == "key_expired"
     states = {k["id"]: k["state"] for k in harness.ok(owner, "GET", "/keys")["keys"]}
     assert states == {short["id"]: "expired", long["id"]: "active"}

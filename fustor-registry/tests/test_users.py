@@ -40,7 +40,7 @@ def test_tokens_expire(start_harness: Callable[..., Harness]) -> None:
     harness = start_harness(token_ttl_s=0.5)
     alice = harness.user("alice")
     assert harness.call(alice, "GET", "/auth/me").status_code == 200
-    wait_for(lambda: harness.call(alice, "GET", "/auth/me").status_code == 401, timeout_s=5)
+    wait_for(lambda: harness.call(alice, "GET", "/auth/me").status_code == 401, timeout=5)
     assert "expired" in harness.call(alice, "GET", "/auth/me").json()["error"]["message"]
 
 
@@ -56,7 +56,7 @@ def test_failed_logins_are_throttled_per_user_and_address(start_harness: Callabl
     assert headers["retry-after"] == "1"  # whole seconds, rounded up, of the 1 s window
 
     # the window slides: after it, the right password works and resets the user's count
-    wait_for(lambda: login(harness, "alice", PASSWORD)[0] == 200, timeout_s=5)
+    wait_for(lambda: login(harness, "alice", PASSWORD)[0] == 200, timeout=5)
 
 
 def test_throttling_by_address_covers_many_user_names(start_harness: Callable[..., Harness]) -> None:

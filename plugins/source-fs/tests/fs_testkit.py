@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from fustor_core.testing import wait_for
 from fustor_source_fs import FsSource, FsSourceOptions
 
 
@@ -61,17 +62,6 @@ def age_tree(root: Path, seconds: float = 3600) -> None:
         with os.scandir(path) as entries:
             stack.extend(entry.path for entry in entries if entry.is_dir(follow_symlinks=False))
         os.utime(path, (past, past))
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 5.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.01)
 
 
 class WatchRecorder:

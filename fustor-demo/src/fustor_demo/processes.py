@@ -1,7 +1,7 @@
 """Child service processes: start, wait until an URL answers, stop politely or kill.
 
 Used by ``fustor demo`` and by the end-to-end tests, which run the services exactly as an
-operator does.
+operator does. Polling with a deadline is ``fustor_core.testing.wait_for`` (the one copy).
 """
 
 from __future__ import annotations
@@ -9,24 +9,13 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
-T = TypeVar("T")
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from fustor_core.testing import wait_for
 
 
 def command_path(name: str) -> str:
@@ -38,23 +27,6 @@ def command_path(name: str) -> str:
     if found is None:
         raise FileNotFoundError(f"command {name!r} not found; is its package installed?")
     return found
-
-
-def wait_for(condition: Callable[[], T], timeout: float, what: str, interval: float = 0.05) -> T:
-    """Poll ``condition`` until it returns something truthy; TimeoutError naming ``what``."""
-    deadline = time.monotonic() + timeout
-    last_error: Exception | None = None
-    while True:
-        try:
-            value = condition()
-            if value:
-                return value
-        except Exception as exc:  # the condition may fail while a service starts
-            last_error = exc
-        if time.monotonic() > deadline:
-            suffix = f" (last error: {last_error!r})" if last_error else ""
-            raise TimeoutError(f"timed out after {timeout:.1f}s waiting for {what}{suffix}")
-        time.sleep(interval)
 
 
 def url_ok(url: str, headers: dict[str, str] | None = None) -> bool:

@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from fustor_core.demo.processes import command_path, free_port
+from fustor_core.cli import main
+from fustor_core.testing import free_port
+from fustor_demo.processes import command_path
 
 
 def _free_port_base() -> int:
@@ -92,3 +94,12 @@ def test_fustor_demo_runs_serves_and_stops_cleanly_twice_in_a_row(tmp_path: Path
     assert code == 0, second
     assert "first run" not in second  # state (database, keys) was reused
     assert first.split("query key ")[1].split()[0] == second.split("query key ")[1].split()[0]
+
+
+def test_fustor_finds_the_demo_command_through_its_entry_point(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`fustor demo` comes from this distribution (group fustor.commands), not from core."""
+    monkeypatch.setenv("FUSTOR_HOME", str(tmp_path))
+    assert main(["demo", "/definitely/not/a/dir"]) == 2
+    assert capsys.readouterr().err == "fustor: /definitely/not/a/dir: not a directory\n"

@@ -16,10 +16,11 @@ from typing import Any
 
 import yaml
 
-from fustor_core.demo.processes import Service, command_path, wait_for
-from fustor_core.demo.sample_tree import first_upload_dir, generate_sample_tree
 from fustor_core.errors import FustorError
 from fustor_core.paths import data_dir
+from fustor_core.testing import wait_for
+from fustor_demo.processes import Service, command_path
+from fustor_demo.sample_tree import first_upload_dir, generate_sample_tree
 
 logger = logging.getLogger(__name__)
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import logging
+import tomllib
 from pathlib import Path
 
 import pluggy
 import pytest
+from packaging.requirements import Requirement
 
 from fustor_core import __version__, hookimpl
 from fustor_core.commands import run_subcommand
@@ -260,9 +262,14 @@ def test_a_plugin_whose_range_includes_this_core_loads_and_shows_its_range(site:
 def test_every_plugin_in_this_repository_declares_a_bounded_core_range() -> None:
     """What the check above relies on: each built-in plugin says which cores it supports."""
     root = Path(__file__).resolve().parents[2]
-    for pyproject in sorted(root.glob("plugins/*/pyproject.toml")):
-        text = pyproject.read_text()
-        assert '"fustor-core>=0.1,<0.2"' in text, f"{pyproject}: declare fustor-core>=X,<Y"
+    pyprojects = sorted(root.glob("plugins/*/pyproject.toml"))
+    assert pyprojects
+    for pyproject in pyprojects:
+        dependencies = tomllib.loads(pyproject.read_text())["project"]["dependencies"]
+        (core,) = [Requirement(d) for d in dependencies if Requirement(d).name == "fustor-core"]
+        operators = {spec.operator for spec in core.specifier}
+        assert {">=", "<"} <= operators, f"{pyproject}: declare fustor-core>=X,<Y"
+        assert core.specifier.contains(__version__), f"{pyproject}: {core} excludes this core"
 
 
 # --------------------------------------------------------------------------------------------

@@ -36,8 +36,8 @@ from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 from fustor_core.commands import run_subcommand
+from fustor_core.compatibility import core_incompatibility
 from fustor_core.errors import PluginError
-from fustor_core.plugins import core_incompatibility
 
 COMMANDS_GROUP = "fustor.commands"
 

@@ -32,22 +32,19 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from importlib.metadata import Distribution, EntryPoint, entry_points
+from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 import pluggy
-from packaging.requirements import InvalidRequirement, Requirement
-from packaging.specifiers import SpecifierSet
-from packaging.utils import canonicalize_name
 
-from fustor_core import PROJECT_NAME, __version__, hookspecs
+from fustor_core import PROJECT_NAME, hookspecs
+from fustor_core.compatibility import core_incompatibility, declared_core_range, describe_range
 from fustor_core.errors import PluginError
 from fustor_core.logs import log_event
 
 ONLY_ENV = "FUSTOR_PLUGINS"
 DISABLE_ENV = "FUSTOR_DISABLE_PLUGINS"
 TRACE_ENV = "FUSTOR_TRACE_PLUGINS"
-CORE_DISTRIBUTION = "fustor-core"
 
 trace_logger = logging.getLogger("fustor_core.plugins.trace")
 """Where ``FUSTOR_TRACE_PLUGINS=1`` sends one line per hook call (level INFO)."""
@@ -91,43 +88,8 @@ class PluginInfo:
 
 
 # --------------------------------------------------------------------------------------------
-# which core a distribution was built for
+# the manager
 # --------------------------------------------------------------------------------------------
-
-
-def declared_core_range(dist: Distribution | None) -> SpecifierSet | None:
-    """The ``fustor-core`` specifier among ``dist``'s unconditional requirements, if any."""
-    if dist is None:
-        return None
-    for line in dist.requires or []:
-        try:
-            requirement = Requirement(line)
-        except InvalidRequirement:
-            continue
-        if canonicalize_name(requirement.name) != CORE_DISTRIBUTION:
-            continue
-        if requirement.marker is not None and not requirement.marker.evaluate({"extra": ""}):
-            continue  # e.g. only for an extra: not what the plugin itself runs on
-        return requirement.specifier
-    return None
-
-
-def describe_range(specifier: SpecifierSet) -> str:
-    """``>=0.1,<0.2``: lower bounds first, as people write ranges (packaging sorts them as text)."""
-    lower_first = sorted(specifier, key=lambda spec: (spec.operator.startswith("<"), str(spec)))
-    return ",".join(str(spec) for spec in lower_first) or "(any version)"
-
-
-def core_incompatibility(dist: Distribution | None, core_version: str = __version__) -> str | None:
-    """Why ``dist`` cannot run on this ``fustor-core``, or None when it can (or says nothing)."""
-    wanted = declared_core_range(dist)
-    if wanted is None or wanted.contains(core_version, prereleases=True):
-        return None
-    name = dist.name if dist is not None else "the plugin"
-    return (
-        f"built for fustor-core {describe_range(wanted)} but fustor-core {core_version} is installed; "
-        f"install a release of {name} made for this core"
-    )
 
 
 def entry_point_info(ep: EntryPoint) -> PluginInfo:
@@ -141,11 +103,6 @@ def entry_point_info(ep: EntryPoint) -> PluginInfo:
         entry_point=ep.value,
         core=describe_range(wanted) if wanted is not None else None,
     )
-
-
-# --------------------------------------------------------------------------------------------
-# the manager
-# --------------------------------------------------------------------------------------------
 
 
 class FustorPluginManager(pluggy.PluginManager):

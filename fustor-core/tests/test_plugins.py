@@ -262,7 +262,9 @@ def test_a_plugin_whose_range_includes_this_core_loads_and_shows_its_range(site:
 def test_every_plugin_in_this_repository_declares_a_bounded_core_range() -> None:
     """What the check above relies on: each built-in plugin says which cores it supports."""
     root = Path(__file__).resolve().parents[2]
-    pyprojects = sorted(root.glob("plugins/*/pyproject.toml"))
+    pyprojects = sorted(
+        [*root.glob("plugins/*/pyproject.toml"), *root.glob("tests/plugins/*/pyproject.toml")]
+    )
     assert pyprojects
     for pyproject in pyprojects:
         dependencies = tomllib.loads(pyproject.read_text())["project"]["dependencies"]

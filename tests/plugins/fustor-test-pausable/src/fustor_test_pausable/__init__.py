@@ -6,16 +6,14 @@ it through :class:`fustor_test_pausable.gate.Gate`. Never part of a default inst
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from fustor_core import hookimpl
+from fustor_core.agent_api import RegisterSource
 from fustor_test_pausable.gate import Gate, ScanMissedRow
 from fustor_test_pausable.source import DRIVER, PausableSource
 
 
 @hookimpl
-def fustor_source_drivers(register: Callable[[str, Callable[..., Any]], None]) -> None:
+def fustor_source_drivers(register: RegisterSource) -> None:
     register(DRIVER, PausableSource.from_config)
 
 

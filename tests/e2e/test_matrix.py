@@ -78,6 +78,26 @@ def settled_tree(lab: NfsLab, top: str, dirs: int, files: int) -> list[str]:
     return paths
 
 
+def host_a_sees(
+    stack: LabStack, lab: NfsLab, path: str, *, size: int | None = None, gone: bool = False
+) -> None:
+    """Wait until the leader's mount shows a change made through another host: like an NFS
+    client, host a serves cached attributes and names (FUSE attr/entry timeouts) for a while,
+    and an audit before that rightly reports what host a still sees."""
+
+    parent = os.path.dirname(path)
+
+    def visible() -> bool:
+        target = lab.path("a", path)
+        if lab.path("a", parent).stat().st_mtime != (lab.export / parent.lstrip("/")).stat().st_mtime:
+            return False  # the audit would find the directory unchanged and skip it
+        if gone:
+            return not target.exists()
+        return target.exists() and (size is None or target.stat().st_size == size)
+
+    stack.wait(visible, 5, f"host a to see {path} {'gone' if gone else 'changed'}")
+
+
 def list_again_at_the_next_audit(stack: LabStack, lab: NfsLab, directory: str) -> None:
     """Give ``directory`` another mtime through the export (no agent sees it), so the leader's
     next audit lists it instead of skipping it as unchanged since the snapshot; wait until host
@@ -187,6 +207,7 @@ def test_b1_a_file_created_through_the_blind_mount_appears_after_the_audit_flagg
     write(lab.path("a", "/up/known.dat"))
     stack = make_stack()
     write(lab.path("c", "/up/blind.dat"), b"hello")
+    host_a_sees(stack, lab, "/up/blind.dat")
     stack.run_now("a", "audit")
     node = stack.wait_node("/up/blind.dat", agent_missing=True)
     assert node["size"] == 5
@@ -198,11 +219,15 @@ def test_b1_a_file_created_through_the_blind_mount_appears_after_the_audit_flagg
 def test_b2_a_file_deleted_through_the_blind_mount_disappears_after_the_audit_as_a_blind_spot_deletion(
     make_stack: MakeStack, lab: NfsLab
 ) -> None:
-    write(lab.path("a", "/up/gone.dat"))
-    write(lab.path("a", "/up/stays.dat"))
+    hour_ago = (
+        time.time() - 3600
+    )  # cold files: the sentinel does not re-check them, only the audit finds the loss
+    for name in ("gone", "stays"):
+        os.utime(write(lab.path("a", f"/up/{name}.dat")), (hour_ago, hour_ago))
     stack = make_stack()
     stack.wait_node("/up/gone.dat")
     lab.path("c", "/up/gone.dat").unlink()
+    host_a_sees(stack, lab, "/up/gone.dat", gone=True)
     stack.run_now("a", "audit")
     stack.wait_gone("/up/gone.dat")
     assert "/up/gone.dat" in stack.blind_spots()[1]
@@ -218,6 +243,7 @@ def test_b3_a_file_modified_through_the_blind_mount_gets_new_size_and_mtime_afte
     target = lab.path("c", "/up/changing.dat")
     target.write_bytes(b"123456789")
     os.utime(target, (before["mtime"] + 5, before["mtime"] + 5))
+    host_a_sees(stack, lab, "/up/changing.dat", size=9)
     stack.run_now("a", "audit")
     node = stack.wait_node("/up/changing.dat", size=9)
     assert node["mtime"] == before["mtime"] + 5
@@ -230,6 +256,8 @@ def test_b4_blind_spot_entries_clear_on_an_agent_touch_and_on_a_new_leader_sessi
     stack = make_stack(hosts=("a", "b"))
     write(lab.path("c", "/up/touched-later.dat"))
     write(lab.path("c", "/up/left-alone.dat"))
+    host_a_sees(stack, lab, "/up/touched-later.dat")
+    host_a_sees(stack, lab, "/up/left-alone.dat")
     stack.run_now("a", "audit")
     stack.wait_node("/up/touched-later.dat", agent_missing=True)
     stack.wait_node("/up/left-alone.dat", agent_missing=True)
@@ -455,6 +483,7 @@ def test_h_mtimes_an_hour_off_the_hosts_clocks_do_not_break_suspect_or_cold_deci
     assert stack.node("/clock/an-hour-ahead.dat")["integrity_suspect"] is True  # type: ignore[index]
     # the future file did not drag the logical clock: fresh files written now are still hot
     write(lab.path("c", "/clock/fresh-later.dat"))
+    host_a_sees(stack, lab, "/clock/fresh-later.dat")
     stack.run_now("a", "audit")
     stack.wait_node("/clock/fresh-later.dat", integrity_suspect=True)
     assert abs(stack.stats()["clock_skew_s"]) < 2

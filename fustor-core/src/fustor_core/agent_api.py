@@ -7,6 +7,8 @@ Three plugin families meet inside the agent (DESIGN section 4)::
 * a :class:`Source` reads one tree: a realtime stream, a snapshot walk, an audit walk that skips
   unchanged directories, and a re-check of given paths. Its methods are **blocking** (plain
   file-system calls) and are run in worker threads by the agent; a source never talks to Fusion.
+  Both scans are *listings*: Fusion deletes, at the end of each, what a fully listed directory
+  no longer holds (see :meth:`Source.audit` for the rows that say so).
 * a :class:`SyncMode` is a policy (realtime, snapshot, audit, sentinel): it drives the source
   through the :class:`SyncContext` it is given. Leader-only modes run only while this agent
   leads its datastore.
@@ -15,12 +17,12 @@ Three plugin families meet inside the agent (DESIGN section 4)::
 
 Plugins register factories with the hooks ``fustor_source_drivers``, ``fustor_pusher_drivers``
 and ``fustor_sync_modes`` (see :mod:`fustor_core.hookspecs`). This module holds only contracts
-and two small value types; it is what a plugin author reads.
+and small value types (and one cache helper); it is what a plugin author reads.
 
 Rows travel as plain dicts with the keys of :class:`fustor_core.event_model.Row` (``path``,
-``is_dir``, ``size``, ``mtime``, ``parent_path``, ``parent_mtime``, ``audit_skipped``; omitted
-keys take the model's defaults): the agent never builds pydantic models per row, Fusion
-validates them.
+``is_dir``, ``size``, ``mtime``, ``parent_path``, ``parent_mtime``, ``audit_skipped``,
+``local_write``; omitted keys take the model's defaults): the agent never builds pydantic models
+per row, Fusion validates them.
 """
 
 from __future__ import annotations
@@ -91,6 +93,26 @@ class Signal:
 StreamItem = OutgoingEvent | Signal
 
 
+@dataclass(frozen=True, slots=True)
+class EventsLost:
+    """Yielded by :meth:`Source.watch` among its events: realtime may have missed changes below
+    ``paths`` (``("/",)`` for the whole tree).
+
+    ``reason`` says why: ``overflow`` (the kernel's event queue overflowed), ``watch_lost`` (a
+    directory's watch went away although the directory did not), ``unwatched`` (a new directory
+    could not be watched), ``realtime_restarted`` (the stream was down for a while). The
+    realtime mode hands it to :meth:`SyncContext.request_relisting`: on the leader the next audit
+    lists those subtrees in full, so what went meanwhile is deleted from Fusion's view too.
+    """
+
+    paths: tuple[str, ...]
+    reason: str
+
+
+RealtimeItem = OutgoingEvent | EventsLost
+"""What :meth:`Source.watch` yields lists of."""
+
+
 class SentinelCheck(TypedDict, total=False):
     """The current state of one path the sentinel re-checked (``mtime``/``size`` when it exists)."""
 
@@ -101,11 +123,31 @@ class SentinelCheck(TypedDict, total=False):
 
 
 DirCache = MutableMapping[str, Any]
-"""A source's per-directory memory for audits (mtime, and whatever lets it skip a directory).
+"""A source's per-directory memory for audits, keyed by directory path (the value is the
+source's: its mtime and whatever lets it skip the directory next time).
 
 It belongs to one leader tenure: the agent hands the same mapping to the snapshot (which may
-seed it) and to every audit of that tenure, and starts a new one when the tenure changes.
+seed it) and to every audit of that tenure, and starts a new one when the tenure changes. A
+source records only directories it listed *completely*; dropping an entry (see
+:func:`forget_listings`) makes the next audit list that directory in full.
 """
+
+
+def forget_listings(cache: DirCache, paths: Iterable[str]) -> int:
+    """Drop the cache entries of the directories at or below ``paths``; returns how many.
+
+    Call it only while no scan runs (the audit mode holds the scan lock when it does).
+    """
+    roots = set(paths)
+    if "/" in roots:
+        dropped = len(cache)
+        cache.clear()
+        return dropped
+    prefixes = tuple(root + "/" for root in roots)
+    doomed = [path for path in list(cache) if path in roots or path.startswith(prefixes)]
+    for path in doomed:
+        cache.pop(path, None)
+    return len(doomed)
 
 
 # --------------------------------------------------------------------------------------------
@@ -126,39 +168,67 @@ class Source(Protocol):
 
     def watch(
         self, stop: threading.Event, ready: Callable[[], None], batch_size: int
-    ) -> Iterator[list[OutgoingEvent]]:
+    ) -> Iterator[list[RealtimeItem]]:
         """Realtime: yield realtime events (at most ``batch_size`` rows each) until ``stop`` is set.
 
         Call ``ready()`` once changes are being captured, so the agent can start the snapshot
         knowing nothing that happens from then on is missed. When ``stop`` is set, yield what
-        was already observed (a clean shutdown delivers it) and end.
+        was already observed (a clean shutdown delivers it) and end. When changes may have been
+        missed (event queue overflow, a lost watch), yield an :class:`EventsLost` in the stream.
+
+        A file row sets ``local_write: true`` only when it reports a write made on this host (a
+        regular file created, modified, or closed after writing); rows of files moved in, rows
+        found by walking a directory that appeared, and directory rows do not.
         """
         ...
 
     def snapshot(
         self, stop: threading.Event, batch_size: int, dir_cache: DirCache
     ) -> Iterator[list[RowDict]]:
-        """Walk the whole tree once, yielding rows in batches of about ``batch_size``.
+        """List the whole tree once, yielding rows in batches of about ``batch_size``.
 
-        The source may record what an audit needs in ``dir_cache`` as it lists directories.
+        Rows are shaped as the audit's (below) with every directory listed: Fusion treats a
+        finished snapshot as a complete listing. The source records what an audit needs in
+        ``dir_cache`` for the directories it listed completely.
         """
         ...
 
-    def audit(self, stop: threading.Event, batch_size: int, dir_cache: DirCache) -> Iterator[list[RowDict]]:
+    def audit(
+        self,
+        stop: threading.Event,
+        batch_size: int,
+        dir_cache: DirCache,
+        deep: Callable[[str], bool] | None = None,
+    ) -> Iterator[list[RowDict]]:
         """Walk the tree for an audit: every row carries ``parent_path``/``parent_mtime``.
 
         A directory whose mtime is unchanged since ``dir_cache`` saw it is sent once with
         ``audit_skipped: true`` and its files are not listed; its subdirectories are still
-        visited. Changed directories are listed in full (a directory row, then a row per entry).
+        visited — unless ``deep(path)`` is true: then it is listed and every entry re-stat'ed
+        anyway (that is how a file rewritten in place, which changes no directory's mtime, is
+        found). A listed directory is sent first (its own row, its parent's path and mtime; the
+        root's are null), then a row per entry whose ``parent_path``/``parent_mtime`` are the
+        listed directory's. Fusion counts a directory as *fully listed* when its row came without
+        ``audit_skipped``: if listing it failed, or stat'ing any entry failed with anything but
+        ENOENT, send it (again) with ``audit_skipped: true`` and keep it out of ``dir_cache``, so
+        the next audit tries again. A directory the walk never reached simply has no row.
         """
         ...
 
     def recheck(self, paths: Sequence[str]) -> list[SentinelCheck]:
-        """Sentinel: the current existence, mtime and size of each path."""
+        """Sentinel: the current existence, mtime and size of each path.
+
+        A path whose stat fails with anything but ENOENT/ENOTDIR is left out: it is not known
+        to be gone (count the failure in :meth:`stat_errors`).
+        """
         ...
 
     def counters(self) -> dict[str, int]:
         """Monotonic counters for the agent's status (entries scanned, skipped names, ...)."""
+        ...
+
+    def stat_errors(self) -> dict[str, int]:
+        """Failed stats and listings so far, by reason (``{"EIO": 3, "ESTALE": 1}``)."""
         ...
 
     def close(self) -> None:
@@ -175,6 +245,9 @@ class PipeSettings(Protocol):
     """The pipe's sync settings a mode may read (all from the agent config)."""
 
     audit_interval_s: float
+    deep_audit_period_s: float
+    """Every directory is deep-checked (listed in full, every entry re-stat'ed) at least once
+    per this many seconds, spread over the audits; 0 turns the deep audit off."""
     sentinel_interval_s: float
     heartbeat_interval_s: float
     batch_size: int
@@ -237,7 +310,25 @@ class SyncContext(Protocol):
         ...
 
     async def wait_for_trigger(self, timeout: float | None) -> bool:
-        """Sleep until ``timeout`` passes (False) or a run is requested through the agent API (True)."""
+        """Sleep until ``timeout`` passes (False) or a run is requested (True): through the agent
+        API, or by the agent itself (:meth:`request_relisting` asks the audit to run)."""
+        ...
+
+    @property
+    def requested(self) -> dict[str, Any]:
+        """What the requests that woke the last :meth:`wait_for_trigger` asked for, merged
+        (``{}`` after a timeout): ``{"deep": True}`` from the API's audit trigger, ``{"relist":
+        [paths]}`` from :meth:`request_relisting`."""
+        ...
+
+    def request_relisting(self, paths: Sequence[str], reason: str) -> bool:
+        """Realtime may have missed changes below ``paths`` (an :class:`EventsLost`).
+
+        On the leader this asks the audit mode to run now, after forgetting what ``dir_cache``
+        remembers of those subtrees, so the audit lists them in full and Fusion deletes what
+        went meanwhile. Returns False when this agent does not lead (a follower cannot scan; the
+        leader's audits cover its losses) or runs no audit.
+        """
         ...
 
     def report(self, **fields: Any) -> None:
@@ -363,11 +454,13 @@ RegisterSyncMode = Callable[[str, SyncModeFactory], None]
 __all__ = [
     "SIGNALS",
     "DirCache",
+    "EventsLost",
     "OutgoingEvent",
     "PipeSettings",
     "Pusher",
     "PusherFactory",
     "PusherLink",
+    "RealtimeItem",
     "RegisterPusher",
     "RegisterSource",
     "RegisterSyncMode",
@@ -382,5 +475,6 @@ __all__ = [
     "SyncContext",
     "SyncMode",
     "SyncModeFactory",
+    "forget_listings",
     "now_ms",
 ]

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from fustor_core.agent_api import EventsLost
 from fustor_core.testing import wait_for
 from fustor_source_fs import FsSource, FsSourceOptions
 
@@ -65,7 +66,8 @@ def age_tree(root: Path, seconds: float = 3600) -> None:
 
 
 class WatchRecorder:
-    """Runs ``source.watch`` in a thread and records every realtime event."""
+    """Runs ``source.watch`` in a thread and records every realtime event (and every
+    :class:`EventsLost` in ``lost``)."""
 
     def __init__(self, source: FsSource, batch_size: int = 1000) -> None:
         self.source = source
@@ -73,15 +75,17 @@ class WatchRecorder:
         self.stop = threading.Event()
         self.ready = threading.Event()
         self.events: list[Any] = []
+        self.lost: list[EventsLost] = []
         self.error: BaseException | None = None
         self._lock = threading.Lock()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         try:
-            for events in self.source.watch(self.stop, self.ready.set, self.batch_size):
+            for items in self.source.watch(self.stop, self.ready.set, self.batch_size):
                 with self._lock:
-                    self.events.extend(events)
+                    for item in items:
+                        (self.lost if isinstance(item, EventsLost) else self.events).append(item)
         except BaseException as exc:
             self.error = exc
             self.ready.set()

@@ -30,6 +30,7 @@ from fustor_source_fs import FsSource, FsSourceOptions
 source = FsSource(FsSourceOptions(path=sys.argv[1]))
 mode = sys.argv[2]
 stop = threading.Event()
+lost = []
 if mode == "snapshot":
     rows = [r for b in source.snapshot(stop, 100, {}) for r in b]
 elif mode == "audit":
@@ -38,11 +39,13 @@ else:
     rows = []
     def ready():
         open(sys.argv[3], "w").write("ready")
-    for events in source.watch(stop, ready):
-        rows += [r for e in events for r in e.rows]
+    for items in source.watch(stop, ready):
+        lost += [{"paths": list(i.paths), "reason": i.reason} for i in items if not hasattr(i, "rows")]
+        rows += [r for e in items if hasattr(e, "rows") for r in e.rows]
         if any(r["path"].endswith("/marker") for r in rows):
             break
-print(json.dumps({"rows": rows, "counters": source.counters()}))
+counters, stat_errors = source.counters(), source.stat_errors()
+print(json.dumps({"rows": rows, "lost": lost, "counters": counters, "stat_errors": stat_errors}))
 """
 
 
@@ -70,22 +73,21 @@ def _locked_tree(root: Path) -> None:
     (root / "noexec").chmod(0o744)  # readable but not searchable by others: names, no stat
 
 
-def test_snapshot_skips_and_counts_unreadable_directories(tree: Path) -> None:
+@pytest.mark.parametrize("walk", ["snapshot", "audit"])
+def test_unreadable_directories_are_sent_as_not_fully_listed_so_their_contents_are_not_deleted(
+    tree: Path, walk: str
+) -> None:
     _locked_tree(tree)
-    result = run_walk_unprivileged(tree, "snapshot")
-    paths = {row["path"] for row in result["rows"]}
-    assert paths == {"/open", "/open/f", "/locked", "/noexec"}
-    assert result["counters"]["permission_denied"] == 2
-
-
-def test_audit_marks_unreadable_directories_skipped_so_their_contents_are_not_deleted(tree: Path) -> None:
-    _locked_tree(tree)
-    result = run_walk_unprivileged(tree, "audit")
-    rows = {row["path"]: row for row in result["rows"]}
+    result = run_walk_unprivileged(tree, walk)
+    rows: dict[str, dict[str, Any]] = {}
+    for row in result["rows"]:  # a later audit_skipped row for a directory wins
+        rows[row["path"]] = row
     assert rows["/locked"]["audit_skipped"] is True
     assert rows["/noexec"]["audit_skipped"] is True
     assert not rows["/open"].get("audit_skipped") and "/open/f" in rows
     assert "/locked/hidden" not in rows and "/noexec/listed-not-statable" not in rows
+    assert result["counters"]["permission_denied"] == 2
+    assert result["stat_errors"] == {"EACCES": 2}
 
 
 def _userns_available() -> str | None:
@@ -136,6 +138,8 @@ def test_the_inotify_watch_limit_is_logged_and_the_watched_part_still_works(tmp_
             assert child.poll() is None, child.stderr.read() if child.stderr else ""
             assert time.monotonic() - start < deadline, "the watcher never became ready"
             time.sleep(0.02)
+        (root / "late").mkdir()  # appears after the setup: cannot be watched, so it is reported
+        time.sleep(0.2)
         (root / "marker").touch()  # the root is watched: this still arrives
         out, err = child.communicate(timeout=20)
     finally:
@@ -146,4 +150,5 @@ def test_the_inotify_watch_limit_is_logged_and_the_watched_part_still_works(tmp_
     assert "/marker" in {row["path"] for row in result["rows"]}
     assert result["counters"]["watched_dirs"] == limit
     assert result["counters"]["unwatched_dirs"] >= 1
+    assert result["lost"] == [{"paths": ["/late"], "reason": "unwatched"}]  # not the setup's
     assert "inotify watch limit reached" in err and "max_user_watches" in err

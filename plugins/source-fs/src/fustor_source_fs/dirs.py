@@ -3,7 +3,8 @@
 Walks open each directory by descriptor with ``O_NOFOLLOW`` and stat entries relative to it
 (``fstatat``): a directory swapped for a symlink between listing and opening is never followed,
 and stat'ing a name relative to an open directory is cheaper than resolving a full path.
-Every failure maps to a counted reason; a vanished entry is normal churn and is not logged.
+A vanished entry is normal churn and is only counted; every other failure (EACCES, EIO,
+ESTALE, ...) is counted by its errno name and logged.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from fustor_source_fs.problems import Problems
 OPEN_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 S_IFMT = 0o170000
 S_IFDIR = 0o040000
+S_IFREG = 0o100000
 VANISHED = -1
 """:func:`open_dir` result: the directory is gone (or was replaced); its absence is the truth."""
 UNREADABLE = -2
@@ -24,6 +26,10 @@ UNREADABLE = -2
 
 def is_dir_mode(mode: int) -> bool:
     return (mode & S_IFMT) == S_IFDIR
+
+
+def is_regular_mode(mode: int) -> bool:
+    return (mode & S_IFMT) == S_IFREG
 
 
 def open_dir(abs_path: str, path: str, problems: Problems, expect_ino: int | None = None) -> int:
@@ -38,19 +44,23 @@ def open_dir(abs_path: str, path: str, problems: Problems, expect_ino: int | Non
     except (FileNotFoundError, NotADirectoryError):
         problems.tallies["vanished"] += 1
         return VANISHED
-    except PermissionError as exc:
-        problems.skip("permission_denied", path, exc.strerror)
-        return UNREADABLE
     except OSError as exc:
         if exc.errno == errno.ELOOP:  # replaced by a symlink: never followed
             problems.tallies["vanished"] += 1
             return VANISHED
-        problems.skip("name_too_long" if exc.errno == errno.ENAMETOOLONG else "io_error", path, exc.strerror)
+        problems.failed(path, exc)
         return UNREADABLE
-    if expect_ino is not None and os.fstat(fd).st_ino != expect_ino:
-        os.close(fd)
-        problems.tallies["vanished"] += 1
-        return VANISHED
+    if expect_ino is not None:
+        try:
+            same = os.fstat(fd).st_ino == expect_ino
+        except OSError as exc:
+            os.close(fd)
+            problems.failed(path, exc)
+            return UNREADABLE
+        if not same:
+            os.close(fd)
+            problems.tallies["vanished"] += 1
+            return VANISHED
     return fd
 
 
@@ -60,8 +70,6 @@ def list_names(fd: int, path: str, problems: Problems) -> list[str] | None:
         return os.listdir(fd)
     except FileNotFoundError:
         problems.tallies["vanished"] += 1
-    except PermissionError as exc:
-        problems.skip("permission_denied", path, exc.strerror)
     except OSError as exc:
-        problems.skip("io_error", path, exc.strerror)
+        problems.failed(path, exc)
     return None

@@ -9,9 +9,21 @@ then its existing contents are sent; a directory that disappears is one delete (
 the subtree). Rows carry ``parent_path``/``parent_mtime`` when the parent can be stat'ed, so
 Fusion keeps the parent's mtime current.
 
-The kernel's watch limit is not fatal: directories that cannot be watched are counted and
-logged once, loudly, and left to the audit. A queue overflow (events lost) is logged and
-counted; the audit catches up with what was missed.
+A file row carries ``local_write: true`` when the burst saw a write made through this host: the
+file was created (``IN_CREATE`` of a non-directory), modified (``IN_MODIFY``) or closed after
+writing (``IN_CLOSE_WRITE``) — its mtime is then a fresh sample of the storage's clock. A file
+moved in (``IN_MOVED_TO``), an attribute change (``touch -d``, ``chmod``), a directory, and what
+the walk of a new directory finds keep whatever mtime they had and are not samples; a file
+moved in and then written is. One refinement: when the burst saw the file's attributes change
+after its last data write (``cp -p`` and ``rsync -a --inplace`` write, then set the old mtime),
+the row is not a sample either.
+
+When realtime cannot trust that it saw everything, it says so in the stream with an
+:class:`~fustor_core.agent_api.EventsLost` (the agent then has the leader audit those subtrees
+in full): a queue overflow (the whole tree), a watch the kernel dropped although the directory
+is still there (unmount, invalidation), or a directory that appeared and could not be watched
+(watch limit, EACCES, EIO). Each is counted (``overflows``, ``watches_lost``,
+``unwatched_dirs``); the watch limit is also logged once, loudly, with the fix.
 """
 
 from __future__ import annotations
@@ -24,14 +36,14 @@ import time
 from collections.abc import Iterator
 from typing import Literal
 
-from fustor_core.agent_api import OutgoingEvent, RowDict, now_ms
+from fustor_core.agent_api import EventsLost, OutgoingEvent, RealtimeItem, RowDict, now_ms
 from fustor_core.logs import log_event
 from fustor_source_fs import inotify as ino
+from fustor_source_fs.appeared import walk_appeared
 from fustor_source_fs.counters import Counters
-from fustor_source_fs.dirs import is_dir_mode, open_dir
+from fustor_source_fs.dirs import is_dir_mode, is_regular_mode, open_dir
 from fustor_source_fs.paths import child_path, decode_name, is_sendable_name, is_under, parent_of
 from fustor_source_fs.problems import Problems, printable
-from fustor_source_fs.scan import walk_rows
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +51,11 @@ CREATED = 1
 CHANGED = 2
 GONE = 4
 NEW_DIR = 8
+WRITTEN = 16
+"""Created, modified or closed after writing through this host (``local_write`` for a file)."""
+TIMES_SET = 32
+"""Attributes changed after the last data write of the burst (``cp -p``/``touch -d`` set old
+mtimes that way): the row's mtime is not a fresh clock sample."""
 
 MAX_EVENTS_PER_BURST = 20_000
 
@@ -59,6 +76,7 @@ class TreeWatcher:
         root: str,
         counters: Counters,
         *,
+        stat_errors: Counters | None = None,
         settle_s: float = 0.001,
         max_delay_s: float = 0.02,
         batch_size: int = 1000,
@@ -68,32 +86,44 @@ class TreeWatcher:
         self.settle_s = settle_s
         self.max_delay_s = max_delay_s
         self.batch_size = batch_size
-        self.problems = Problems("realtime", counters)
+        self.problems = Problems("realtime", counters, stat_errors)
         self.inotify = ino.Inotify()
         self.wd_to_path: dict[int, str] = {}
         self.path_to_wd: dict[str, int] = {}
         self.limit_reached = False
         self._watches_lock = threading.RLock()
         """Scans add watches from their own thread; the maps change under this lock."""
+        self._deleted_wds: set[int] = set()
+        """Watches whose directory was deleted (``IN_DELETE_SELF``): their removal is no loss."""
+        self._lost: dict[str, set[str]] = {}
+        """reason -> subtrees where changes may have been missed, until yielded."""
+        self._report_unwatched = False
+        """Off while the tree is first watched: the snapshot lists everything anyway."""
 
     # -- watches ---------------------------------------------------------------------------
 
     def _abs(self, path: str) -> str:
         return self.root if path == "/" else self.root + path
 
-    def add_watch(self, path: str) -> bool:
-        """Watch directory ``path``; False when it is gone, unreadable or over the limit."""
+    def add_watch(self, path: str, *, report_loss: bool = True) -> bool:
+        """Watch directory ``path``; False when it is gone, unreadable or over the limit.
+
+        A directory that exists but cannot be watched is a realtime blind spot: with
+        ``report_loss`` (and once the tree is set up) it is reported as lost, so the leader
+        lists it.
+        """
         try:
             wd = self.inotify.add_watch(self._abs(path))
         except OSError as exc:
+            if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
+                return False
             if exc.errno == errno.ENOSPC:
                 self._limit_reached(path)
-            elif exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
-                pass
-            elif exc.errno in (errno.EACCES, errno.EPERM):
-                self.problems.skip("permission_denied", path, exc.strerror)
             else:
-                self.problems.skip("io_error", path, exc.strerror)
+                self.problems.tallies["unwatched_dirs"] += 1
+                self.problems.failed(path, exc)
+            if report_loss and self._report_unwatched:
+                self.lose(path, "unwatched")
             return False
         with self._watches_lock:
             previous = self.wd_to_path.get(wd)
@@ -113,7 +143,8 @@ class TreeWatcher:
         if path in self.path_to_wd or self.limit_reached:
             return
         with self._watches_lock:
-            if path not in self.path_to_wd and self.add_watch(path):
+            # not reported as lost when it fails: the scan that found it is listing it now
+            if path not in self.path_to_wd and self.add_watch(path, report_loss=False):
                 self.counters.add("watches_added_by_scans")
 
     def _limit_reached(self, path: str) -> None:
@@ -133,11 +164,41 @@ class TreeWatcher:
             fix="raise fs.inotify.max_user_watches (sysctl)",
         )
 
-    def _forget_wd(self, wd: int) -> None:
+    def lose(self, path: str, reason: str) -> None:
+        """Remember that changes below ``path`` may have been missed (yielded as EventsLost)."""
+        with self._watches_lock:
+            self._lost.setdefault(reason, set()).add(path)
+
+    def take_lost(self) -> list[RealtimeItem]:
+        """The losses noted since the last call, one item per reason ("/" covers everything)."""
+        with self._watches_lock:
+            lost, self._lost = self._lost, {}
+        items: list[RealtimeItem] = []
+        for reason, paths in sorted(lost.items()):
+            kept = ("/",) if "/" in paths else tuple(_outermost(list(paths)))
+            items.append(EventsLost(kept, reason))
+        return items
+
+    def _watch_ignored(self, wd: int) -> None:
+        """The kernel dropped watch ``wd``: a loss unless we removed it or its directory went."""
+        deleted = wd in self._deleted_wds
+        self._deleted_wds.discard(wd)
         with self._watches_lock:
             path = self.wd_to_path.pop(wd, None)
-            if path is not None and self.path_to_wd.get(path) == wd:
-                del self.path_to_wd[path]
+            if path is None or self.path_to_wd.get(path) != wd:
+                return  # removed by us (moved away), or already replaced by a newer watch
+            del self.path_to_wd[path]
+        if deleted:
+            return
+        self.problems.tallies["watches_lost"] += 1
+        log_event(
+            logger,
+            logging.WARNING,
+            "realtime watch lost; the leader's next audit lists the directory",
+            root=self.root,
+            path=printable(path),
+        )
+        self.lose(path, "watch_lost")
 
     def _forget_subtree(self, path: str) -> None:
         """Stop watching a directory that moved away (its watches would report stale paths)."""
@@ -153,6 +214,7 @@ class TreeWatcher:
         Stops descending once the watch limit is reached: listing the rest would be I/O for
         nothing.
         """
+        self._report_unwatched = False
         stack = ["/"]
         while stack and not stop.is_set():
             path = stack.pop()
@@ -171,9 +233,10 @@ class TreeWatcher:
                             if is_sendable_name(name):
                                 stack.append(child_path(path, name))
             except OSError as exc:
-                self.problems.skip("io_error", path, exc.strerror)
+                self.problems.failed(path, exc)
             finally:
                 os.close(fd)
+        self._report_unwatched = True
         self.flush_counters()
 
     def flush_counters(self) -> None:
@@ -182,7 +245,7 @@ class TreeWatcher:
 
     # -- events ----------------------------------------------------------------------------
 
-    def changes(self, stop: threading.Event) -> Iterator[list[OutgoingEvent]]:
+    def changes(self, stop: threading.Event) -> Iterator[list[RealtimeItem]]:
         """Yield realtime events until ``stop`` is set, then those already queued, and end.
 
         After the first event of a burst, more are collected while they keep coming within
@@ -196,6 +259,9 @@ class TreeWatcher:
                     yield from self.resolve(raw, threading.Event())
                 return
             if not self.inotify.wait(0.2):
+                lost = self.take_lost()  # e.g. noted by another thread
+                if lost:
+                    yield lost
                 continue
             raw = self.inotify.read()
             deadline = time.monotonic() + self.max_delay_s
@@ -207,8 +273,11 @@ class TreeWatcher:
             if raw:
                 yield from self.resolve(raw, stop)
                 self.flush_counters()
+            lost = self.take_lost()
+            if lost:
+                yield lost
 
-    def resolve(self, raw: list[ino.RawEvent], stop: threading.Event) -> Iterator[list[OutgoingEvent]]:
+    def resolve(self, raw: list[ino.RawEvent], stop: threading.Event) -> Iterator[list[RealtimeItem]]:
         """Turn one burst of kernel events into realtime events (see the module docstring)."""
         observed = now_ms()
         pending = self._collect(raw)
@@ -226,8 +295,7 @@ class TreeWatcher:
                 deletes.append(path)
                 continue
             except OSError as exc:
-                reason = "permission_denied" if exc.errno == errno.EACCES else "io_error"
-                self.problems.skip(reason, path, exc.strerror)
+                self.problems.failed(path, exc)
                 continue
             if flags & GONE:
                 deletes.append(path)  # gone and back: the old node (and subtree) must go first
@@ -238,6 +306,8 @@ class TreeWatcher:
                 "size": 0 if is_dir else st.st_size,
                 "mtime": st.st_mtime,
             }
+            if flags & (WRITTEN | TIMES_SET) == WRITTEN and is_regular_mode(st.st_mode):
+                row["local_write"] = True
             if is_dir and flags & (NEW_DIR | GONE):
                 new_dirs.append((path, st))
             (inserts if flags & (CREATED | GONE) else updates).append(row)
@@ -256,16 +326,15 @@ class TreeWatcher:
                 events.append(OutgoingEvent("realtime", event_type, chunk, observed))
         self.problems.tallies["realtime_rows"] += sum(len(event.rows) for event in events)
         if events:
-            yield events
+            yield list[RealtimeItem](events)
         for path, st in new_dirs:
-            for rows in walk_rows(
+            for rows in walk_appeared(
                 self.root,
                 path,
                 st,
                 stop,
                 self.batch_size,
                 self.problems,
-                with_parent=True,
                 before_listing=self.add_watch,
             ):
                 self.problems.tallies["realtime_rows"] += len(rows)
@@ -281,17 +350,20 @@ class TreeWatcher:
                 log_event(
                     logger,
                     logging.WARNING,
-                    "realtime events lost (inotify queue overflow); the next audit catches up",
+                    "realtime events lost (inotify queue overflow); the leader lists the whole tree",
                     root=self.root,
                 )
+                self.lose("/", "overflow")
                 continue
             if mask & ino.IN_IGNORED:
-                self._forget_wd(event.wd)
+                self._watch_ignored(event.wd)
                 continue
             parent = self.wd_to_path.get(event.wd)
             if parent is None:
                 continue
             if not event.name:
+                if mask & ino.IN_DELETE_SELF:
+                    self._deleted_wds.add(event.wd)
                 if mask & (ino.IN_DELETE_SELF | ino.IN_MOVE_SELF) and parent == "/":
                     log_event(logger, logging.ERROR, "the watched root was removed or moved", root=self.root)
                 elif mask & ino.IN_ATTRIB:
@@ -307,6 +379,12 @@ class TreeWatcher:
                 flags |= CREATED | (NEW_DIR if mask & ino.IN_ISDIR else 0)
             if mask & (ino.IN_MODIFY | ino.IN_CLOSE_WRITE | ino.IN_ATTRIB):
                 flags |= CHANGED
+            if mask & (ino.IN_CREATE | ino.IN_MODIFY | ino.IN_CLOSE_WRITE) and not mask & ino.IN_ISDIR:
+                flags |= WRITTEN
+            if mask & ino.IN_ATTRIB:
+                flags |= TIMES_SET
+            elif mask & ino.IN_MODIFY:
+                flags &= ~TIMES_SET
             if mask & (ino.IN_DELETE | ino.IN_MOVED_FROM):
                 flags |= GONE
                 if mask & ino.IN_MOVED_FROM and mask & ino.IN_ISDIR:

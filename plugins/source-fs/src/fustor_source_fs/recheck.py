@@ -2,7 +2,9 @@
 
 Only paths that are valid datastore paths and whose parent directory really is inside the
 watched tree (no symlink on the way) are looked at; anything else is reported as not existing
-from this tree's point of view.
+from this tree's point of view. A path whose ``lstat`` fails with anything but ENOENT/ENOTDIR
+(EIO, ESTALE, EACCES, ...) is left out of the answer — it is not known to be gone — and the
+failure is counted by its errno name.
 """
 
 from __future__ import annotations
@@ -38,8 +40,7 @@ def recheck_paths(root: str, paths: Sequence[str], problems: Problems) -> list[S
             results.append({"path": path, "exists": False})
             continue
         except OSError as exc:
-            reason = "permission_denied" if isinstance(exc, PermissionError) else "io_error"
-            problems.skip(reason, path, exc.strerror)
+            problems.failed(path, exc)
             continue
         size = 0 if is_dir_mode(st.st_mode) else st.st_size
         results.append({"path": path, "exists": True, "mtime": st.st_mtime, "size": size})

@@ -9,21 +9,22 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from fustor_core.agent_api import DirCache, OutgoingEvent, RowDict, SentinelCheck
+from fustor_core.agent_api import DirCache, EventsLost, RealtimeItem, RowDict, SentinelCheck
 from fustor_core.config import parse_config
 from fustor_core.errors import ConfigError
 from fustor_core.logs import log_event
-from fustor_source_fs.audit import AuditWalk
 from fustor_source_fs.counters import Counters
+from fustor_source_fs.listing import ListingWalk
 from fustor_source_fs.options import FsSourceOptions
 from fustor_source_fs.problems import Problems
 from fustor_source_fs.realtime import TreeWatcher
 from fustor_source_fs.recheck import recheck_paths
-from fustor_source_fs.scan import walk_rows
 
 logger = logging.getLogger(__name__)
 
-_PROGRESS_COUNTERS = frozenset({"entries", "dirs_listed", "dirs_skipped", "vanished", "rechecked"})
+_PROGRESS_COUNTERS = frozenset(
+    {"entries", "dirs_listed", "dirs_skipped", "dirs_deep_checked", "vanished", "rechecked"}
+)
 
 
 class FsSource:
@@ -37,7 +38,9 @@ class FsSource:
         self.options = options
         self.uri = f"fs://{root}"
         self._counters = Counters()
+        self._stat_errors = Counters()
         self._watcher: TreeWatcher | None = None
+        self._watch_runs = 0
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> FsSource:
@@ -48,15 +51,17 @@ class FsSource:
 
     def watch(
         self, stop: threading.Event, ready: Callable[[], None], batch_size: int = 1000
-    ) -> Iterator[list[OutgoingEvent]]:
+    ) -> Iterator[list[RealtimeItem]]:
         watcher = TreeWatcher(
             self.root,
             self._counters,
+            stat_errors=self._stat_errors,
             settle_s=self.options.settle_ms / 1000,
             max_delay_s=self.options.max_delay_ms / 1000,
             batch_size=batch_size,
         )
         self._watcher = watcher
+        self._watch_runs += 1
         try:
             started = time.monotonic()
             watcher.watch_tree(stop)
@@ -69,6 +74,8 @@ class FsSource:
                 setup_s=round(time.monotonic() - started, 3),
             )
             ready()
+            if self._watch_runs > 1:  # restarted: whatever happened while it was down is unseen
+                yield [EventsLost(("/",), "realtime_restarted")]
             yield from watcher.changes(stop)
         finally:
             self._watcher = None
@@ -80,43 +87,46 @@ class FsSource:
         self, stop: threading.Event, batch_size: int, dir_cache: DirCache
     ) -> Iterator[list[RowDict]]:
         self._counters.add("snapshot_walks")
-        problems = Problems("snapshot", self._counters)
-        try:
-            root_stat = os.lstat(self.root)
-        except OSError as exc:
-            problems.skip("root_unreadable", "/", exc.strerror)
-            problems.flush()
-            return
-        try:
-            for rows in walk_rows(
-                self.root,
-                "/",
-                root_stat,
-                stop,
-                batch_size,
-                problems,
-                dir_cache=dir_cache,
-                racy_window_s=self.options.racy_window_s,
-            ):
-                self._watch_found_directories(rows)
-                yield rows
-                self._counters.merge(problems.tallies)
-        finally:
-            self._summarise("snapshot", problems)
-
-    def audit(self, stop: threading.Event, batch_size: int, dir_cache: DirCache) -> Iterator[list[RowDict]]:
-        self._counters.add("audit_walks")
-        problems = Problems("audit", self._counters)
-        walk = AuditWalk(
-            self.root, dir_cache, problems, batch_size=batch_size, racy_window_s=self.options.racy_window_s
+        walk = ListingWalk(
+            self.root,
+            dir_cache,
+            self._problems("snapshot"),
+            batch_size=batch_size,
+            racy_window_s=self.options.racy_window_s,
+            skip_unchanged=False,
         )
+        return self._scan("snapshot", walk, stop)
+
+    def audit(
+        self,
+        stop: threading.Event,
+        batch_size: int,
+        dir_cache: DirCache,
+        deep: Callable[[str], bool] | None = None,
+    ) -> Iterator[list[RowDict]]:
+        self._counters.add("audit_walks")
+        walk = ListingWalk(
+            self.root,
+            dir_cache,
+            self._problems("audit"),
+            batch_size=batch_size,
+            racy_window_s=self.options.racy_window_s,
+            deep=deep,
+        )
+        return self._scan("audit", walk, stop)
+
+    def _problems(self, walk: str) -> Problems:
+        return Problems(walk, self._counters, self._stat_errors)
+
+    def _scan(self, name: str, walk: ListingWalk, stop: threading.Event) -> Iterator[list[RowDict]]:
+        problems = walk.problems
         try:
             for rows in walk.run(stop):
                 self._watch_found_directories(rows)
                 yield rows
-                self._counters.merge(problems.tallies)
+                problems.merge()
         finally:
-            self._summarise("audit", problems)
+            self._summarise(name, problems)
 
     def _watch_found_directories(self, rows: list[RowDict]) -> None:
         """Directories a scan reports must be watched, even if no event here announced them."""
@@ -129,7 +139,7 @@ class FsSource:
 
     def recheck(self, paths: Sequence[str]) -> list[SentinelCheck]:
         self._counters.add("rechecks")
-        problems = Problems("sentinel", self._counters)
+        problems = self._problems("sentinel")
         try:
             return recheck_paths(self.root, paths, problems)
         finally:
@@ -144,6 +154,9 @@ class FsSource:
 
     def counters(self) -> dict[str, int]:
         return self._counters.snapshot()
+
+    def stat_errors(self) -> dict[str, int]:
+        return self._stat_errors.snapshot()
 
     def close(self) -> None:
         """Nothing to release: watchers live and die with :meth:`watch`."""

@@ -1,24 +1,45 @@
-"""The audit walk: list only directories whose mtime changed since the last look.
+"""The listing walk behind both scans: the snapshot lists every directory, the audit only those
+that changed (plus the deep slice it is given).
 
-Creating, deleting or renaming an entry changes its directory's mtime, so a directory with the
-mtime recorded in the cache still holds the same names: it is sent once with
-``audit_skipped: true`` and not listed again — its subdirectories, remembered in the cache, are
-still visited (one ``lstat`` each), because a change deep down does not touch the ancestors'
-mtimes. A changed directory is listed in full: its own row, then a row per entry. Every row
-carries ``parent_path``/``parent_mtime`` (the parent's mtime when it was looked at) so Fusion can
-tell a file deleted after the scan from a file the scan missed.
+Rows say which directories were *fully listed*, because Fusion deletes, at the end of a scan,
+the nodes missing from every directory that was. When the walk starts listing a directory it
+sends that directory's own row (``is_dir``, ``size: 0``, its mtime, and its parent's path and
+mtime; the root's parent is null), then a row per file, each with ``parent_path``/
+``parent_mtime`` = the listed directory and its mtime as seen before listing it, so Fusion can
+tell a file deleted after the scan from a file the scan missed. Subdirectories are not sent as
+entries: each gets its own row when the walk lists it (a directory that vanished before that
+has no row, which is the truth).
 
-A directory that cannot be listed (permission denied) is sent as ``audit_skipped`` too, so Fusion
-never mistakes "could not look" for "is empty"; a directory that vanished is left out, which
-is the truth.
+A directory is *not* fully listed when it cannot be opened or listed, or when stat'ing any of
+its entries fails with anything but ENOENT (EIO, ESTALE, EACCES, ...): it is sent (again,
+after its first row if that went out already) with ``audit_skipped: true``, so Fusion infers
+nothing about its missing children while the rows that were read still apply. Such a directory
+is never recorded in the directory cache, so the next audit lists it again. A directory the
+walk never got to (it was stopped) has no row at all.
+
+The audit skips what has not changed: creating, deleting or renaming an entry changes its
+directory's mtime, so a directory with the mtime recorded in the cache still holds the same
+names. It is sent once with ``audit_skipped: true`` and not listed; its subdirectories,
+remembered in the cache, are still visited (one ``lstat`` each), because a change deep down does
+not touch the ancestors' mtimes. Rewriting a file in place changes no directory's mtime, which
+is what the *deep* predicate is for: a directory it selects is listed (and every entry
+re-stat'ed) even when unchanged.
+
+Only complete listings of directories whose mtime is older than ``racy_window_s`` when the walk
+started are cached: an entry added in the same clock tick as the listing might not change the
+mtime again.
+
+This loop is the agent's hottest code (the snapshot of millions of files): it builds rows as
+plain dicts, stats relative to an open directory descriptor and avoids per-entry calls.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
 from fustor_source_fs.dirs import UNREADABLE, is_dir_mode, list_names, open_dir
@@ -29,9 +50,17 @@ Row = dict[str, Any]
 _Pending = tuple[str, float, int, str | None, float | None]
 """A directory still to visit: path, mtime, inode, parent path, parent mtime."""
 
+_NO_SEARCH = (errno.EACCES, errno.EPERM)
+"""Entry stat errors that mean every other entry of the directory fails the same way."""
 
-class AuditWalk:
-    """One audit of the tree at ``root`` against ``dir_cache`` (updated as it goes)."""
+
+class ListingWalk:
+    """One scan of the tree at ``root`` against ``dir_cache`` (updated as it goes).
+
+    :param skip_unchanged: the audit (True) skips directories whose cached mtime is unchanged;
+        the snapshot (False) lists every directory.
+    :param deep: directories for which it returns True are listed even when unchanged.
+    """
 
     def __init__(
         self,
@@ -41,12 +70,16 @@ class AuditWalk:
         *,
         batch_size: int,
         racy_window_s: float = 2.0,
+        skip_unchanged: bool = True,
+        deep: Callable[[str], bool] | None = None,
     ) -> None:
         self.root = root
         self.cache = dir_cache
         self.problems = problems
         self.batch_size = batch_size
         self.racy_window_s = racy_window_s
+        self.skip_unchanged = skip_unchanged
+        self.deep = deep
         self.rows: list[Row] = []
         self.stack: list[_Pending] = []
         self.visited: set[str] = set()
@@ -57,25 +90,29 @@ class AuditWalk:
         try:
             root_stat = os.lstat(self.root)
         except OSError as exc:
-            self.problems.skip("root_unreadable", "/", exc.strerror)
+            self.problems.failed("/", exc)
             return
         self.stack.append(("/", root_stat.st_mtime, root_stat.st_ino, None, None))
+        cache = self.cache
+        deep = self.deep
         while self.stack:
             if stop.is_set():
                 return
             pending = self.stack.pop()
-            self.visited.add(pending[0])
-            cached = self.cache.get(pending[0])
-            if cached is not None and cached[0] == pending[1]:
+            path = pending[0]
+            self.visited.add(path)
+            cached = cache.get(path) if self.skip_unchanged else None
+            if cached is not None and cached[0] == pending[1] and (deep is None or not deep(path)):
                 self._skip_unchanged(pending, cached[1])
-            else:
-                yield from self._list_changed(pending)
+            elif not (yield from self._list(pending, stop)):
+                return
             if len(self.rows) >= self.batch_size:
                 yield self._take()
         if self.rows:
             yield self._take()
-        for stale in [path for path in self.cache if path not in self.visited]:
-            del self.cache[stale]
+        # list(): one C-level copy, safe even if another thread drops entries meanwhile
+        for stale in [path for path in list(cache) if path not in self.visited]:
+            cache.pop(stale, None)
 
     def _take(self) -> list[Row]:
         rows, self.rows = self.rows, []
@@ -111,7 +148,9 @@ class AuditWalk:
             except (FileNotFoundError, NotADirectoryError):
                 st = None
             except OSError as exc:
-                self.problems.skip("io_error", child, exc.strerror)
+                # not visited: no row (nothing inferred below it) and its cache entry is
+                # dropped at the end of the walk, so the next audit looks again
+                self.problems.failed(child, exc)
                 continue
             if st is None or not is_dir_mode(st.st_mode):
                 # names changed under an unchanged mtime (coarse clock, NFS attribute cache):
@@ -120,7 +159,8 @@ class AuditWalk:
                 continue
             self.stack.append((child, st.st_mtime, st.st_ino, path, mtime))
 
-    def _list_changed(self, pending: _Pending) -> Iterator[list[Row]]:
+    def _list(self, pending: _Pending, stop: threading.Event) -> Generator[list[Row], None, bool]:
+        """List one directory; False when ``stop`` ended the walk in the middle of it."""
         path, mtime, ino = pending[0], pending[1], pending[2]
         problems = self.problems
         tallies = problems.tallies
@@ -129,17 +169,19 @@ class AuditWalk:
         if fd < 0:
             if fd == UNREADABLE:
                 self.rows.append(self._dir_row(pending, skipped=True))
-            return
+            return True
         try:
             names = list_names(fd, path, problems)
             if names is None:
                 self.rows.append(self._dir_row(pending, skipped=True))
-                return
+                return True
+            rows = self.rows
+            rows.append(self._dir_row(pending, skipped=False))
             subdirs: list[str] = []
+            stack = self.stack
             prefix = child_prefix(path)
             stat = os.stat
-            rows = self.rows
-            dir_row_sent = False
+            batch_size = self.batch_size
             complete = True
             for name in names:
                 if not name.isascii() and not is_sendable_name(name):
@@ -150,42 +192,39 @@ class AuditWalk:
                 except FileNotFoundError:
                     tallies["vanished"] += 1
                     continue
-                except PermissionError as exc:
-                    problems.skip("permission_denied", prefix + name, exc.strerror)
-                    if dir_row_sent:
-                        continue
-                    # entries cannot be stat'ed (no search permission): as good as unlistable
-                    rows.append(self._dir_row(pending, skipped=True))
-                    return
                 except OSError as exc:
-                    problems.skip("io_error", prefix + name, exc.strerror)
+                    problems.failed(prefix + name, exc)
                     complete = False
+                    if exc.errno in _NO_SEARCH:
+                        break  # no search permission: every other entry fails alike
                     continue
-                if not dir_row_sent:
-                    rows.append(self._dir_row(pending, skipped=False))
-                    dir_row_sent = True
-                child = prefix + name
-                if is_dir_mode(st.st_mode):
-                    self.stack.append((child, st.st_mtime, st.st_ino, path, mtime))
+                if (st.st_mode & 0o170000) == 0o040000:
+                    stack.append((prefix + name, st.st_mtime, st.st_ino, path, mtime))
                     subdirs.append(name)
                     continue
                 rows.append(
                     {
-                        "path": child,
+                        "path": prefix + name,
                         "size": st.st_size,
                         "mtime": st.st_mtime,
                         "parent_path": path,
                         "parent_mtime": mtime,
                     }
                 )
-                if len(rows) >= self.batch_size:
+                if len(rows) >= batch_size:
                     yield self._take()
+                    if stop.is_set():
+                        return False
                     rows = self.rows
-            if not dir_row_sent:
-                self.rows.append(self._dir_row(pending, skipped=False))
+            if not complete:
+                self.rows.append(self._dir_row(pending, skipped=True))
+                tallies["dirs_incomplete"] += 1
         finally:
             os.close(fd)
         tallies["dirs_listed"] += 1
         tallies["entries"] += len(names)
+        if self.deep is not None and self.deep(path):
+            tallies["dirs_deep_checked"] += 1
         if complete and self.started - mtime > self.racy_window_s:
             self.cache[path] = (mtime, tuple(subdirs))
+        return True

@@ -10,16 +10,25 @@ from typing import Any
 
 from fustor_core.agent_api import OutgoingEvent
 from fustor_sync_audit import AuditMode
+from fustor_sync_audit.deep import DeepPlan, DeepSchedule, slice_of
 
 
 class Source:
     def __init__(self) -> None:
         self.audits = 0
+        self.deep: list[Any] = []
+        self.cache_seen: list[set[str]] = []
 
     def audit(
-        self, stop: threading.Event, batch_size: int, dir_cache: dict[str, Any]
+        self,
+        stop: threading.Event,
+        batch_size: int,
+        dir_cache: dict[str, Any],
+        deep: Callable[[str], bool] | None = None,
     ) -> Iterator[list[dict[str, Any]]]:
         self.audits += 1
+        self.deep.append(deep)
+        self.cache_seen.append(set(dir_cache))
         dir_cache["/"] = "seen"
         yield [
             {"path": "/", "is_dir": True, "audit_skipped": True},
@@ -32,7 +41,7 @@ class Context:
     def __init__(self) -> None:
         self.pipe = "demo"
         self.source = Source()
-        self.settings = SimpleNamespace(batch_size=100, audit_interval_s=0.01)
+        self.settings = SimpleNamespace(batch_size=100, audit_interval_s=0.01, deep_audit_period_s=0.0)
         self.dir_cache: dict[str, Any] = {}
         self.scan_lock = asyncio.Lock()
         self.log: list[Any] = []
@@ -95,3 +104,90 @@ def test_audits_repeat_every_interval_and_wait_for_a_running_scan() -> None:
         assert AuditMode.leader_only
 
     asyncio.run(scenario())
+
+
+def test_a_relisting_request_forgets_those_subtrees_before_the_walk() -> None:
+    async def scenario() -> None:
+        ctx = Context()
+        ctx.dir_cache.update({"/": 1, "/a": 1, "/a/b": 1, "/ab": 1, "/c": 1})
+        await AuditMode().audit_once(ctx, relist=["/a"])  # type: ignore[arg-type]
+        assert ctx.source.cache_seen == [{"/", "/ab", "/c"}]
+        await AuditMode().audit_once(ctx, relist=["/"])  # type: ignore[arg-type]
+        assert ctx.source.cache_seen[1] == set()
+
+    asyncio.run(scenario())
+
+
+def test_each_audit_hands_the_source_its_deep_slice_and_reports_the_cycle() -> None:
+    async def scenario() -> None:
+        ctx = Context()
+        ctx.settings.deep_audit_period_s = 4 * 3600.0
+        ctx.settings.audit_interval_s = 3600.0
+        mode = AuditMode()
+        await mode.audit_once(ctx)  # type: ignore[arg-type]
+        plan = ctx.source.deep[0]
+        assert isinstance(plan, DeepPlan) and (plan.first, plan.end, plan.slices) == (0, 1, 4)
+        deep = ctx.progress["deep"]
+        assert deep["slices_per_cycle"] == 4 and deep["slice"] == 1 and deep["cycles_completed"] == 0
+        assert deep["dirs_checked_this_cycle"] == (1 if plan("/changed") else 0)
+        await mode.audit_once(ctx, deep=True)  # type: ignore[arg-type]
+        assert ctx.source.deep[1].full and ctx.progress["deep"]["cycles_completed"] == 1
+        assert ctx.progress["deep"]["last_cycle_completed_at"] is not None
+
+    asyncio.run(scenario())
+
+
+def test_with_the_deep_audit_off_the_source_gets_no_slice_but_a_requested_deep_audit_runs() -> None:
+    async def scenario() -> None:
+        ctx = Context()
+        mode = AuditMode()
+        await mode.audit_once(ctx)  # type: ignore[arg-type]
+        assert ctx.source.deep == [None]
+        await mode.audit_once(ctx, deep=True)  # type: ignore[arg-type]
+        assert ctx.source.deep[1]("/anything") and ctx.progress["dirs_deep_checked"] == 1
+
+    asyncio.run(scenario())
+
+
+# -- the rolling budget ---------------------------------------------------------------------------
+
+DIRS = [f"/upload/{i:04d}/sub_{k}" for i in range(300) for k in range(4)]
+
+
+def test_one_cycle_of_regular_audits_deep_checks_every_directory_exactly_once() -> None:
+    schedule = DeepSchedule(period_s=86400, interval_s=600)
+    assert schedule.slices == 144
+    checked: list[str] = []
+    sizes = []
+    for n in range(144):
+        plan = schedule.plan(1000.0 + n * 600)
+        assert plan is not None and plan.end - plan.first == 1  # on schedule: one slice, no burst
+        chosen = [path for path in DIRS if plan(path)]
+        checked += chosen
+        sizes.append(len(chosen))
+        schedule.done(plan, len(chosen), 1000.0 + n * 600 + 5)
+    assert sorted(checked) == sorted(DIRS)
+    assert max(sizes) < 4 * len(DIRS) / 144  # spread by the hash, not lumped
+    assert schedule.cycles == 1 and schedule.next_slice == 0
+    assert schedule.cycle_started_at == 1000.0 + 86400  # the next cycle keeps the cadence
+    again = schedule.plan(1000.0 + 144 * 600)
+    assert again is not None and (again.first, again.end) == (0, 1)
+
+
+def test_audits_that_fall_behind_catch_up_without_skipping_a_slice() -> None:
+    schedule = DeepSchedule(period_s=100, interval_s=10)
+    first = schedule.plan(0.0)
+    assert first is not None and (first.first, first.end) == (0, 1)
+    schedule.done(first, 0, 1.0)
+    late = schedule.plan(35.0)  # slices 1..3 are due by now
+    assert late is not None and (late.first, late.end) == (1, 4)
+    schedule.done(late, 0, 36.0)
+    early = schedule.plan(36.5)  # an audit on demand right after: still one slice, never none
+    assert early is not None and (early.first, early.end) == (4, 5)
+
+
+def test_slices_are_stable_and_a_full_plan_covers_everything() -> None:
+    assert slice_of("/upload/0001", 144) == slice_of("/upload/0001", 144)
+    full = DeepSchedule(period_s=0, interval_s=600).plan(0.0, full=True)
+    assert full is not None and full.full and all(full(path) for path in DIRS)
+    assert DeepSchedule(period_s=0, interval_s=600).plan(0.0) is None

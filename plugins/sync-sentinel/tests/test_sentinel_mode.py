@@ -17,7 +17,8 @@ class Source:
 
     def recheck(self, paths: Sequence[str]) -> list[dict[str, Any]]:
         self.rechecked.append(list(paths))
-        return [{"path": p, "exists": p != "/gone", "mtime": 1.0, "size": 2} for p in paths]
+        # a path whose stat failed (EIO, ...) is left out: it is not known to be gone
+        return [{"path": p, "exists": p != "/gone", "mtime": 1.0, "size": 2} for p in paths if p != "/eio"]
 
 
 class Context:
@@ -55,11 +56,12 @@ class Context:
 
 def test_suspects_are_rechecked_and_the_answers_sent_back() -> None:
     async def scenario() -> None:
-        ctx = Context([["/hot", "/gone"]])
+        ctx = Context([["/hot", "/gone", "/eio"]])
         await SentinelMode().sweep_once(ctx)  # type: ignore[arg-type]
-        assert ctx.source.rechecked == [["/hot", "/gone"]]
-        assert [u["exists"] for u in ctx.feedback[0]] == [True, False]
-        assert ctx.progress["last_checked"] == 2 and ctx.progress["last_changed"] == 1
+        assert ctx.source.rechecked == [["/hot", "/gone", "/eio"]]
+        assert [(u["path"], u["exists"]) for u in ctx.feedback[0]] == [("/hot", True), ("/gone", False)]
+        assert ctx.progress["last_checked"] == 3 and ctx.progress["last_changed"] == 1
+        assert ctx.progress["last_unresolved"] == 1
 
     asyncio.run(scenario())
 

@@ -1,20 +1,31 @@
-"""Sync mode ``audit`` (leader only): periodic walk that lists only directories that changed.
+"""Sync mode ``audit`` (leader only): periodic walk that lists only directories that changed,
+plus a rolling slice of deep checks.
 
 Every ``audit_interval_s`` (or on request) the source walks the tree against the tenure's
 directory cache (seeded by the snapshot): unchanged directories are sent once with
-``audit_skipped`` and not listed, changed ones in full. The walk is framed by ``audit/start``
-and ``audit/end``; the end waits until Fusion applied every audit row and reports how many
-nodes it removed as missing. Audits and snapshots never overlap (the pipe's scan lock).
+``audit_skipped`` and not listed, changed ones in full. Each audit also deep-checks its slice of
+the tree (see :mod:`fustor_sync_audit.deep`): those directories are listed and every file
+re-stat'ed even when unchanged, so a file rewritten in place from a host without an agent is
+found within ``deep_audit_period_s``. The walk is framed by ``audit/start`` and ``audit/end``;
+the end waits until Fusion applied every audit row and reports how many nodes it removed as
+missing. Audits and snapshots never overlap (the pipe's scan lock).
+
+Requests (the agent API, or the agent itself) may ask for ``{"deep": true}`` — deep-check the
+whole tree now — or ``{"relist": [paths]}`` — realtime may have missed changes there: the
+directory cache forgets those subtrees first, so this audit lists them in full.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
+from typing import Any
 
 from fustor_core import hookimpl
-from fustor_core.agent_api import OutgoingEvent, RegisterSyncMode, RowDict, SyncContext
+from fustor_core.agent_api import OutgoingEvent, RegisterSyncMode, RowDict, SyncContext, forget_listings
 from fustor_core.logs import log_event
+from fustor_sync_audit.deep import DeepPlan, DeepSchedule
 
 logger = logging.getLogger(__name__)
 
@@ -28,19 +39,40 @@ class AuditMode:
 
     def __init__(self) -> None:
         self.runs = 0
+        self.schedule: DeepSchedule | None = None
 
     async def run(self, ctx: SyncContext) -> None:
+        self.schedule = self._new_schedule(ctx)  # a new tenure: its snapshot just listed everything
         ctx.ready()
-        ctx.report(state="waiting")
+        ctx.report(state="waiting", deep=self.schedule.status())
         while True:
-            await ctx.wait_for_trigger(ctx.settings.audit_interval_s)
+            woken = await ctx.wait_for_trigger(ctx.settings.audit_interval_s)
+            request = dict(ctx.requested) if woken else {}
             async with ctx.scan_lock:
-                await self.audit_once(ctx)
+                await self.audit_once(ctx, deep=bool(request.get("deep")), relist=request.get("relist") or ())
 
-    async def audit_once(self, ctx: SyncContext) -> None:
+    @staticmethod
+    def _new_schedule(ctx: SyncContext) -> DeepSchedule:
+        return DeepSchedule(ctx.settings.deep_audit_period_s, ctx.settings.audit_interval_s)
+
+    async def audit_once(self, ctx: SyncContext, *, deep: bool = False, relist: Sequence[str] = ()) -> None:
+        """One audit: forget ``relist``'s subtrees, walk (deep-checking this audit's slice, or
+        everything with ``deep``), frame it with start/end signals, report."""
+        if self.schedule is None:
+            self.schedule = self._new_schedule(ctx)
+        schedule = self.schedule
         clock = time.monotonic()
-        seen = {"files": 0, "dirs_listed": 0, "dirs_skipped": 0}
-        ctx.report(state="auditing", started_at=time.time(), **seen)
+        forgotten = forget_listings(ctx.dir_cache, relist) if relist else 0
+        plan = schedule.plan(time.time(), full=deep)
+        seen = {"files": 0, "dirs_listed": 0, "dirs_skipped": 0, "dirs_deep_checked": 0}
+        ctx.report(
+            state="auditing",
+            started_at=time.time(),
+            deep_requested=deep,
+            relisted=list(relist)[:20],
+            **seen,
+            deep=_deep_status(schedule, plan),
+        )
         await ctx.signal("audit/start", wait=False)
 
         async def publish(rows: list[RowDict]) -> None:
@@ -52,13 +84,17 @@ class AuditMode:
                     seen["dirs_skipped"] += 1
                 else:
                     seen["dirs_listed"] += 1
+                    if plan is not None and plan(row["path"]):
+                        seen["dirs_deep_checked"] += 1
             ctx.report(**seen)
 
         batch_size = ctx.settings.batch_size
-        await ctx.pump(lambda stop: ctx.source.audit(stop, batch_size, ctx.dir_cache), publish)
+        await ctx.pump(lambda stop: ctx.source.audit(stop, batch_size, ctx.dir_cache, deep=plan), publish)
         scanned_s = round(time.monotonic() - clock, 3)
         answer = await ctx.signal("audit/end") or {}
         self.runs += 1
+        if plan is not None:
+            schedule.done(plan, seen["dirs_deep_checked"], time.time())
         duration = round(time.monotonic() - clock, 3)
         deleted = answer.get("deleted", 0)
         ctx.report(
@@ -68,6 +104,7 @@ class AuditMode:
             last_duration_s=duration,
             last_scan_s=scanned_s,
             last_deleted=deleted,
+            deep=_deep_status(schedule, None),
         )
         log_event(
             logger,
@@ -76,8 +113,18 @@ class AuditMode:
             pipe=ctx.pipe,
             duration_s=duration,
             deleted=deleted,
+            deep_slices=f"{plan.first}-{plan.end - 1}/{plan.slices}" if plan is not None else "off",
+            relisted=len(relist),
+            cache_entries_forgotten=forgotten,
             **seen,
         )
+
+
+def _deep_status(schedule: DeepSchedule, running: DeepPlan | None) -> dict[str, Any]:
+    status = schedule.status()
+    if running is not None:
+        status["running"] = {"first": running.first, "end": running.end, "full": running.full}
+    return status
 
 
 @hookimpl
@@ -85,4 +132,4 @@ def fustor_sync_modes(register: RegisterSyncMode) -> None:
     register("audit", AuditMode)
 
 
-__all__ = ["AuditMode", "fustor_sync_modes"]
+__all__ = ["AuditMode", "DeepPlan", "DeepSchedule", "fustor_sync_modes"]

@@ -1,7 +1,10 @@
 """Sync mode ``realtime``: stream the source's realtime events (every agent, leader or not).
 
 It starts first: the agent starts the other modes only once the source says its watch is in
-place, so a snapshot never misses a change made while it was still being set up.
+place, so a snapshot never misses a change made while it was still being set up. When the
+source says it may have missed changes (an :class:`~fustor_core.agent_api.EventsLost`: queue
+overflow, lost watch), it asks the agent for a relisting of those subtrees: on the leader the
+audit runs at once and lists them in full; a follower's losses are covered by the leader's audits.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ import threading
 from collections.abc import Iterator
 
 from fustor_core import hookimpl
-from fustor_core.agent_api import OutgoingEvent, RegisterSyncMode, SyncContext
+from fustor_core.agent_api import EventsLost, RealtimeItem, RegisterSyncMode, SyncContext
 
 
 class RealtimeMode:
@@ -29,12 +32,15 @@ class RealtimeMode:
 
         batch_size = ctx.settings.batch_size
 
-        def watch(stop: threading.Event) -> Iterator[list[OutgoingEvent]]:
+        def watch(stop: threading.Event) -> Iterator[list[RealtimeItem]]:
             return ctx.source.watch(stop, ready, batch_size)
 
-        async def publish(events: list[OutgoingEvent]) -> None:
-            for event in events:
-                await ctx.publish(event)
+        async def publish(items: list[RealtimeItem]) -> None:
+            for item in items:
+                if isinstance(item, EventsLost):
+                    ctx.request_relisting(item.paths, item.reason)
+                else:
+                    await ctx.publish(item)
 
         await ctx.pump(watch, publish)
 

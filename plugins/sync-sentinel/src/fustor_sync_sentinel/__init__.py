@@ -2,7 +2,10 @@
 
 Every ``sentinel_interval_s`` (or on request) it asks Fusion for its suspects, has the source
 ``lstat`` them, and sends back their current existence, mtime and size — a few stats instead of
-a scan, which is how a file still being written is watched until it settles.
+a scan, which is how a file still being written is watched until it settles. A path the source
+could not stat (EIO, ESTALE, EACCES, ...) is left out of the feedback: it is not known to be
+gone, so Fusion keeps it (and it stays a suspect, re-checked next time); the source counts the
+failure in the pipe's ``stat_errors``.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ class SentinelMode:
             runs=self.runs,
             last_run_at=time.time(),
             last_checked=len(paths),
+            last_unresolved=len(paths) - len(updates),
             last_changed=changed,
         )
 

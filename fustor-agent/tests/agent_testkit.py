@@ -275,6 +275,13 @@ class AgentProcess(Service):
     def source_counter(self, name: str) -> int:
         return int(self.status()["source"]["counters"].get(name, 0))
 
-    def trigger(self, mode: str, token: str | None = API_TOKEN) -> httpx.Response:
+    def trigger(self, mode: str, token: str | None = API_TOKEN, body: Any = None) -> httpx.Response:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return httpx.post(f"{self.api_url}/api/v1/pipes/demo/{mode}", headers=headers, timeout=5)
+        return httpx.post(f"{self.api_url}/api/v1/pipes/demo/{mode}", headers=headers, json=body, timeout=5)
+
+    def run_now(self, mode: str, timeout: float = 20.0, body: Any = None) -> None:
+        """Trigger ``mode`` and wait until that run has finished."""
+        before = self.runs(mode)
+        answer = self.trigger(mode, body=body)
+        assert answer.status_code == 202, answer.text
+        wait_for(lambda: self.runs(mode) > before, timeout, f"the {mode} to finish")

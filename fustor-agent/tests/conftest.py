@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -11,8 +12,10 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests" / "kit"))  # the repository's test kit
 
 from agent_testkit import AgentProcess, FusionProcess, remove_tree
+from faultfs import FaultFs, faultfs_unavailable_reason
 
 
 @pytest.fixture
@@ -48,3 +51,16 @@ def start_agent(tmp_path: Path, fusion: FusionProcess) -> Iterator[Callable[...,
     yield start
     for agent in agents:
         agent.stop()
+
+
+@pytest.fixture
+def faulty(tmp_path: Path) -> Iterator[FaultFs]:
+    """A FUSE mount (``faulty.mountpoint``) of ``faulty.backing`` that fails what the test says
+    (``faulty.fail("/d/f", "getattr", error="EIO")``); real kernel errors for the agent."""
+    reason = faultfs_unavailable_reason()
+    if reason is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"the FUSE fault-injection tests must run in CI, but {reason}")
+        pytest.skip(reason)
+    with FaultFs(tmp_path / "backing", tmp_path / "mnt") as mounted:
+        yield mounted

@@ -57,6 +57,28 @@ def test_status_is_open_and_triggers_need_a_configured_token(tree: Path) -> None
     asyncio.run(scenario())
 
 
+def test_a_trigger_body_is_validated_before_anything_runs(tree: Path) -> None:
+    agent = Agent(agent_config(tree))
+
+    async def scenario() -> None:
+        async with client_for(create_app(agent, token="secret")) as client:
+            headers = {"Authorization": "Bearer secret"}
+            for body in (b"not json", b"[1]", b'{"deep": "yes"}', b'{"dep": true}', b'{"deep": 1}'):
+                answer = await client.post("/api/v1/pipes/demo/audit", headers=headers, content=body)
+                assert answer.status_code == 422, body
+                assert answer.json()["error"]["code"] == "invalid", body
+            snapshot = await client.post("/api/v1/pipes/demo/snapshot", headers=headers, json={"deep": True})
+            assert snapshot.status_code == 422 and "deep" in snapshot.json()["error"]["message"]
+            # a good body (or none) gets as far as the pipe, which is not leading here
+            for kwargs in ({"json": {"deep": True}}, {"json": {}}, {}):
+                answer = await client.post("/api/v1/pipes/demo/audit", headers=headers, **kwargs)
+                assert answer.status_code == 409, kwargs
+            status = (await client.get("/api/v1/status")).json()
+            assert status["pipes"][0]["stat_errors"] == {}
+
+    asyncio.run(scenario())
+
+
 def client_for(app: Starlette) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://agent")
 
@@ -142,6 +164,19 @@ def test_status_and_trigger_commands_talk_to_a_running_agent(
     )
     assert trigger.returncode == 0, trigger.stderr
     wait_for(lambda: agent.runs("audit") == 1, 10, "the triggered audit")
+    assert agent.mode("audit")["deep"]["cycles_completed"] == 0
+    command = [str(BIN / "fustor-agent"), "trigger", "audit", "demo", "--deep"]
+    deep = subprocess.run(
+        [*command, "--port", str(agent.api_port), "--token", API_TOKEN],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert deep.returncode == 0 and "deep audit requested" in deep.stdout, deep.stderr
+    wait_for(lambda: agent.runs("audit") == 2, 10, "the deep audit")
+    audit = agent.mode("audit")
+    assert audit["deep"]["cycles_completed"] == 1 and audit["deep_requested"] is True
+    assert audit["dirs_deep_checked"] == audit["dirs_listed"] >= 1  # the whole tree, root included
     nobody = subprocess.run(
         [str(BIN / "fustor-agent"), "status", "--port", "9"], capture_output=True, text=True, timeout=30
     )

@@ -1,7 +1,10 @@
 """The agent's own HTTP API: health, status, and "run an audit/snapshot now".
 
 Read endpoints are open (they listen on 127.0.0.1 by default); the POST endpoints need
-``Authorization: Bearer <api.token>`` and answer 403 while no token is configured.
+``Authorization: Bearer <api.token>`` and answer 403 while no token is configured. A POST may
+carry a JSON body with the run's options: ``{"deep": true}`` asks the audit to deep-check the
+whole tree (list every directory, re-stat every file) instead of its rolling slice; no body
+means no options. Anything else is a 422.
 """
 
 from __future__ import annotations
@@ -10,17 +13,53 @@ import hmac
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from pydantic import ConfigDict, ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from fustor_core.errors import Forbidden, FustorError, Unauthorized
+from fustor_core.config import FustorConfig
+from fustor_core.errors import Forbidden, FustorError, InvalidInput, Unauthorized
 
 if TYPE_CHECKING:
     from fustor_agent.agent import Agent
 
-TRIGGERABLE = ("audit", "snapshot")
+
+class AuditRequest(FustorConfig):
+    """The body of ``POST /api/v1/pipes/{name}/audit`` (optional)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    deep: bool = False
+    """Deep-check every directory now (a full deep cycle), not only this audit's slice."""
+
+
+class SnapshotRequest(FustorConfig):
+    """The body of ``POST /api/v1/pipes/{name}/snapshot`` (optional; no options yet)."""
+
+
+TRIGGERABLE: dict[str, type[FustorConfig]] = {"audit": AuditRequest, "snapshot": SnapshotRequest}
+
+
+def parse_options(model: type[FustorConfig], body: bytes) -> dict[str, Any]:
+    """A trigger's options from its JSON body (empty body: none); InvalidInput when malformed."""
+    if not body.strip():
+        return {}
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput(f"the body is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise InvalidInput("the body must be a JSON object")
+    try:
+        return model.model_validate(data).model_dump(exclude_defaults=True)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']) or 'body'}: {error['msg']}"
+            for error in exc.errors()
+        )
+        raise InvalidInput(problems) from None
 
 
 def _json(body: Any, status: int = 200) -> Response:
@@ -54,10 +93,11 @@ def create_app(agent: Agent, *, token: str | None = None) -> Starlette:
             check_token(request)
             if mode not in TRIGGERABLE:
                 return _json({"error": {"code": "not_found", "message": f"no action {mode!r}"}}, 404)
-            agent.pipe(request.path_params["name"]).trigger(mode)
+            options = parse_options(TRIGGERABLE[mode], await request.body())
+            agent.pipe(request.path_params["name"]).trigger(mode, options)
         except FustorError as exc:
             return _error(exc)
-        return _json({"pipe": request.path_params["name"], "mode": mode, "triggered": True}, 202)
+        return _json({"pipe": request.path_params["name"], "mode": mode, "triggered": True, **options}, 202)
 
     return Starlette(
         routes=[

@@ -2,7 +2,7 @@
 
 fustor-agent run --config agent.yaml [--host 127.0.0.1] [--port 8103]
 fustor-agent status [--config agent.yaml | --port 8103] [--json]
-fustor-agent trigger audit|snapshot PIPE --config agent.yaml
+fustor-agent trigger audit|snapshot PIPE --config agent.yaml [--deep]
 fustor-agent plugins
 """
 
@@ -131,14 +131,19 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_trigger(args: argparse.Namespace) -> int:
     host, port, token = _api_address(args)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
+    if args.deep and args.mode != "audit":
+        raise FustorError("--deep applies to an audit only")
+    body = {"deep": True} if args.deep else None
     try:
-        response = httpx.post(f"http://{host}:{port}/api/v1/pipes/{args.pipe}/{args.mode}", headers=headers)
+        response = httpx.post(
+            f"http://{host}:{port}/api/v1/pipes/{args.pipe}/{args.mode}", headers=headers, json=body
+        )
     except httpx.HTTPError as exc:
         raise FustorError(f"no agent answers at http://{host}:{port} ({exc.__class__.__name__})") from None
     if response.status_code != 202:
         message = response.json().get("error", {}).get("message", response.text)
         raise FustorError(f"{args.mode} not started: {message}")
-    print(f"{args.mode} requested on pipe {args.pipe}")
+    print(f"{'deep ' if args.deep else ''}{args.mode} requested on pipe {args.pipe}")
     return 0
 
 
@@ -167,6 +172,11 @@ def build_parser() -> argparse.ArgumentParser:
             command.add_argument("mode", choices=["audit", "snapshot"])
             command.add_argument("pipe", help="pipe name (default: the datastore name)")
             command.add_argument("--token", help="the agent's api.token (default: from --config)")
+            command.add_argument(
+                "--deep",
+                action="store_true",
+                help="audit: deep-check the whole tree now (every file re-stat'ed)",
+            )
         command.add_argument("--config", help="agent.yaml, to find the API address (and token)")
         command.add_argument("--host")
         command.add_argument("--port", type=int)

@@ -47,6 +47,11 @@ class PipeConfig(FustorConfig):
     pusher: DriverSection
     audit_interval_s: float = Field(default=600.0, gt=0)
     """Leader: seconds between audits (the first one comes this long after the snapshot)."""
+    deep_audit_period_s: float = Field(default=86400.0, ge=0)
+    """Leader: every directory is deep-checked (listed in full, every file re-stat'ed, even when
+    its mtime is unchanged) at least once per this many seconds, a slice of the tree per audit.
+    It finds files rewritten in place from hosts without an agent, which change no directory's
+    mtime. 0 turns the deep audit off."""
     sentinel_interval_s: float = Field(default=120.0, gt=0)
     """Leader: seconds between sentinel sweeps over Fusion's suspects."""
     heartbeat_interval_s: float = Field(default=10.0, gt=0)

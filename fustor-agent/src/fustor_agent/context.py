@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from fustor_agent.pump import pump
@@ -51,6 +51,9 @@ class ModeContext:
         self.tenure: int | None = None
         """The leader tenure this context's mode runs in (leader-only modes)."""
         self._stops: set[threading.Event] = set()
+        self._pending: dict[str, Any] = {}
+        """Options of the requests not yet taken by :meth:`wait_for_trigger`."""
+        self._requested: dict[str, Any] = {}
 
     # -- what the pipe reads -------------------------------------------------------------------
 
@@ -61,8 +64,10 @@ class ModeContext:
     async def wait_ready(self) -> None:
         await self._ready.wait()
 
-    def trigger(self) -> None:
-        """Ask the mode to run now (the agent API's POST)."""
+    def trigger(self, options: dict[str, Any] | None = None) -> None:
+        """Ask the mode to run now (the agent API's POST, or the agent itself), with options
+        merged into those of requests still pending (see :func:`merge_request`)."""
+        merge_request(self._pending, options or {})
         self._trigger.set()
 
     def request_stop(self) -> None:
@@ -130,9 +135,18 @@ class ModeContext:
         try:
             await asyncio.wait_for(self._trigger.wait(), timeout)
         except TimeoutError:
+            self._requested = {}
             return False
         self._trigger.clear()
+        self._requested, self._pending = self._pending, {}
         return True
+
+    @property
+    def requested(self) -> dict[str, Any]:
+        return self._requested
+
+    def request_relisting(self, paths: Sequence[str], reason: str) -> bool:
+        return self._pipe.request_relisting(paths, reason)
 
     def report(self, **fields: Any) -> None:
         self.progress.update(fields)
@@ -145,6 +159,20 @@ class ModeContext:
     async def sentinel_feedback(self, updates: list[SentinelCheck]) -> dict[str, Any]:
         self._check_tenure()
         return await self._pipe.pusher.sentinel_feedback(updates)
+
+
+def merge_request(into: dict[str, Any], options: dict[str, Any]) -> None:
+    """Merge a run request's options into the pending ones: flags OR together (a deep audit
+    asked for stays asked for), lists of paths add up, anything else is replaced."""
+    for key, value in options.items():
+        if isinstance(value, bool):
+            into[key] = bool(into.get(key)) or value
+        elif isinstance(value, list | tuple):
+            merged = list(into.get(key) or [])
+            merged.extend(item for item in value if item not in merged)
+            into[key] = merged
+        else:
+            into[key] = value
 
 
 def _consume_result(future: asyncio.Future[dict[str, Any]]) -> None:

@@ -7,6 +7,12 @@ watch is in place before anything scans. Leader-only modes (snapshot, audit, sen
 a failover hands the lock to this agent) and ends when leadership or the session is lost — the
 modes are cancelled, and whatever they queued but was not sent yet is dropped by the pusher
 (see :meth:`Link.is_current`). A new session as leader is a new tenure, so the snapshot re-runs.
+
+When realtime reports that it may have missed changes (a queue overflow, a lost watch), the
+leader has its audit mode run at once, told to forget what its directory cache remembers of the
+affected subtrees, so the audit lists them in full and Fusion deletes what went meanwhile. A
+follower cannot scan: its losses are covered by the leader's audits (a create, delete or rename
+changes the directory's mtime, which the next audit sees; an in-place rewrite, by the deep audit).
 """
 
 from __future__ import annotations
@@ -15,11 +21,12 @@ import asyncio
 import logging
 import time
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 from fustor_agent.bus import EventBus, Subscription
 from fustor_agent.config import PipeConfig
-from fustor_agent.context import ModeContext, TenureEnded
+from fustor_agent.context import ModeContext, TenureEnded, merge_request
 from fustor_core.agent_api import (
     PipeSettings,
     Pusher,
@@ -34,6 +41,8 @@ from fustor_core.logs import log_event
 logger = logging.getLogger(__name__)
 
 RESTART_BACKOFF_S = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+RELISTING_MODE = "audit"
+"""The leader mode asked to list what realtime may have missed."""
 READY_WARNING_S = 30.0
 GRACEFUL_STOP_S = 2.0
 """On shutdown: how long the always-running modes get to flush before they are cancelled."""
@@ -99,6 +108,8 @@ class Pipe:
         self._always_ready = False
         self._retiring: set[asyncio.Task[None]] = set()
         self._progress: dict[str, dict[str, Any]] = {}
+        self._requests: dict[str, dict[str, Any]] = {}
+        """Run requests for leader modes of this tenure that have not started yet."""
         self._subscription = self.bus.subscribe("pusher")
         self._link = Link(self, self._subscription, agent_id)
 
@@ -148,6 +159,7 @@ class Pipe:
         self._tenures += 1
         self.current_tenure = self._tenures
         self.dir_cache = {}
+        self._requests.clear()  # the new tenure's snapshot lists everything anyway
         self.count("tenures")
         log_event(
             logger, logging.INFO, "leading: starting leader modes", pipe=self.name, tenure=self.current_tenure
@@ -188,6 +200,8 @@ class Pipe:
                 context = ModeContext(self, mode, progress)
                 context.tenure = tenure
                 self.contexts[mode.name] = context
+                if leader and tenure == self.current_tenure and mode.name in self._requests:
+                    context.trigger(self._requests.pop(mode.name))
                 task = asyncio.create_task(self._supervise(mode, context), name=f"{self.name}:{mode.name}")
                 tasks.append(task)
                 await self._wait_ready(mode, context, task)
@@ -256,14 +270,55 @@ class Pipe:
             context.ready()
             return
 
-    def trigger(self, mode_name: str) -> None:
+    def trigger(self, mode_name: str, options: dict[str, Any] | None = None) -> None:
         """Run a leader mode now (the agent API); Conflict unless leading and the mode runs."""
         if self.current_tenure is None:
             raise Conflict(f"pipe {self.name!r} is not leader (role: {self.role or 'no session'})")
         context = self.contexts.get(mode_name)
         if context is None or not context.mode.leader_only or context.tenure != self.current_tenure:
             raise Conflict(f"pipe {self.name!r} does not run the {mode_name!r} mode")
-        context.trigger()
+        context.trigger(options)
+
+    def request_relisting(self, paths: Sequence[str], reason: str) -> bool:
+        """Realtime may have missed changes below ``paths``: on the leader, the audit runs now
+        and lists those subtrees in full. False on a follower (the leader's audits cover it)."""
+        self.count(f"events_lost_{reason}")
+        if self.current_tenure is None:
+            log_event(
+                logger,
+                logging.INFO,
+                "realtime may have missed changes; not leading, the leader's audits cover them",
+                pipe=self.name,
+                reason=reason,
+                paths=list(paths[:5]),
+            )
+            return False
+        modes = {mode.name for mode in self.modes if mode.leader_only}
+        if RELISTING_MODE not in modes:
+            log_event(
+                logger,
+                logging.WARNING,
+                "realtime may have missed changes and no audit runs to list them again",
+                pipe=self.name,
+                reason=reason,
+            )
+            return False
+        options = {"relist": list(paths)}
+        context = self.contexts.get(RELISTING_MODE)
+        if context is not None and context.tenure == self.current_tenure:
+            context.trigger(options)
+        else:  # the audit has not started yet in this tenure: it takes the request when it does
+            merge_request(self._requests.setdefault(RELISTING_MODE, {}), options)
+        self.count("relistings_requested")
+        log_event(
+            logger,
+            logging.INFO,
+            "realtime may have missed changes; auditing them now",
+            pipe=self.name,
+            reason=reason,
+            paths=list(paths[:5]),
+        )
+        return True
 
     # -- the whole pipe --------------------------------------------------------------------
 
@@ -335,6 +390,7 @@ class Pipe:
             "session_id": session.session_id if session else None,
             "leader_tenure": self.current_tenure,
             "source": {"uri": self.source.uri, "counters": self.source.counters()},
+            "stat_errors": self.source.stat_errors(),
             "bus": {
                 "depth": self.bus.depth,
                 "capacity": self.bus.capacity,

@@ -31,6 +31,13 @@ def _mode_line(name: str, progress: dict[str, Any]) -> str:
         parts.append(f"took {progress['last_duration_s']}s")
     if progress.get("error"):
         parts.append(f"error: {progress['error']}")
+    deep = progress.get("deep")
+    if name == "audit" and deep and deep.get("slices_per_cycle"):
+        parts.append(
+            f"deep slice {deep['slice']}/{deep['slices_per_cycle']}"
+            f" ({deep['dirs_checked_this_cycle']:,} dirs this cycle,"
+            f" last full cycle {_age(deep.get('last_cycle_completed_at'))})"
+        )
     return ", ".join(parts)
 
 
@@ -53,6 +60,9 @@ def render_status(status: dict[str, Any]) -> str:
         ]
         for name, progress in sorted(pipe["modes"].items()):
             lines.append("  " + _mode_line(name, progress))
+        if pipe.get("stat_errors"):
+            errors = ", ".join(f"{reason} {count:,}" for reason, count in sorted(pipe["stat_errors"].items()))
+            lines.append(f"  stat errors (directories sent as not fully listed): {errors}")
         if pipe.get("last_error"):
             lines.append(f"  last error ({_age(pipe.get('last_error_at'))}): {pipe['last_error']}")
     return "\n".join(lines)

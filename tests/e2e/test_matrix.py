@@ -296,6 +296,50 @@ def test_b5_a_file_deleted_via_a_watched_mount_while_an_audit_runs_is_not_re_add
     assert_the_stale_row(stack, lab, victim, dropped, protected_by, len(paths))
 
 
+def rewrite_in_place_in_a_settled_directory(
+    make_stack: MakeStack, lab: NfsLab, deep_audit_period_s: float
+) -> tuple[LabStack, str, int]:
+    """Ten settled directories and files (an hour old); once the leader has them cached, a file
+    is rewritten in place through the blind mount: 2 bytes become 9, its mtime changes (still an
+    hour old: no sentinel looks at it), no directory's mtime does. Returns the stack, the file,
+    and the audit count at the rewrite."""
+    past = time.time() - 3600
+    for d in range(10):  # old files too: not suspect, so the sentinel never re-checks them
+        os.utime(write(lab.export / "settled" / f"d{d}" / "data.bin", b"12"), (past, past))
+    for directory in [*(lab.export / "settled").iterdir(), lab.export / "settled", lab.export]:
+        os.utime(directory, (past, past))
+    stack = make_stack(
+        hosts=("a",), agent={"audit_interval_s": 0.5, "deep_audit_period_s": deep_audit_period_s}
+    )
+    target = "/settled/d3/data.bin"
+    stack.wait_node(target, size=2)
+    stack.wait(lambda: stack.mode_runs("a", "audit") >= 2, 10, "audits with a seeded cache")
+    with lab.path("c", target).open("r+b") as handle:
+        handle.write(b"123456789")
+    os.utime(lab.path("c", target), (past + 60, past + 60))
+    os.utime(lab.export / "settled" / "d3", (past, past))
+    return stack, target, stack.mode_runs("a", "audit")
+
+
+def test_b6_a_file_rewritten_in_place_through_the_blind_mount_is_seen_within_one_deep_cycle(
+    make_stack: MakeStack, lab: NfsLab
+) -> None:
+    stack, target, audits_before = rewrite_in_place_in_a_settled_directory(make_stack, lab, 2.0)
+    slices = stack.agent_pipe("a")["modes"]["audit"]["deep"]["slices_per_cycle"]
+    assert slices == 4  # ceil(2 s / 0.5 s): a quarter of the directories per audit
+    node = stack.wait_node(target, timeout=20, size=9)
+    assert node["mtime"] == os.stat(lab.path("c", target)).st_mtime
+    assert stack.mode_runs("a", "audit") - audits_before <= slices + 1  # within one deep cycle
+
+
+def test_b6_without_the_deep_audit_the_rewrite_stays_unseen(make_stack: MakeStack, lab: NfsLab) -> None:
+    """The same scenario with ``deep_audit_period_s: 0``: as many audits, and the view still
+    holds the old size (this is what proves the test above can fail)."""
+    stack, target, audits_before = rewrite_in_place_in_a_settled_directory(make_stack, lab, 0)
+    stack.wait(lambda: stack.mode_runs("a", "audit") >= audits_before + 5, 20, "as many audits")
+    assert stack.node(target)["size"] == 2  # type: ignore[index]
+
+
 # -- C: suspects --------------------------------------------------------------------------------
 
 

@@ -1,0 +1,122 @@
+"""What realtime never saw is still removed (issue 9, defect 0), on real processes.
+
+* The leader is down while files are deleted; it comes back after the racy window, so its
+  snapshot caches every directory and the next audit skips them all. The snapshot itself is a
+  listing: Fusion removes what it did not find, and the view equals the export.
+* The kernel's event queue overflows (lowered for the agent's inotify instance only — the limit
+  is read when an instance is created — and restored at once): the agent has its audit list the
+  whole tree now, and the view equals the export without anyone asking for an audit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from listings import differences, export_listing, summary, view_listing
+from nfslab import NfsLab
+from stack import LabStack
+
+MakeStack = Callable[..., LabStack]
+QUEUE_LIMIT = Path("/proc/sys/fs/inotify/max_queued_events")
+
+
+def make_files(root: Path, dirs: int, files: int) -> list[Path]:
+    made = []
+    for d in range(dirs):
+        directory = root / "data" / f"d{d:02d}"
+        directory.mkdir(parents=True, exist_ok=True)
+        for f in range(files):
+            path = directory / f"f{f:03d}.dat"
+            path.write_bytes(b"x" * (f % 5))
+            made.append(path)
+    return made
+
+
+def wait_view_matches(stack: LabStack, root: Path, timeout: float, what: str) -> None:
+    def matches() -> bool:
+        return not any(differences(view_listing(stack), export_listing(root)).values())
+
+    try:
+        stack.wait(matches, timeout, what)
+    except AssertionError:
+        diff = summary(differences(view_listing(stack), export_listing(root)))
+        raise AssertionError(f"{what}: the view differs from the export: {diff}\n{stack.logs()}") from None
+
+
+def test_deletions_made_while_the_leader_was_down_are_removed_by_its_snapshot(
+    make_stack: MakeStack, lab: NfsLab
+) -> None:
+    files = make_files(lab.export, 20, 150)  # 3,000 files
+    stack = make_stack(hosts=("a",), agent={"deep_audit_period_s": 0})
+    stack.wait(lambda: stack.stats()["files"] == len(files), 30, "the tree in Fusion")
+    stack.agents["a"].stop()
+    doomed = files[::15]  # 200 files, in every directory
+    for path in doomed:
+        path.unlink()
+    changed = max(path.parent.stat().st_mtime for path in doomed)
+    stack.wait(lambda: time.time() - changed > 2.5, 10, "the deletions to leave the racy window")
+
+    stack.start_agent("a")
+    stack.wait_leader("a")
+    stack.wait_snapshot("a")
+    wait_view_matches(stack, lab.export, 10, "after the snapshot")
+    stack.run_now("a", "audit")
+    wait_view_matches(stack, lab.export, 10, "after one audit")
+    audit = stack.agent_pipe("a")["modes"]["audit"]
+    assert audit["dirs_listed"] == 0, audit  # the snapshot cached every directory: only it listed them
+
+
+@contextlib.contextmanager
+def inotify_queue_limit(events: int) -> Iterator[None]:
+    """Lower the kernel's event-queue limit for inotify instances created meanwhile."""
+    try:
+        original = QUEUE_LIMIT.read_text()
+        QUEUE_LIMIT.write_text(str(events))
+    except OSError as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"cannot lower {QUEUE_LIMIT} ({exc}); CI runs as root")
+        pytest.skip(f"cannot lower {QUEUE_LIMIT} ({exc}): needs root")
+    try:
+        yield
+    finally:
+        QUEUE_LIMIT.write_text(original)
+
+
+def test_after_an_event_queue_overflow_the_leader_lists_the_tree_and_the_view_equals_the_export(
+    make_stack: MakeStack, lab: NfsLab
+) -> None:
+    files = make_files(lab.export, 10, 100)
+    stack = make_stack(hosts=())
+    with inotify_queue_limit(64):
+        agent = stack.start_agent("a")
+        stack.wait(
+            lambda: stack.agent_pipe("a")["modes"].get("realtime", {}).get("state") == "watching",
+            20,
+            "host a's realtime watch (its queue limit is now fixed)",
+        )
+    stack.wait_leader("a")
+    stack.wait_snapshot("a")
+    stack.wait(lambda: stack.stats()["files"] == len(files), 30, "the tree in Fusion")
+    assert agent.pid is not None
+
+    os.kill(agent.pid, signal.SIGSTOP)  # nothing reads the queue while hundreds of events come
+    try:
+        for path in files[::3]:
+            lab.path("a", "/" + str(path.relative_to(lab.export))).unlink()
+        for i in range(30):
+            (lab.path("a", "/data/d00") / f"new{i}.dat").write_bytes(b"new")
+    finally:
+        os.kill(agent.pid, signal.SIGCONT)
+
+    wait_view_matches(stack, lab.export, 30, "after the overflow")
+    pipe = stack.agent_pipe("a")
+    assert pipe["source"]["counters"]["overflows"] >= 1
+    assert pipe["counters"]["relistings_requested"] >= 1
+    assert pipe["modes"]["audit"]["runs"] >= 1  # nobody asked for it: the interval is an hour
+    assert pipe["modes"]["audit"]["relisted"] == ["/"]

@@ -53,13 +53,21 @@ def test_deletions_made_while_the_leader_was_down_are_removed_by_its_snapshot(
     make_stack: MakeStack, lab: NfsLab
 ) -> None:
     files = make_files(lab.export, 20, 150)  # 3,000 files
+    for i in range(10):  # and some at the top: the root is a listed directory too
+        files.append(lab.export / f"top{i}.dat")
+        files[-1].write_bytes(b"top")
     stack = make_stack(hosts=("a",), agent={"deep_audit_period_s": 0})
     stack.wait(lambda: stack.stats()["files"] == len(files), 30, "the tree in Fusion")
     stack.agents["a"].stop()
-    doomed = files[::15]  # 200 files, in every directory
+    doomed = [*files[:3000:15], *files[3000::3]]  # 200 files in every directory, 4 at the top
     for path in doomed:
         path.unlink()
-    changed = max(path.parent.stat().st_mtime for path in doomed)
+    gone_dir = lab.export / "data" / "d19"  # and a whole directory
+    for path in gone_dir.iterdir():
+        path.unlink()
+    gone_dir.rmdir()
+    parents = {path.parent for path in [*doomed, gone_dir] if path.parent.exists()}
+    changed = max(parent.stat().st_mtime for parent in parents)
     stack.wait(lambda: time.time() - changed > 2.5, 10, "the deletions to leave the racy window")
 
     stack.start_agent("a")

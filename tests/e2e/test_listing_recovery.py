@@ -3,9 +3,10 @@
 * The leader is down while files are deleted; it comes back after the racy window, so its
   snapshot caches every directory and the next audit skips them all. The snapshot itself is a
   listing: Fusion removes what it did not find, and the view equals the export.
-* The kernel's event queue overflows (lowered for the agent's inotify instance only — the limit
-  is read when an instance is created — and restored at once): the agent has its audit list the
-  whole tree now, and the view equals the export without anyone asking for an audit.
+* The kernel's event queue overflows (lowered for the agents' inotify instances only — the limit
+  is read when an instance is created — and restored at once): the leader has its audit list the
+  whole tree now, and the view equals the export without anyone asking for an audit; the
+  follower's lost events (it cannot scan) are counted and covered by that listing.
 """
 
 from __future__ import annotations
@@ -102,29 +103,40 @@ def test_after_an_event_queue_overflow_the_leader_lists_the_tree_and_the_view_eq
     files = make_files(lab.export, 10, 100)
     stack = make_stack(hosts=())
     with inotify_queue_limit(64):
-        agent = stack.start_agent("a")
-        stack.wait(
-            lambda: stack.agent_pipe("a")["modes"].get("realtime", {}).get("state") == "watching",
-            20,
-            "host a's realtime watch (its queue limit is now fixed)",
-        )
-    stack.wait_leader("a")
+        agents = {}
+        for host in ("a", "b"):  # a leads; b follows
+            agents[host] = stack.start_agent(host)
+            stack.wait(
+                lambda h=host: stack.agent_pipe(h)["modes"].get("realtime", {}).get("state") == "watching",
+                20,
+                f"host {host}'s realtime watch (its queue limit is now fixed)",
+            )
+            if host == "a":
+                stack.wait_leader("a")
     stack.wait_snapshot("a")
     stack.wait(lambda: stack.stats()["files"] == len(files), 30, "the tree in Fusion")
-    assert agent.pid is not None
+    pids = [agent.pid for agent in agents.values() if agent.pid is not None]
+    assert len(pids) == 2
 
-    os.kill(agent.pid, signal.SIGSTOP)  # nothing reads the queue while hundreds of events come
+    for pid in pids:  # nothing reads the queues while hundreds of events come
+        os.kill(pid, signal.SIGSTOP)
     try:
-        for path in files[::3]:
-            lab.path("a", "/" + str(path.relative_to(lab.export))).unlink()
+        for i, path in enumerate(files[::3]):  # through both watched hosts
+            lab.path("ab"[i % 2], "/" + str(path.relative_to(lab.export))).unlink()
         for i in range(30):
             (lab.path("a", "/data/d00") / f"new{i}.dat").write_bytes(b"new")
     finally:
-        os.kill(agent.pid, signal.SIGCONT)
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
 
     wait_view_matches(stack, lab.export, 30, "after the overflow")
-    pipe = stack.agent_pipe("a")
-    assert pipe["source"]["counters"]["overflows"] >= 1
-    assert pipe["counters"]["relistings_requested"] >= 1
-    assert pipe["modes"]["audit"]["runs"] >= 1  # nobody asked for it: the interval is an hour
-    assert pipe["modes"]["audit"]["relisted"] == ["/"]
+    leader, follower = stack.agent_pipe("a"), stack.agent_pipe("b")
+    assert leader["source"]["counters"]["overflows"] >= 1
+    assert leader["counters"]["relistings_requested"] >= 1
+    assert leader["modes"]["audit"]["runs"] >= 1  # nobody asked for it: the interval is an hour
+    assert leader["modes"]["audit"]["relisted"] == ["/"]
+    # the follower lost events too; it cannot scan: it counts them, the leader's listing covers them
+    assert follower["source"]["counters"]["overflows"] >= 1
+    assert follower["counters"]["events_lost_overflow"] >= 1
+    assert "relistings_requested" not in follower["counters"]
+    assert not follower["modes"].get("audit", {}).get("runs")

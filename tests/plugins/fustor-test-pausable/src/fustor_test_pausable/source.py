@@ -17,7 +17,7 @@ from typing import Any
 import pluggy
 from pydantic import Field
 
-from fustor_core.agent_api import OutgoingEvent, RowDict, SentinelCheck, Source
+from fustor_core.agent_api import RealtimeItem, RowDict, SentinelCheck, Source
 from fustor_core.config import FustorConfig, parse_config
 from fustor_core.errors import ConfigError
 from fustor_core.logs import log_event
@@ -113,7 +113,7 @@ class PausableSource:
 
     def watch(
         self, stop: threading.Event, ready: Callable[[], None], batch_size: int
-    ) -> Iterator[list[OutgoingEvent]]:
+    ) -> Iterator[list[RealtimeItem]]:
         return self.inner.watch(stop, ready, batch_size)
 
     def recheck(self, paths: Sequence[str]) -> list[SentinelCheck]:

@@ -302,7 +302,7 @@ def rewrite_in_place_in_a_settled_directory(
     """Ten settled directories and files (an hour old); once the leader has them cached, a file
     is rewritten in place through the blind mount: 2 bytes become 9, its mtime changes (still an
     hour old: no sentinel looks at it), no directory's mtime does. Returns the stack, the file,
-    and the audit count at the rewrite."""
+    and the audit count once host a's mount shows the rewrite."""
     past = time.time() - 3600
     for d in range(10):  # old files too: not suspect, so the sentinel never re-checks them
         os.utime(write(lab.export / "settled" / f"d{d}" / "data.bin", b"12"), (past, past))
@@ -318,6 +318,7 @@ def rewrite_in_place_in_a_settled_directory(
         handle.write(b"123456789")
     os.utime(lab.path("c", target), (past + 60, past + 60))
     os.utime(lab.export / "settled" / "d3", (past, past))
+    host_a_sees(stack, lab, target, size=9)  # from now on a deep check of d3 finds it
     return stack, target, stack.mode_runs("a", "audit")
 
 

@@ -22,6 +22,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "kit"))
 
 HOSTS = ("a", "b", "c")
 
@@ -47,10 +50,16 @@ class NfsLab:
         hosts: tuple[str, ...] = HOSTS,
         attr_timeout: float | None = None,
         entry_timeout: float | None = None,
+        faulty: tuple[str, ...] = (),
     ) -> None:
+        """:param faulty: hosts mounted through the fault-injection file system
+        (``tests/kit/faultfs.py``) instead of bindfs, so a test can make operations fail
+        with EIO, ESTALE... on chosen paths (:meth:`faults`). It caches nothing."""
         self.base = Path(base)
         self.export = self.base / "export"
         self.mounts = {host: self.base / f"mnt-{host}" for host in hosts}
+        self._faulty = {host: None for host in faulty}
+        self._faultfs: dict[str, Any] = {}
         self._options = []
         if attr_timeout is not None:
             self._options.append(f"attr_timeout={attr_timeout}")
@@ -68,8 +77,14 @@ class NfsLab:
         """Create the export and mount it once per host."""
         self.export.mkdir(parents=True, exist_ok=True)
         try:
-            for mountpoint in self.mounts.values():
+            for host, mountpoint in self.mounts.items():
                 mountpoint.mkdir(parents=True, exist_ok=True)
+                if host in self._faulty:
+                    from faultfs import FaultFs
+
+                    self._faultfs[host] = FaultFs(self.export, mountpoint, self.base / f"faults-{host}.json")
+                    self._faultfs[host].mount()
+                    continue
                 command = ["bindfs", "--no-allow-other"]
                 if self._options:
                     command += ["-o", ",".join(self._options)]
@@ -83,6 +98,8 @@ class NfsLab:
 
     def down(self) -> None:
         """Unmount every mount that is still mounted (lazily if a process holds it busy)."""
+        for faultfs in self._faultfs.values():
+            faultfs.unmount()
         for mountpoint in self.mounts.values():
             if not os.path.ismount(mountpoint):
                 continue
@@ -92,6 +109,10 @@ class NfsLab:
                 done = subprocess.run([*command, str(mountpoint)], capture_output=True)
                 if done.returncode == 0 and not os.path.ismount(mountpoint):
                     break
+
+    def faults(self, host: str) -> Any:
+        """The fault-injection file system behind a ``faulty`` host's mount (a ``FaultFs``)."""
+        return self._faultfs[host]
 
     def host(self, name: str) -> Path:
         """The mount point through which host ``name`` sees the export."""

@@ -22,6 +22,7 @@ BENCHMARKS = {
     "fusion-http": "fusion_http.py",
     "agent": "agent_sync.py",
     "registry": "registry_keys.py",
+    "soak": "soak.py",
 }
 
 

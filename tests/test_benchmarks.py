@@ -21,6 +21,7 @@ from budgets import Budgets
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 SCRIPTS = ["engine_ingest.py", "store_micro.py", "fusion_http.py", "agent_sync.py", "registry_keys.py"]
+"""Every script of run.py but soak.py, which needs the NFS lab and is run by tests/e2e/test_soak.py."""
 
 
 def test_a_missed_ceiling_or_floor_fails_the_run_and_names_figure_budget_and_baseline(

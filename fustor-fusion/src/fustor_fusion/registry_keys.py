@@ -125,7 +125,7 @@ class RegistryKeyChecker:
         params = {"fusion_url": fusion_url} if fusion_url else None
         response = await self._request("GET", DATASTORES_PATH, params=params)
         if response.status_code != 200:
-            raise self._unavailable(response)
+            raise self._unavailable(response, "list the Registry's datastores")
         return [
             RegistryDatastore(
                 name=item["name"],
@@ -171,7 +171,7 @@ class RegistryKeyChecker:
         if response.status_code in (404, 422):
             refusal = _error_message(response) or "unknown API key"
             return self._remember(digest, _Answer(now + self.ttl_s, None, refusal))
-        raise self._unavailable(response)
+        raise self._unavailable(response, "verify the API key")
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         client = self._http_client()
@@ -198,7 +198,8 @@ class RegistryKeyChecker:
         self._client_loop = loop
         return self._client
 
-    def _unavailable(self, response: httpx.Response) -> RegistryUnavailable:
+    def _unavailable(self, response: httpx.Response, action: str) -> RegistryUnavailable:
+        """The error for an unusable answer; ``action`` says what Fusion was trying to do."""
         reason = _error_message(response) or f"HTTP {response.status_code}"
         if response.status_code == 401:
             reason = "the Registry refused Fusion's service token"
@@ -207,10 +208,11 @@ class RegistryKeyChecker:
             logging.ERROR,
             "registry answer unusable",
             url=self.registry_url,
+            path=response.request.url.path,
             status=response.status_code,
             reason=reason,
         )
-        return RegistryUnavailable(f"cannot verify the API key: {reason}")
+        return RegistryUnavailable(f"cannot {action}: {reason}")
 
     def _remember(self, digest: bytes, answer: _Answer) -> _Answer:
         if self.ttl_s > 0:

@@ -18,6 +18,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from fustor_core.errors import ConfigError
+from fustor_registry.freejson import load_stored
 
 T = TypeVar("T")
 
@@ -29,7 +30,8 @@ def make_engine(url: str, *, pre_ping: bool = True) -> Engine:
     except ArgumentError:
         raise ConfigError(f"database_url: not a valid SQLAlchemy URL: {_redact(url)}") from None
     # hide_parameters: a failing statement's message must never carry values (hashes, ciphertext)
-    kwargs: dict[str, Any] = {"hide_parameters": True}
+    # load_stored: one stored JSON value that does not parse must not fail a whole listing
+    kwargs: dict[str, Any] = {"hide_parameters": True, "json_deserializer": load_stored}
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)

@@ -3,7 +3,8 @@
 Every model forbids unknown keys and bounds every string, so a hostile body is refused with a
 422 before it reaches the database. Names that appear in URLs (users, datastores, storage
 environments, credentials) are restricted to a URL-safe alphabet; free text may be any Unicode
-except NUL (PostgreSQL cannot store it).
+except NUL (PostgreSQL cannot store it). Bodies are validated strictly (no "10" for 10, no
+"yes" for true): what the OpenAPI document says a field is, is the only thing it accepts.
 """
 
 from __future__ import annotations
@@ -25,12 +26,11 @@ from pydantic import (
 )
 
 from fustor_core.errors import InvalidInput
+from fustor_registry.freejson import check_object
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 NAME_ALPHABET = "letters, digits, '.', '_' and '-'"
-MAX_JSON_BYTES = 16 * 1024
-MAX_JSON_DEPTH = 8
 MAX_EXPIRY_S = 10 * 365 * 86400.0
 
 
@@ -65,31 +65,13 @@ def _check_url(value: str) -> str:
     return value.rstrip("/")
 
 
-def _check_json(value: dict[str, Any]) -> dict[str, Any]:
-    if _depth(value) > MAX_JSON_DEPTH:
-        raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels")
-    encoded = json.dumps(value, ensure_ascii=False)
-    if len(encoded.encode("utf-8")) > MAX_JSON_BYTES:
-        raise ValueError(f"larger than {MAX_JSON_BYTES} bytes once encoded")
-    if "\\u0000" in encoded:
-        raise ValueError("must not contain NUL characters")
-    return value
-
-
-def _depth(value: Any) -> int:
-    if isinstance(value, dict):
-        return 1 + max((_depth(item) for item in value.values()), default=0)
-    if isinstance(value, list):
-        return 1 + max((_depth(item) for item in value), default=0)
-    return 0
-
-
 Name = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_check_name)]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=1024)]
 Text = Annotated[str, StringConstraints(max_length=2000), AfterValidator(_check_no_nul)]
 Label = Annotated[str, StringConstraints(max_length=200), AfterValidator(_check_no_nul)]
 Url = Annotated[str, StringConstraints(min_length=1, max_length=2048), AfterValidator(_check_url)]
-JsonObject = Annotated[dict[str, Any], AfterValidator(_check_json)]
+JsonObject = Annotated[dict[str, Any], AfterValidator(check_object)]
+"""Free-form JSON (settings, details): see :mod:`fustor_registry.freejson` for the rules."""
 Kind = Annotated[
     str,
     StringConstraints(min_length=1, max_length=32, pattern=r"^[a-z][a-z0-9_-]*$"),
@@ -183,6 +165,9 @@ class KeyVerifyRequest(Body):
 def parse_body(model: type[ModelT], raw: bytes) -> ModelT:
     """Decode a JSON object into ``model``, or raise InvalidInput naming each bad field.
 
+    The standard library parses first, refusing ``NaN``/``Infinity`` and anything that is not an
+    object with one clear message; pydantic then validates the same text strictly.
+
     Input values never appear in the message (pydantic would echo them): a rejected body may
     carry a password or a secret, and error messages can end up in logs.
     """
@@ -193,7 +178,9 @@ def parse_body(model: type[ModelT], raw: bytes) -> ModelT:
     if not isinstance(data, dict):
         raise InvalidInput("body: expected a JSON object")
     try:
-        return model.model_validate(data)
+        # strict, and from the JSON text: a JSON string is never taken for a number, a boolean
+        # or a list, while date-times may still be given as strings (JSON has no other way)
+        return model.model_validate_json(raw, strict=True)
     except ValidationError as exc:
         raise InvalidInput(describe_errors(exc)) from None
 

@@ -1,11 +1,14 @@
 """JSON views of records. The only place records become answers, so no secret leaks by accident:
-no view reads ``password_hash``, ``token_hash``, ``key_hash`` or ``ciphertext``."""
+no view reads ``password_hash``, ``token_hash``, ``key_hash`` or ``ciphertext``. Free-form JSON
+is served through :func:`~fustor_registry.freejson.servable_object`, so one bad stored value
+cannot break an answer (a listing above all)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
+from fustor_registry.freejson import servable_object
 from fustor_registry.models import ApiKey, AuthToken, Credential, Datastore, StorageEnvironment, User, utcnow
 
 
@@ -37,7 +40,7 @@ def datastore_view(datastore: Datastore) -> dict[str, Any]:
         "owner": datastore.owner.username if datastore.owner else None,
         "storage_environment": datastore.storage_environment.name if datastore.storage_environment else None,
         "fusion_url": datastore.fusion_url,
-        "settings": datastore.settings,
+        "settings": _settings(datastore),
         "created_at": iso(datastore.created_at),
     }
 
@@ -49,8 +52,12 @@ def service_datastore_view(datastore: Datastore) -> dict[str, Any]:
         "description": datastore.description,
         "fusion_url": datastore.fusion_url,
         "storage_environment": datastore.storage_environment.name if datastore.storage_environment else None,
-        "settings": datastore.settings,
+        "settings": _settings(datastore),
     }
+
+
+def _settings(datastore: Datastore) -> dict[str, Any]:
+    return servable_object(datastore.settings, f"settings of datastore {datastore.name!r}")
 
 
 def key_state(key: ApiKey, now: datetime | None = None) -> str:
@@ -80,7 +87,9 @@ def storage_environment_view(environment: StorageEnvironment) -> dict[str, Any]:
         "id": environment.id,
         "name": environment.name,
         "kind": environment.kind,
-        "details": environment.details,
+        "details": servable_object(
+            environment.details, f"details of storage environment {environment.name!r}"
+        ),
         "created_at": iso(environment.created_at),
     }
 

@@ -2,14 +2,17 @@
 
 Database work is synchronous SQLAlchemy, so every unit runs in Starlette's thread pool. Who the
 caller is gets decided inside the same transaction as the work, so a token revoked a moment ago
-cannot slip through between the check and the change.
+cannot slip through between the check and the change; and the answer is encoded inside it too
+(:func:`~fustor_registry.api.responses.encoded`), so a change is committed only with an answer
+that can be sent.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
+import orjson
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -17,6 +20,7 @@ from starlette.requests import Request
 
 from fustor_core.errors import InvalidInput, NotFound, PayloadTooLarge, Unauthorized
 from fustor_registry.access import Caller
+from fustor_registry.api.responses import encoded
 from fustor_registry.registry import Registry
 from fustor_registry.schemas import is_valid_name
 from fustor_registry.services import auth
@@ -60,23 +64,23 @@ async def read_body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-async def as_user(request: Request, work: Callable[[Session, Caller], T]) -> T:
-    """Authenticate the bearer token and run ``work`` in one transaction."""
+async def as_user(request: Request, work: Callable[[Session, Caller], Any]) -> orjson.Fragment:
+    """Authenticate the bearer token and run ``work`` in one transaction; its answer, encoded."""
     registry = registry_of(request)
     token = bearer_token(request)
 
-    def unit(session: Session) -> T:
-        return work(session, auth.authenticate(session, token))
+    def unit(session: Session) -> orjson.Fragment:
+        return encoded(work(session, auth.authenticate(session, token)))
 
     return await run_in_threadpool(registry.run, unit)
 
 
-async def as_service(request: Request, work: Callable[[Session], T]) -> T:
-    """Check the service token, then run ``work`` in one transaction."""
+async def as_service(request: Request, work: Callable[[Session], Any]) -> orjson.Fragment:
+    """Check the service token, then run ``work`` in one transaction; its answer, encoded."""
     registry = registry_of(request)
     if not registry.is_service_token(bearer_token(request)):
         raise Unauthorized("missing or invalid service token")
-    return await run_in_threadpool(registry.run, work)
+    return await run_in_threadpool(registry.run, lambda session: encoded(work(session)))
 
 
 async def as_service_reading(request: Request, work: Callable[[Connection], T]) -> T:
@@ -87,8 +91,9 @@ async def as_service_reading(request: Request, work: Callable[[Connection], T]) 
     return await run_in_threadpool(registry.read, work)
 
 
-async def anonymous(request: Request, work: Callable[[Session], T]) -> T:
-    return await run_in_threadpool(registry_of(request).run, work)
+async def anonymous(request: Request, work: Callable[[Session], Any]) -> orjson.Fragment:
+    """Run ``work`` in one transaction without a caller; its answer, encoded."""
+    return await run_in_threadpool(registry_of(request).run, lambda session: encoded(work(session)))
 
 
 def path_param(request: Request, name: str) -> str:

@@ -13,3 +13,13 @@ class JSONResponse(Response):
 
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content)
+
+
+def encoded(answer: Any) -> orjson.Fragment:
+    """``answer`` as JSON now, embeddable in a larger answer without being encoded again.
+
+    Units of work encode their answer before they commit: an answer that cannot be encoded then
+    fails the unit, which rolls its change back, instead of failing after the commit and leaving
+    a change behind that the caller was told had failed.
+    """
+    return orjson.Fragment(orjson.dumps(answer))

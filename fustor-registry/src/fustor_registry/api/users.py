@@ -14,7 +14,7 @@ from fustor_core.errors import Unauthorized
 from fustor_core.logs import log_event
 from fustor_registry.api.calls import as_user, client_address, path_param, read_body, registry_of
 from fustor_registry.api.errors import Throttled, endpoint
-from fustor_registry.api.responses import JSONResponse
+from fustor_registry.api.responses import JSONResponse, encoded
 from fustor_registry.schemas import LoginRequest, PasswordChange, UserCreate, UserUpdate, parse_body
 from fustor_registry.services import auth, users
 
@@ -34,8 +34,10 @@ async def login(request: Request) -> Response:
     try:
         answer = await run_in_threadpool(
             registry.run,
-            lambda session: auth.login(
-                session, body.username, body.password, registry.passwords, registry.config.token_ttl_s
+            lambda session: encoded(
+                auth.login(
+                    session, body.username, body.password, registry.passwords, registry.config.token_ttl_s
+                )
             ),
         )
     except Unauthorized:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -153,16 +154,18 @@ def test_a_bad_stored_row_never_breaks_an_answer(
         201,
     )
     kind = harness.registry.db.engine.dialect.name
-    names = []
+    run = uuid.uuid4().hex[:8]  # warnings are once per value and process: names new to this process
+    names, environments = [], []
     for index, (label, value) in enumerate(stored_values(kind)):
-        name = f"bad{index}"
-        names.append(name)
+        names.append(name := f"bad{index}-{run}")
         harness.ok(owner, "POST", "/datastores", {"name": name, "description": label}, 201)
         store_raw(harness.url, "datastores", "settings", name, value)
-        harness.ok(admin, "POST", "/storage-environments", {"name": f"env{index}", "kind": "nfs"}, 201)
-        store_raw(harness.url, "storage_environments", "details", f"env{index}", value)
-    ingest_key = harness.ok(admin, "POST", "/datastores/bad0/keys", {"scopes": ["ingest"]}, 201)["key"]
-    harness.ok(admin, "PATCH", "/datastores/bad0", {"storage_environment": "env0"})
+        environments.append(environment := f"env{index}-{run}")
+        harness.ok(admin, "POST", "/storage-environments", {"name": environment, "kind": "nfs"}, 201)
+        store_raw(harness.url, "storage_environments", "details", environment, value)
+    bad, bad_env = names[0], environments[0]
+    ingest_key = harness.ok(admin, "POST", f"/datastores/{bad}/keys", {"scopes": ["ingest"]}, 201)["key"]
+    harness.ok(admin, "PATCH", f"/datastores/{bad}", {"storage_environment": bad_env})
 
     caplog.set_level(logging.WARNING, "fustor_registry.freejson")
     for actor in (owner, admin):
@@ -179,23 +182,28 @@ def test_a_bad_stored_row_never_breaks_an_answer(
     served = {item["name"]: item["settings"] for item in service.json()["datastores"]}
     assert served["good"] == {"ok": True} and all(served[name] == {} for name in names)
 
-    environments = call(server, owner, "GET", "/storage-environments")
-    assert environments.status_code == 200, environments.text
-    details = {item["name"]: item["details"] for item in environments.json()["storage_environments"]}
-    assert details["lab"] == {"ok": 1} and all(details[f"env{i}"] == {} for i in range(len(names)))
-    assert call(server, owner, "GET", "/storage-environments/env0").json()["details"] == {}
+    listed = call(server, owner, "GET", "/storage-environments")
+    assert listed.status_code == 200, listed.text
+    details = {item["name"]: item["details"] for item in listed.json()["storage_environments"]}
+    assert details["lab"] == {"ok": 1} and all(details[name] == {} for name in environments)
+    assert call(server, owner, "GET", f"/storage-environments/{bad_env}").json()["details"] == {}
     bootstrap = call(server, Actor("agent", {"X-API-Key": ingest_key}), "GET", "/agent/bootstrap")
     assert bootstrap.status_code == 200 and bootstrap.json()["storage_environment"]["details"] == {}
 
     # an unrelated change to a bad row works and leaves the stored value alone
-    assert call(server, owner, "PATCH", "/datastores/bad1", json={"description": "fixed?"}).status_code == 200
+    assert (
+        call(server, owner, "PATCH", f"/datastores/{names[1]}", json={"description": "fixed?"}).status_code
+        == 200
+    )
     # and the row can be repaired through the API
-    repaired = call(server, owner, "PATCH", "/datastores/bad1", json={"settings": {"x": 1}})
+    repaired = call(server, owner, "PATCH", f"/datastores/{names[1]}", json={"settings": {"x": 1}})
     assert repaired.status_code == 200 and repaired.json()["settings"] == {"x": 1}
 
     warnings = [r for r in caplog.records if r.name == "fustor_registry.freejson"]
     warned = {r.fields["record"] for r in warnings}  # type: ignore[attr-defined]
-    assert "settings of datastore 'bad0'" in warned and "details of storage environment 'env0'" in warned
+    assert (
+        f"settings of datastore {bad!r}" in warned and f"details of storage environment {bad_env!r}" in warned
+    )
     assert len(warnings) == len(warned)  # once per bad value, not once per request
 
 

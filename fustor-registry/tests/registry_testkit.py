@@ -174,7 +174,10 @@ class Harness:
 @contextmanager
 def serve(app: Starlette) -> Iterator[str]:
     """Serve ``app`` with uvicorn on 127.0.0.1 (free port) in a thread; yields the base URL."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on"))
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=0, log_config=None, lifespan="on", proxy_headers=False
+    )
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:

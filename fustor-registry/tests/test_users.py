@@ -50,17 +50,17 @@ def test_failed_logins_are_throttled_per_user_and_address(start_harness: Callabl
     for _ in range(3):
         assert login(harness, "alice", "guess")[0] == 401
 
-    status, answer, headers = login(harness, "alice", PASSWORD)  # even the right password waits
+    status, answer, headers = login(harness, "alice", PASSWORD)  # from this address, even the right one
     assert status == 429
     assert answer["error"]["code"] == "too_many_requests"
     assert headers["retry-after"] == "1"  # whole seconds, rounded up, of the 1 s window
 
-    # the window slides: after it, the right password works and resets the user's count
+    # the window slides: after it, the right password works and resets the count of this address
     wait_for(lambda: login(harness, "alice", PASSWORD)[0] == 200, timeout=5)
 
 
 def test_throttling_by_address_covers_many_user_names(start_harness: Callable[..., Harness]) -> None:
-    harness = start_harness(login_max_failures=3, login_window_s=60)
+    harness = start_harness(login_max_failures=3, login_address_max_failures=3, login_window_s=60)
     harness.add_user("alice")
     for name in ("x1", "x2", "x3"):
         assert login(harness, name, "guess")[0] == 401

@@ -57,6 +57,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=args.port if args.port is not None else config.port,
         log_config=None,
         access_log=False,
+        # the app decides whom to believe (trusted_proxies); uvicorn's own handling would trust
+        # X-Forwarded-For from loopback and hide the real peer from it
+        proxy_headers=False,
     )
     return 0
 

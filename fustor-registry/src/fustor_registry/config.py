@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Annotated
 
 from cryptography.fernet import Fernet
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, field_validator
 
 from fustor_core.config import FustorConfig, load_config
 from fustor_core.errors import ConfigError
 from fustor_core.logs import log_event
 from fustor_core.paths import data_dir
+from fustor_registry.proxies import parse_networks
+from fustor_registry.throttle import ThrottleSettings
 
 logger = logging.getLogger(__name__)
 
@@ -57,11 +59,38 @@ class RegistryConfig(FustorConfig):
     token_ttl_s: float = Field(default=12 * 3600.0, gt=0)
     """Lifetime of the bearer token returned by a login."""
     login_max_failures: int = Field(default=5, ge=1)
-    """Failed logins per user name (and per client address) tolerated inside the window."""
+    """Failed logins of one user name from one client address tolerated inside ``login_window_s``;
+    also how many failures of a user name (from anywhere) start its exponential lockout."""
     login_window_s: float = Field(default=300.0, gt=0)
+    login_address_max_failures: int = Field(default=50, ge=1)
+    """Failed logins from one client address (any user names) tolerated inside ``login_window_s``."""
+    login_account_window_s: float = Field(default=3600.0, gt=0)
+    """How long a user name's failures (from any address) count towards its lockout."""
+    login_max_lockout_s: float = Field(default=60.0, gt=0, le=86400)
+    """Cap of a user name's lockout (1 s, doubling per failure); known addresses are exempt."""
+    login_known_address_ttl_s: float = Field(default=30 * 86400.0, ge=0)
+    """How long an address a user logged in from stays exempt from that user's lockout."""
+    trusted_proxies: list[str] = Field(default_factory=list)
+    """Reverse proxies (addresses or CIDRs) whose ``X-Forwarded-For`` is believed; default none."""
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     password_hash: PasswordHashSettings = Field(default_factory=PasswordHashSettings)
     log_level: str = "INFO"
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, entries: list[str]) -> list[str]:
+        parse_networks(entries)
+        return entries
+
+    def throttle_settings(self) -> ThrottleSettings:
+        return ThrottleSettings(
+            max_failures=self.login_max_failures,
+            window_s=self.login_window_s,
+            address_max_failures=self.login_address_max_failures,
+            account_window_s=self.login_account_window_s,
+            max_lockout_s=self.login_max_lockout_s,
+            known_address_ttl_s=self.login_known_address_ttl_s,
+        )
 
 
 def read_config(path: str | Path | None) -> RegistryConfig:

@@ -22,6 +22,7 @@ from fustor_registry import migrate
 from fustor_registry.config import RegistryConfig, resolve_database_url, resolve_secret_key
 from fustor_registry.db import Database
 from fustor_registry.passwords import Passwords
+from fustor_registry.proxies import TrustedProxies, parse_networks
 from fustor_registry.secrets_box import SecretBox
 from fustor_registry.services import keys
 from fustor_registry.throttle import LoginThrottle
@@ -37,7 +38,8 @@ class Registry:
         self.db = database
         self.passwords = Passwords(config.password_hash)
         self._box = SecretBox(secret_key) if secret_key is not None else None
-        self.throttle = LoginThrottle(config.login_max_failures, config.login_window_s)
+        self.throttle = LoginThrottle(config.throttle_settings())
+        self.proxies = TrustedProxies(parse_networks(config.trusted_proxies))
         self._service_tokens = [token.encode("utf-8") for token in config.service_tokens if token]
 
     @classmethod

@@ -44,8 +44,16 @@ def bearer_token(request: Request) -> str | None:
     return value.strip()
 
 
-def client_address(request: Request) -> str:
+def peer_address(request: Request) -> str:
+    """The TCP peer (as the server saw it)."""
     return request.client.host if request.client else "unknown"
+
+
+def client_address(request: Request) -> str:
+    """The client: the peer, or whom a trusted proxy says it forwards (``trusted_proxies``)."""
+    return registry_of(request).proxies.client(
+        peer_address(request), request.headers.getlist("x-forwarded-for")
+    )
 
 
 async def read_body(request: Request) -> bytes:

@@ -12,7 +12,14 @@ from starlette.routing import Route
 
 from fustor_core.errors import Unauthorized
 from fustor_core.logs import log_event
-from fustor_registry.api.calls import as_user, client_address, path_param, read_body, registry_of
+from fustor_registry.api.calls import (
+    as_user,
+    client_address,
+    path_param,
+    peer_address,
+    read_body,
+    registry_of,
+)
 from fustor_registry.api.errors import Throttled, endpoint
 from fustor_registry.api.responses import JSONResponse, encoded
 from fustor_registry.schemas import LoginRequest, PasswordChange, UserCreate, UserUpdate, parse_body
@@ -26,11 +33,20 @@ async def login(request: Request) -> Response:
     registry = registry_of(request)
     body = parse_body(LoginRequest, await read_body(request))
     address = client_address(request)
-    subjects = (f"user:{body.username.casefold()}", f"addr:{address}")
-    wait = registry.throttle.retry_after(*subjects)
-    if wait > 0:
-        log_event(logger, logging.WARNING, "login throttled", user=body.username, client=address)
-        raise Throttled(f"too many failed logins; retry in {math.ceil(wait)} s", wait)
+    account = body.username.casefold()
+    verdict = registry.throttle.check(account, address)
+    if verdict.wait_s > 0:
+        log_event(
+            logger,
+            logging.WARNING,
+            "login throttled",
+            user=body.username,
+            client=address,
+            **_via(request, address),
+            rule=verdict.rule,
+            retry_after_s=math.ceil(verdict.wait_s),
+        )
+        raise Throttled(f"too many failed logins; retry in {math.ceil(verdict.wait_s)} s", verdict.wait_s)
     try:
         answer = await run_in_threadpool(
             registry.run,
@@ -41,12 +57,25 @@ async def login(request: Request) -> Response:
             ),
         )
     except Unauthorized:
-        registry.throttle.record_failure(*subjects)
-        log_event(logger, logging.WARNING, "login failed", user=body.username, client=address)
+        registry.throttle.record_failure(account, address)
+        log_event(
+            logger,
+            logging.WARNING,
+            "login failed",
+            user=body.username,
+            client=address,
+            **_via(request, address),
+        )
         raise
-    registry.throttle.reset(subjects[0])
-    log_event(logger, logging.INFO, "login", user=body.username, client=address)
+    registry.throttle.record_success(account, address)
+    log_event(logger, logging.INFO, "login", user=body.username, client=address, **_via(request, address))
     return JSONResponse(answer)
+
+
+def _via(request: Request, client: str) -> dict[str, str]:
+    """``via=<proxy>`` for log lines when the client address came from a trusted proxy's header."""
+    peer = peer_address(request)
+    return {"via": peer} if peer != client else {}
 
 
 @endpoint

@@ -48,6 +48,7 @@ UNSERVABLE = [
     ("int beyond 64 bits", json.dumps({"x": HUGE_INT}), "64 bits"),
     ("negative int beyond 64 bits", json.dumps({"x": -(2**63 + 1)}), "64 bits"),
     ("1e999 is infinity", '{"x": 1e999}', "finite"),
+    ("a fraction beyond the range", '{"x": 1e19}', "64 bits"),
     ("-1e999 in a list", '{"x": [1, -1e999]}', "finite"),
     ("nested int beyond 64 bits", json.dumps({"a": {"b": [2**64]}}), "64 bits"),
     ("lone surrogate", '{"x": "\\ud800"}', "JSON"),
@@ -99,7 +100,8 @@ def test_largest_servable_values_round_trip(harness: Harness, server: str) -> No
     settings = {
         "max": 2**63 - 1,
         "min": -(2**63),
-        "float": 1.5e308,
+        "float": 9.2e18,
+        "fraction": -0.5,
         "deep": {"a": {"b": {"c": {"d": {"e": {"f": [1]}}}}}},
     }
     created = call(server, user, "POST", "/datastores", json={"name": "edge", "settings": settings})

@@ -5,8 +5,10 @@ A value is accepted only if it can be stored in both databases *and* encoded aga
 encoder of the answers (orjson), so a write can never create a row that breaks a later listing:
 
 * a JSON object at the top, every key a string;
-* integers within the signed 64-bit range (orjson refuses larger ones);
-* finite numbers only (``1e999`` parses as infinity, which JSON cannot carry back);
+* numbers within the signed 64-bit integer range, ``-2**63 .. 2**63-1`` (orjson refuses larger
+  integers; the same bound for fractions keeps the rule one JSON Schema can state, since JSON
+  Schema cannot tell ``1e20`` from ``100000000000000000000``), finite above all (``1e999``
+  parses as infinity, which JSON cannot carry back);
 * no NUL character and no lone surrogate in any string or key (PostgreSQL cannot store the
   first, UTF-8 cannot encode the second);
 * at most :data:`MAX_DEPTH` levels of nesting and :data:`MAX_BYTES` bytes once encoded.
@@ -92,12 +94,11 @@ def check_object(value: Any) -> dict[str, Any]:
 def _check_scalar(item: Any) -> None:
     if item is None or isinstance(item, bool):
         return
-    if isinstance(item, int):
+    if isinstance(item, float) and not math.isfinite(item):
+        raise ValueError("numbers must be finite (no Infinity or NaN, e.g. from 1e999)")
+    if isinstance(item, (int, float)):
         if not INT64_MIN <= item <= INT64_MAX:
-            raise ValueError("integers must fit in 64 bits (-2**63 .. 2**63-1)")
-    elif isinstance(item, float):
-        if not math.isfinite(item):
-            raise ValueError("numbers must be finite (no Infinity or NaN, e.g. from 1e999)")
+            raise ValueError("numbers must be within 64 bits (-2**63 .. 2**63-1)")
     elif isinstance(item, str):
         _check_text(item)
     else:
@@ -109,6 +110,35 @@ def _check_text(text: str) -> None:
         raise ValueError("must not contain NUL characters")
     if any("\ud800" <= ch <= "\udfff" for ch in text):
         raise ValueError("must not contain lone surrogates")
+
+
+def json_schema_defs(ref_template: str) -> dict[str, Any]:
+    """The rules above as JSON Schema definitions (for the OpenAPI document): types, number
+    bounds and strings exactly; nesting depth and encoded size in the description only (JSON
+    Schema can state a depth only by one definition per level, which makes schema-driven test
+    generators explore every level's every branch).
+    """
+    text = {"type": "string", "maxLength": MAX_BYTES, "pattern": "^[^\\u0000]*$"}
+    value = {"$ref": ref_template.format(model="FreeJsonValue")}
+    return {
+        "FreeJsonValue": {
+            "anyOf": [
+                {"type": "null"},
+                {"type": "boolean"},
+                {"type": "number", "minimum": INT64_MIN, "maximum": INT64_MAX},
+                text,
+                {"type": "array", "items": value},
+                {"type": "object", "propertyNames": text, "additionalProperties": value},
+            ]
+        },
+        "FreeJsonObject": {
+            "type": "object",
+            "propertyNames": text,
+            "additionalProperties": value,
+            "description": f"Free-form JSON object: numbers within -2**63 .. 2**63-1, no NUL, at most "
+            f"{MAX_DEPTH} levels deep and {MAX_BYTES} bytes encoded as compact JSON.",
+        },
+    }
 
 
 _warned: set[str] = set()

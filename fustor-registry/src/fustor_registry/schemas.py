@@ -22,6 +22,7 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationError,
+    WithJsonSchema,
     model_validator,
 )
 
@@ -65,12 +66,44 @@ def _check_url(value: str) -> str:
     return value.rstrip("/")
 
 
-Name = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_check_name)]
+# The patterns only document the validators beside them (for the OpenAPI document): the
+# validators give the clearer messages, and they are what decides.
+NAME_PATTERN = "^[A-Za-z0-9][A-Za-z0-9._-]*$"
+NO_NUL_PATTERN = "^[^\\u0000]*$"
+URL_PATTERN = "^[Hh][Tt][Tt][Pp][Ss]?://[^\\s/?#]+[^\\s]*$"
+SCHEMA_REF = "#/components/schemas/{model}"
+"""Where the OpenAPI document keeps its schemas (free-form JSON refers to its definitions there)."""
+
+Name = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=64),
+    AfterValidator(_check_name),
+    Field(json_schema_extra={"pattern": NAME_PATTERN}),
+]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=1024)]
-Text = Annotated[str, StringConstraints(max_length=2000), AfterValidator(_check_no_nul)]
-Label = Annotated[str, StringConstraints(max_length=200), AfterValidator(_check_no_nul)]
-Url = Annotated[str, StringConstraints(min_length=1, max_length=2048), AfterValidator(_check_url)]
-JsonObject = Annotated[dict[str, Any], AfterValidator(check_object)]
+Text = Annotated[
+    str,
+    StringConstraints(max_length=2000),
+    AfterValidator(_check_no_nul),
+    Field(json_schema_extra={"pattern": NO_NUL_PATTERN}),
+]
+Label = Annotated[
+    str,
+    StringConstraints(max_length=200),
+    AfterValidator(_check_no_nul),
+    Field(json_schema_extra={"pattern": NO_NUL_PATTERN}),
+]
+Url = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=2048),
+    AfterValidator(_check_url),
+    Field(json_schema_extra={"pattern": URL_PATTERN}),
+]
+JsonObject = Annotated[
+    dict[str, Any],
+    AfterValidator(check_object),
+    WithJsonSchema({"allOf": [{"$ref": SCHEMA_REF.format(model="FreeJsonObject")}]}),
+]
 """Free-form JSON (settings, details): see :mod:`fustor_registry.freejson` for the rules."""
 Kind = Annotated[
     str,
@@ -85,7 +118,12 @@ class Body(BaseModel):
 
 
 class LoginRequest(Body):
-    username: Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_check_no_nul)]
+    username: Annotated[
+        str,
+        StringConstraints(min_length=1, max_length=64),
+        AfterValidator(_check_no_nul),
+        Field(json_schema_extra={"pattern": NO_NUL_PATTERN}),
+    ]
     password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 
 

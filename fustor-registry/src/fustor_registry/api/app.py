@@ -5,20 +5,24 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from sqlalchemy import text
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.middleware import Middleware
 
-from fustor_registry.api import datastores, service, storage, users
-from fustor_registry.api.errors import http_exception
+from fustor_registry.api import datastores, meta, service, storage, users
+from fustor_registry.api.endpoints import Endpoint
+from fustor_registry.api.errors import EXCEPTION_HANDLERS, ErrorBoundary
+from fustor_registry.api.openapi import build_openapi
 from fustor_registry.config import RegistryConfig
 from fustor_registry.registry import Registry
 
-API_PREFIX = "/api/v1"
+ENDPOINTS: list[Endpoint] = [
+    *meta.ENDPOINTS,
+    *service.ENDPOINTS,  # before the user routes: /keys/verify next to /keys/{key_id}
+    *users.ENDPOINTS,
+    *datastores.ENDPOINTS,
+    *storage.ENDPOINTS,
+]
+"""Every route of the API, in the order the OpenAPI document lists them."""
 
 
 def create_app(config: RegistryConfig, *, registry: Registry | None = None) -> Starlette:
@@ -38,25 +42,14 @@ def create_app(config: RegistryConfig, *, registry: Registry | None = None) -> S
             if owned:
                 active.close()
 
-    # service routes first: /keys/verify must not be shadowed by /keys/{key_id}
-    routes = service.routes + users.routes + datastores.routes + storage.routes
-
-    async def healthz(request: Request) -> Response:
-        """Liveness: the process answers (same contract as Fusion and the agent)."""
-        return JSONResponse({"status": "ok"})
-
-    async def readyz(request: Request) -> Response:
-        """Readiness: the database answers a trivial query."""
-        try:
-            await run_in_threadpool(active.read, lambda connection: connection.execute(text("SELECT 1")))
-        except Exception:
-            return JSONResponse({"error": {"code": "not_ready", "message": "database unreachable"}}, 503)
-        return JSONResponse({"status": "ready"})
-
     app = Starlette(
-        routes=[Route("/healthz", healthz), Route("/readyz", readyz), Mount(API_PREFIX, routes=routes)],
-        exception_handlers={HTTPException: http_exception},
+        routes=[endpoint.route() for endpoint in ENDPOINTS],
+        middleware=[Middleware(ErrorBoundary)],
+        exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
+    # a path with a stray trailing slash is answered by errors.py (307 with a JSON body)
+    app.router.redirect_slashes = False
     app.state.registry = active
+    app.state.openapi = build_openapi(ENDPOINTS)
     return app

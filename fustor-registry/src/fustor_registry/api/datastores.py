@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
+from fustor_registry.api.answers import (
+    DatastoreDeleted,
+    DatastoreList,
+    DatastoreView,
+    KeyCreated,
+    KeyList,
+    KeyView,
+)
 from fustor_registry.api.calls import as_user, path_param, read_body, row_id
+from fustor_registry.api.endpoints import Endpoint
 from fustor_registry.api.errors import endpoint
 from fustor_registry.api.responses import JSONResponse
 from fustor_registry.schemas import DatastoreCreate, DatastoreUpdate, KeyCreate, parse_body
@@ -89,14 +97,91 @@ async def revoke_key(request: Request) -> Response:
     )
 
 
-routes = [
-    Route("/datastores", create_datastore, methods=["POST"]),
-    Route("/datastores", list_datastores, methods=["GET"]),
-    Route("/datastores/{name}", get_datastore, methods=["GET"]),
-    Route("/datastores/{name}", update_datastore, methods=["PATCH"]),
-    Route("/datastores/{name}", delete_datastore, methods=["DELETE"]),
-    Route("/datastores/{name}/keys", create_key, methods=["POST"]),
-    Route("/datastores/{name}/keys", list_datastore_keys, methods=["GET"]),
-    Route("/keys", list_keys, methods=["GET"]),
-    Route("/keys/{key_id:int}", revoke_key, methods=["DELETE"]),
+ENDPOINTS = [
+    Endpoint(
+        "POST",
+        "/api/v1/datastores",
+        create_datastore,
+        "Create a datastore (the caller owns it)",
+        "user",
+        DatastoreView,
+        body=DatastoreCreate,
+        status=201,
+        errors=(401, 403, 409, 413, 422),
+    ),
+    Endpoint(
+        "GET",
+        "/api/v1/datastores",
+        list_datastores,
+        "List datastores (admin: all; user: own)",
+        "user",
+        DatastoreList,
+        errors=(401,),
+    ),
+    Endpoint(
+        "GET",
+        "/api/v1/datastores/{name}",
+        get_datastore,
+        "Read a datastore",
+        "user",
+        DatastoreView,
+        errors=(401, 403, 404),
+    ),
+    Endpoint(
+        "PATCH",
+        "/api/v1/datastores/{name}",
+        update_datastore,
+        "Change a datastore",
+        "user",
+        DatastoreView,
+        body=DatastoreUpdate,
+        errors=(401, 403, 404, 409, 413, 422),
+    ),
+    Endpoint(
+        "DELETE",
+        "/api/v1/datastores/{name}",
+        delete_datastore,
+        "Delete a datastore (revokes its keys)",
+        "user",
+        DatastoreDeleted,
+        errors=(401, 403, 404, 409),
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/datastores/{name}/keys",
+        create_key,
+        "Create an API key (its secret is in this answer only)",
+        "user",
+        KeyCreated,
+        body=KeyCreate,
+        status=201,
+        errors=(401, 403, 404, 409, 413, 422),
+    ),
+    Endpoint(
+        "GET",
+        "/api/v1/datastores/{name}/keys",
+        list_datastore_keys,
+        "List a datastore's API keys (prefixes, never secrets)",
+        "user",
+        KeyList,
+        errors=(401, 403, 404),
+    ),
+    Endpoint(
+        "GET",
+        "/api/v1/keys",
+        list_keys,
+        "List API keys (admin: all; user: own datastores')",
+        "user",
+        KeyList,
+        errors=(401,),
+    ),
+    Endpoint(
+        "DELETE",
+        "/api/v1/keys/{key_id}",
+        revoke_key,
+        "Revoke an API key (idempotent)",
+        "user",
+        KeyView,
+        errors=(401, 403, 404, 409),
+    ),
 ]

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from fustor_core.errors import Unauthorized
+from fustor_registry.api.answers import Bootstrap, KeyVerdict, ServiceDatastoreList, Status
 from fustor_registry.api.calls import (
     anonymous,
     as_service,
@@ -16,6 +16,7 @@ from fustor_registry.api.calls import (
     read_body,
     registry_of,
 )
+from fustor_registry.api.endpoints import Endpoint, QueryParam
 from fustor_registry.api.errors import endpoint
 from fustor_registry.api.responses import JSONResponse
 from fustor_registry.schemas import KeyVerifyRequest, parse_body
@@ -56,9 +57,36 @@ async def health(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
-routes = [
-    Route("/keys/verify", verify_key, methods=["POST"]),
-    Route("/service/datastores", service_datastores, methods=["GET"]),
-    Route("/agent/bootstrap", agent_bootstrap, methods=["GET"]),
-    Route("/health", health, methods=["GET"]),
+ENDPOINTS = [
+    Endpoint(
+        "POST",
+        "/api/v1/keys/verify",
+        verify_key,
+        "Is this API key valid, and for which datastore and scopes? (Fusion)",
+        "service",
+        KeyVerdict,
+        body=KeyVerifyRequest,
+        errors=(401, 404, 413, 422),
+    ),
+    Endpoint(
+        "GET",
+        "/api/v1/service/datastores",
+        service_datastores,
+        "Datastores for Fusion: all, or those routed to one Fusion URL",
+        "service",
+        ServiceDatastoreList,
+        errors=(401, 422),
+        query=(QueryParam("fusion_url", "only datastores whose fusion_url is this (trailing / ignored)"),),
+    ),
+    Endpoint(
+        "GET",
+        "/api/v1/agent/bootstrap",
+        agent_bootstrap,
+        "Where an agent pushes, and its storage environment's credentials",
+        "ingest_key",
+        Bootstrap,
+        errors=(401, 403, 422),
+        query=(QueryParam("datastore", "the datastore the agent expects its key to be for"),),
+    ),
+    Endpoint("GET", "/api/v1/health", health, "Liveness", None, Status),
 ]

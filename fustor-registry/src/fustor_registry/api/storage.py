@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
+from fustor_registry.api.answers import (
+    CredentialList,
+    CredentialView,
+    Deleted,
+    StorageEnvironmentList,
+    StorageEnvironmentView,
+)
 from fustor_registry.api.calls import as_user, path_param, read_body, registry_of
+from fustor_registry.api.endpoints import Endpoint
 from fustor_registry.api.errors import endpoint
 from fustor_registry.api.responses import JSONResponse
 from fustor_registry.schemas import CredentialCreate, CredentialUpdate, StorageEnvironmentCreate, parse_body
@@ -92,13 +99,85 @@ async def delete_credential(request: Request) -> Response:
     return JSONResponse(answer)
 
 
-routes = [
-    Route("/storage-environments", create_environment, methods=["POST"]),
-    Route("/storage-environments", list_environments, methods=["GET"]),
-    Route("/storage-environments/{name}", get_environment, methods=["GET"]),
-    Route("/storage-environments/{name}", delete_environment, methods=["DELETE"]),
-    Route("/storage-environments/{name}/credentials", create_credential, methods=["POST"]),
-    Route("/storage-environments/{name}/credentials", list_credentials, methods=["GET"]),
-    Route("/storage-environments/{name}/credentials/{credential}", update_credential, methods=["PUT"]),
-    Route("/storage-environments/{name}/credentials/{credential}", delete_credential, methods=["DELETE"]),
+ENVIRONMENT = "/api/v1/storage-environments/{name}"
+CREDENTIAL = ENVIRONMENT + "/credentials/{credential}"
+
+ENDPOINTS = [
+    Endpoint(
+        "POST",
+        "/api/v1/storage-environments",
+        create_environment,
+        "Create a storage environment (admin)",
+        "user",
+        StorageEnvironmentView,
+        body=StorageEnvironmentCreate,
+        status=201,
+        errors=(401, 403, 409, 413, 422),
+    ),
+    Endpoint(
+        "GET",
+        "/api/v1/storage-environments",
+        list_environments,
+        "List storage environments",
+        "user",
+        StorageEnvironmentList,
+        errors=(401,),
+    ),
+    Endpoint(
+        "GET",
+        ENVIRONMENT,
+        get_environment,
+        "Read a storage environment",
+        "user",
+        StorageEnvironmentView,
+        errors=(401, 404),
+    ),
+    Endpoint(
+        "DELETE",
+        ENVIRONMENT,
+        delete_environment,
+        "Delete a storage environment and its credentials (admin; 409 while in use)",
+        "user",
+        Deleted,
+        errors=(401, 403, 404, 409),
+    ),
+    Endpoint(
+        "POST",
+        ENVIRONMENT + "/credentials",
+        create_credential,
+        "Store a credential (admin; encrypted at rest)",
+        "user",
+        CredentialView,
+        body=CredentialCreate,
+        status=201,
+        errors=(401, 403, 404, 409, 413, 422),
+    ),
+    Endpoint(
+        "GET",
+        ENVIRONMENT + "/credentials",
+        list_credentials,
+        "List an environment's credentials (admin; names only)",
+        "user",
+        CredentialList,
+        errors=(401, 403, 404),
+    ),
+    Endpoint(
+        "PUT",
+        CREDENTIAL,
+        update_credential,
+        "Rotate a credential's secret (admin)",
+        "user",
+        CredentialView,
+        body=CredentialUpdate,
+        errors=(401, 403, 404, 409, 413, 422),
+    ),
+    Endpoint(
+        "DELETE",
+        CREDENTIAL,
+        delete_credential,
+        "Delete a credential (admin)",
+        "user",
+        Deleted,
+        errors=(401, 403, 404, 409),
+    ),
 ]

@@ -8,10 +8,10 @@ import math
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from fustor_core.errors import Unauthorized
 from fustor_core.logs import log_event
+from fustor_registry.api.answers import LoggedOut, LoginAnswer, UserList, UserView
 from fustor_registry.api.calls import (
     as_user,
     client_address,
@@ -20,6 +20,7 @@ from fustor_registry.api.calls import (
     read_body,
     registry_of,
 )
+from fustor_registry.api.endpoints import Endpoint
 from fustor_registry.api.errors import Throttled, endpoint
 from fustor_registry.api.responses import JSONResponse, encoded
 from fustor_registry.schemas import LoginRequest, PasswordChange, UserCreate, UserUpdate, parse_body
@@ -141,13 +142,62 @@ async def change_password(request: Request) -> Response:
     return JSONResponse(answer)
 
 
-routes = [
-    Route("/auth/login", login, methods=["POST"]),
-    Route("/auth/logout", logout, methods=["POST"]),
-    Route("/auth/me", me, methods=["GET"]),
-    Route("/users", create_user, methods=["POST"]),
-    Route("/users", list_users, methods=["GET"]),
-    Route("/users/{username}", get_user, methods=["GET"]),
-    Route("/users/{username}", update_user, methods=["PATCH"]),
-    Route("/users/{username}/password", change_password, methods=["PUT"]),
+USER = "/api/v1/users/{username}"
+
+ENDPOINTS = [
+    Endpoint(
+        "POST",
+        "/api/v1/auth/login",
+        login,
+        "Log in: a bearer token for a user name and password",
+        None,
+        LoginAnswer,
+        body=LoginRequest,
+        errors=(401, 403, 413, 422, 429),
+    ),
+    Endpoint(
+        "POST", "/api/v1/auth/logout", logout, "Revoke the caller's token", "user", LoggedOut, errors=(401,)
+    ),
+    Endpoint("GET", "/api/v1/auth/me", me, "The caller", "user", UserView, errors=(401,)),
+    Endpoint(
+        "POST",
+        "/api/v1/users",
+        create_user,
+        "Create a user (admin)",
+        "user",
+        UserView,
+        body=UserCreate,
+        status=201,
+        errors=(401, 403, 409, 413, 422),
+    ),
+    Endpoint("GET", "/api/v1/users", list_users, "List users (admin)", "user", UserList, errors=(401, 403)),
+    Endpoint(
+        "GET",
+        USER,
+        get_user,
+        "Read a user (admin, or the user itself)",
+        "user",
+        UserView,
+        errors=(401, 403, 404),
+    ),
+    Endpoint(
+        "PATCH",
+        USER,
+        update_user,
+        "Disable/enable a user or change its role (admin)",
+        "user",
+        UserView,
+        body=UserUpdate,
+        errors=(401, 403, 404, 409, 413, 422),
+    ),
+    Endpoint(
+        "PUT",
+        USER + "/password",
+        change_password,
+        "Change a password (revokes the user's other tokens)",
+        "user",
+        UserView,
+        body=PasswordChange,
+        errors=(401, 403, 404, 409, 413, 422),
+    ),
 ]

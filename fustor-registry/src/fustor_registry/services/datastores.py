@@ -8,10 +8,10 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from fustor_core.errors import Conflict, NotFound
+from fustor_core.errors import Conflict, InvalidInput, NotFound
 from fustor_core.logs import log_event
 from fustor_registry.access import Caller, require_admin, require_owner
-from fustor_registry.models import ApiKey, Datastore, utcnow
+from fustor_registry.models import ApiKey, Datastore, StorageEnvironment, utcnow
 from fustor_registry.schemas import DatastoreCreate, DatastoreUpdate
 from fustor_registry.services.storage import find_environment
 from fustor_registry.views import datastore_view, service_datastore_view
@@ -44,11 +44,20 @@ def create_datastore(session: Session, caller: Caller, body: DatastoreCreate) ->
     )
     if body.storage_environment is not None:
         require_admin(caller, "attach a storage environment to a datastore")
-        datastore.storage_environment = find_environment(session, body.storage_environment)
+        datastore.storage_environment = _named_environment(session, body.storage_environment)
     session.add(datastore)
     session.flush()
     log_event(logger, logging.INFO, "datastore created", datastore=datastore.name, by=caller.username)
     return datastore_view(datastore)
+
+
+def _named_environment(session: Session, name: str) -> StorageEnvironment:
+    """The environment a request body names. One that does not exist makes the body invalid
+    (422): a 404 would say the datastore in the URL is missing."""
+    try:
+        return find_environment(session, name)
+    except NotFound:
+        raise InvalidInput(f"storage_environment: no storage environment named {name!r}") from None
 
 
 def list_datastores(session: Session, caller: Caller) -> list[dict[str, Any]]:
@@ -68,7 +77,7 @@ def update_datastore(session: Session, caller: Caller, name: str, body: Datastor
     if "storage_environment" in given:
         require_admin(caller, "attach a storage environment to a datastore")
         datastore.storage_environment = (
-            find_environment(session, body.storage_environment) if body.storage_environment else None
+            _named_environment(session, body.storage_environment) if body.storage_environment else None
         )
     if "description" in given:
         datastore.description = body.description or ""

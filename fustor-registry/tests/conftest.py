@@ -25,6 +25,22 @@ from fustor_registry.api import create_app
 from fustor_registry.db import make_engine
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+FUZZ_REPORTS = pytest.StashKey[list[str]]()
+
+
+@pytest.fixture
+def report_fuzz(request: pytest.FixtureRequest) -> Callable[[str], None]:
+    """Add a line to the "schema-driven fuzzing" section printed at the end of the run (so CI
+    logs show the request counts without ``-s``)."""
+    return request.config.stash.setdefault(FUZZ_REPORTS, []).append
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    reports = config.stash.get(FUZZ_REPORTS, [])
+    if reports:
+        terminalreporter.section("schema-driven fuzzing")
+        for line in reports:
+            terminalreporter.write_line(line)
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

@@ -5,7 +5,7 @@ finds no 5xx, no answer that breaks the document, and no disagreement about what
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -110,7 +110,11 @@ def seed_for_fuzzing(harness: Harness) -> dict[str, Actor]:
 
 
 def test_fuzzing_finds_no_disagreement(
-    harness: Harness, server: str, tmp_path: Path, record_property: pytest.RecordProperty
+    harness: Harness,
+    server: str,
+    tmp_path: Path,
+    record_property: pytest.RecordProperty,
+    report_fuzz: Callable[[str], None],
 ) -> None:
     actors = seed_for_fuzzing(harness)
     schema = server + "/api/v1/openapi.json"
@@ -140,7 +144,9 @@ def test_fuzzing_finds_no_disagreement(
 
     total = sum(run.requests for run in runs.values())
     report = ", ".join(f"{label}: {run.summary()}" for label, run in runs.items())
-    print(f"\nregistry fuzz ({harness.registry.db.engine.dialect.name}): {total} requests; {report}")
+    line = f"registry ({harness.registry.db.engine.dialect.name}): {total} requests; {report}"
+    print("\n" + line)
+    report_fuzz(line)
     record_property("fuzz_requests", total)
     for label, run in runs.items():
         assert run.requests > 0, f"{label}: no request sent\n{run.output}"

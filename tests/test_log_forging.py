@@ -12,7 +12,8 @@ import httpx
 import pytest
 from cryptography.fernet import Fernet
 
-from fustor_core.demo.processes import Service, command_path, free_port
+from fustor_core.testing import free_port
+from fustor_demo.processes import Service, command_path
 
 FORGED_LINE = "ts=2030-01-01T00:00:00Z level=info msg=login user=root"
 FORGED = "e\r\n" + FORGED_LINE + "\x1b[2K\u2028"  # a login name holds at most 64 characters

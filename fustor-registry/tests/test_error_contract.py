@@ -116,7 +116,7 @@ def test_client_gone_while_sending_its_body_is_one_line(server: str, log_text: i
             b"POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
             b'Content-Length: 1000\r\n\r\n{"username": "al'
         )
-    wait_for(lambda: "client disconnected" in log_text.getvalue(), timeout_s=10)
+    wait_for(lambda: "client disconnected" in log_text.getvalue(), timeout=10)
     lines = records(log_text)
     gone = [line for line in lines if "client disconnected" in line]
     assert len(gone) == 1, lines

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import shlex
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ import pytest
 from cryptography.fernet import Fernet
 from registry_testkit import FAST_HASHING, PASSWORD
 
-from fustor_core.demo.processes import Service, command_path, free_port
+from fustor_core.testing import free_port, wait_for
 
 MAX_FAILURES = 3
 ADDRESS_MAX_FAILURES = 6
@@ -32,13 +33,23 @@ USERS = ("alice", "bob", "carol", "dave", "erin")
 CREATE = ("--password-stdin", "--username")
 
 
+CLI = [sys.executable, "-m", "fustor_registry.cli"]
+
+
 @dataclass
 class Registry:
     url: str
-    service: Service
+    log_path: Path
 
     def log_lines(self) -> list[str]:
-        return self.service.log_path.read_text(errors="replace").splitlines()
+        return self.log_path.read_text(errors="replace").splitlines()
+
+
+def answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 @pytest.fixture(scope="module")
@@ -62,22 +73,28 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
     )
     for user in USERS:
         subprocess.run(
-            [command_path("fustor-registry"), "admin", "create-user", "--config", str(config), *CREATE, user],
+            [*CLI, "admin", "create-user", "--config", str(config), *CREATE, user],
             input=PASSWORD + "\n",
             text=True,
             check=True,
             capture_output=True,
         )
-    service = Service(
-        "registry",
-        [command_path("fustor-registry"), "serve", "--config", str(config), "--port", str(port)],
-        log_dir=Path(home),
-        ready_url=f"http://127.0.0.1:{port}/healthz",
-    ).start()
+    log_path = home / "registry.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [*CLI, "serve", "--config", str(config), "--port", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
     try:
-        yield Registry(f"http://127.0.0.1:{port}", service)
+        url = f"http://127.0.0.1:{port}"
+        wait_for(lambda: process.poll() is not None or answers(url + "/healthz"), timeout=30)
+        assert process.poll() is None, log_path.read_text()
+        yield Registry(url, log_path)
     finally:
-        service.stop()
+        process.terminate()
+        process.wait(timeout=30)
 
 
 def client_from(address: str) -> httpx.Client:

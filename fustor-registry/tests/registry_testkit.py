@@ -56,7 +56,9 @@ class Backend:
         engine.dispose()
         self.created.append(name)
         separator = "&" if "?" in self.base else "?"
-        return f"{self.base}{separator}options={quote(f'-csearch_path={name}')}"
+        # application_name tags this database's connections, so a test can end exactly those
+        # (other test sessions, other developers' too, share the server)
+        return f"{self.base}{separator}options={quote(f'-csearch_path={name}')}&application_name={name}"
 
     def cleanup(self) -> None:
         if self.kind != "postgresql" or not self.created:

@@ -205,9 +205,9 @@ def test_verification_survives_dropped_database_connections(harness: Harness) ->
     engine = create_engine(harness.url)
     with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
-            killed = connection.exec_driver_sql(
+            killed = connection.exec_driver_sql(  # only this test database's connections
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                "WHERE usename = current_user AND pid <> pg_backend_pid() AND datname = current_database()"
+                "WHERE application_name = current_setting('application_name') AND pid <> pg_backend_pid()"
             ).scalar()
             assert killed and killed >= 1
     engine.dispose()

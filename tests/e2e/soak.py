@@ -99,6 +99,8 @@ class SoakReport:
     faults: list[str] = field(default_factory=list)
     resurrected: list[str] = field(default_factory=list)
     """Paths the view showed again after it had shown them deleted (must stay empty)."""
+    details: list[str] = field(default_factory=list)
+    """How each resurrected path or remaining difference came about, as far as one can tell."""
     checks: int = 0
     """Resurrection checks made while the workload ran."""
     overflows: int = 0
@@ -125,6 +127,7 @@ class SoakReport:
             + (f" {self.resurrected[:10]}" if self.resurrected else ""),
             f"after one audit and one deep audit: {self.differences.summary()}",
             f"converged after: {converged}",
+            *self.details[:20],
         ]
 
 
@@ -143,8 +146,24 @@ class ExportModel:
         self.dirs: set[str] = {ROOT}
         self.deleted: set[str] = set()
         """Deleted by the workload and not re-created since."""
+        self.watched: set[str] = set()
+        """Deleted paths the view held when they were deleted: once it shows them gone, they
+        must stay gone. (A path the view never held — made through a host without an agent
+        and not yet scanned — may still arrive late from a scan that listed it before; that is
+        the lag of a blind change, not a resurrection.)"""
+        self.probe: Callable[[str], bool | None] = lambda path: None
+        """Asks the view whether it holds a path (set by the soak)."""
         self.confirmed_gone: set[str] = set()
         """Deleted, and the view has answered 404 for it since: it must never answer 200 again."""
+        self.history: dict[str, list[str]] = {}
+        """What happened to each path, for the report of a resurrected one."""
+        self.now = "start"
+        """The operation being done (set by the workload), stamped on history entries."""
+
+    def note(self, path: str, what: str) -> None:
+        entries = self.history.setdefault(path, [])
+        if len(entries) < 12:
+            entries.append(f"{what} at {self.now}")
 
     def add_file(self, path: str) -> None:
         self.files.add(path)
@@ -155,20 +174,31 @@ class ExportModel:
         self._recreated(path)
 
     def _recreated(self, path: str) -> None:
+        if path in self.deleted:
+            self.note(path, "re-created")
         self.deleted.discard(path)
+        self.watched.discard(path)
         self.confirmed_gone.discard(path)
 
     def remove_file(self, path: str) -> None:
         self.files.discard(path)
+        self._deleted(path)
+
+    def _deleted(self, path: str, *, probe: bool = True) -> None:
         self.deleted.add(path)
+        known = probe and self.probe(path)
+        if known:
+            self.watched.add(path)
+        self.note(path, "deleted (the view held it)" if known else "deleted")
 
     def remove_tree(self, path: str) -> None:
         prefix = path + "/"
-        for doomed in [p for p in self.files if p.startswith(prefix)]:
-            self.remove_file(doomed)
+        for i, doomed in enumerate(sorted(p for p in self.files if p.startswith(prefix))):
+            self.files.discard(doomed)
+            self._deleted(doomed, probe=i < 10)  # a few of a big subtree are enough to watch
         for doomed in [d for d in self.dirs if d == path or d.startswith(prefix)]:
             self.dirs.discard(doomed)
-            self.deleted.add(doomed)
+            self._deleted(doomed, probe=doomed == path)
 
     def resync(self, path: str) -> None:
         """After a failed operation: read what the export really holds at ``path``."""
@@ -257,6 +287,7 @@ class Workload:
     def step(self) -> None:
         kind = self.rng.choices(self._kinds, self._weights)[0]
         host = self._host()
+        self.model.now = f"op {self.report.operations} ({kind} via {host})"
         target: str | None = None
         try:
             target = getattr(self, f"_{kind}")(host)
@@ -455,6 +486,14 @@ class ViewReader:
             return None
         return answer.status_code == 200
 
+    def node(self, path: str) -> dict[str, Any] | None:
+        """The node as the view answers it (no children), or None."""
+        answer = self._get("tree", path=path, depth=0)
+        if answer is None or answer.status_code != 200:
+            return None
+        node: dict[str, Any] = answer.json()
+        return node
+
     def everything(self) -> dict[str, dict[str, Any]] | None:
         """Every node below the soak root, by path (None when Fusion cannot answer)."""
         nodes: dict[str, dict[str, Any]] = {}
@@ -557,6 +596,7 @@ class Soak:
         self.model = ExportModel(lab.export)
         self.workload = Workload(lab, self.model, self.rng, self.report, max_dirs=config.max_dirs)
         self.view = ViewReader(stack)
+        self.model.probe = self.view.present
         self._since_check = 0
 
     # -- running ----------------------------------------------------------------------------
@@ -608,12 +648,26 @@ class Soak:
             self.report.checks += 1
             if present and path not in self.report.resurrected:
                 self.report.resurrected.append(path)
-        for path in self._some(model.deleted - model.confirmed_gone, most):
+                self.report.details.append(self._explain(path))
+        for path in self._some(model.watched - model.confirmed_gone, most):
             present = self.view.present(path)
             if present is None:
                 return
             if not present:
                 model.confirmed_gone.add(path)
+                model.note(path, "seen gone in the view")
+
+    def _explain(self, path: str) -> str:
+        """Everything known about a path that came back: its history, the view's node and
+        parent, and whether the export holds it after all (then the model was wrong)."""
+        on_export = (self.lab.export / path.lstrip("/")).exists()
+        node = self.view.node(path)
+        parent = self.view.node(os.path.dirname(path))
+        return (
+            f"{path}: back in the view at {self.model.now} (on the export: {on_export});"
+            f" history: {'; '.join(self.model.history.get(path, []))}; view node: {node};"
+            f" view parent: {parent}; faults so far: {'; '.join(self.report.faults) or 'none'}"
+        )
 
     def _some(self, paths: set[str], most: int) -> list[str]:
         ordered = sorted(paths)
@@ -776,6 +830,18 @@ class Soak:
                     break
             time.sleep(0.5)
         self.report.differences = differences
+        for path in [*differences.extra, *differences.missing, *differences.size, *differences.mtime][:10]:
+            real = self.lab.export / path.lstrip("/")
+            on_export = os.lstat(real) if os.path.lexists(real) else None
+            parent = os.path.dirname(path)
+            real_parent = self.lab.export / parent.lstrip("/")
+            self.report.details.append(
+                f"{path}: view {self.view.node(path)}; export"
+                f" {(on_export.st_size, on_export.st_mtime) if on_export else None}; view parent"
+                f" {self.view.node(parent)}; export parent mtime"
+                f" {real_parent.stat().st_mtime if real_parent.exists() else None};"
+                f" history: {'; '.join(self.model.history.get(path, []))}"
+            )
 
     def run_deep_audit(self, host: str) -> None:
         before = self.stack.mode_runs(host, "audit")

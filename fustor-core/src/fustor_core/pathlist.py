@@ -22,6 +22,7 @@ the last path returned.
 from __future__ import annotations
 
 import heapq
+import logging
 import math
 import sys
 from bisect import bisect_left, bisect_right
@@ -30,6 +31,7 @@ from itertools import chain, groupby, repeat
 from operator import itemgetter
 from typing import Any
 
+from fustor_core.logs import log_event
 from fustor_core.pathlist_dirs import Chunk, Directory
 from fustor_core.pathlist_records import MISSING, RecordLayout
 from fustor_core.sorted_strings import SortedStrings
@@ -50,6 +52,22 @@ def order_key(path: str) -> tuple[str, str]:
     return split_path(path)
 
 
+def log_evictions(entries: PathList, logger: logging.Logger, *, view: str, name: str) -> None:
+    """One warning when a list's bound evicted entries since the last call (rules call it on the
+    tick, so an overflowing list logs at most once per tick, not once per put)."""
+    count = entries.new_evictions()
+    if count:
+        log_event(
+            logger,
+            logging.WARNING,
+            "list bound reached: oldest entries evicted",
+            view=view,
+            list=name,
+            evicted=count,
+            max_entries=entries.max_entries,
+        )
+
+
 class PathList:
     """A map of path -> record with subtree removal, paging, expiry by age and a size bound.
 
@@ -66,6 +84,7 @@ class PathList:
 
     __slots__ = (
         "_dirs",
+        "_evictions_reported",
         "_heap",
         "_heap_limit",
         "_layout",
@@ -97,11 +116,18 @@ class PathList:
         self._max = max_entries
         self.evicted = 0
         """How many entries the size bound has evicted since the list was made."""
+        self._evictions_reported = 0
 
     @property
     def max_entries(self) -> int | None:
         """The size bound (None: unbounded)."""
         return self._max
+
+    def new_evictions(self) -> int:
+        """How many entries were evicted since the last call (for a log line per episode)."""
+        count = self.evicted - self._evictions_reported
+        self._evictions_reported = self.evicted
+        return count
 
     # -- reading ---------------------------------------------------------------------------
 

@@ -96,6 +96,27 @@ class PathListMachine(RuleBasedStateMachine):
             self.free_model[path] = {"x": age}
         self._bounded_put(items)
 
+    @rule(batch=st.dictionaries(paths, st.tuples(ages, reasons), max_size=8), n=st.integers(0, 3))
+    def renew_many(self, batch: dict[str, tuple[float, str]], n: int) -> None:
+        """unless_same: a listed path with the same reason is untouched; keep: n stays."""
+        ordered = sorted(batch, key=lambda p: order_key(p)[0])
+        self.typed.put_many(
+            ordered,
+            unless_same="reason",
+            keep=("n",),
+            age=[batch[p][0] for p in ordered],
+            reason=[batch[p][1] for p in ordered],
+            n=n,
+            ok=False,
+        )
+        for path in ordered:
+            age, reason = batch[path]
+            old = self.model.get(path)
+            if old is None:
+                self.model[path] = {"age": age, "reason": reason, "n": n, "ok": False}
+            elif old["reason"] != reason:
+                self.model[path] = {"age": age, "reason": reason, "n": old["n"], "ok": False}
+
     @rule(path=paths)
     def discard(self, path: str) -> None:
         assert self.typed.discard(path) == self.model.pop(path, None)

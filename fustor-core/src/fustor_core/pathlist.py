@@ -52,6 +52,19 @@ def order_key(path: str) -> tuple[str, str]:
     return split_path(path)
 
 
+def _names_and_runs(paths: Sequence[str]) -> tuple[list[str], list[tuple[str, int]]]:
+    """The name of each path, and the runs of consecutive paths in one directory as
+    ``(directory, length)``. Built in C-level passes that keep no tuple per path alive: a batch's
+    worth of live GC-tracked objects would make the collector run several times per batch."""
+    heads: list[str] = []
+    names: list[str] = []
+    for start in range(0, len(paths), 512):  # a block's tuples die young: below gen0's threshold
+        parts = list(map(str.rpartition, paths[start : start + 512], repeat("/")))
+        heads.extend(map(_HEAD, parts))
+        names.extend(map(_NAME, parts))
+    return names, [(head or "/", len(list(group))) for head, group in groupby(heads)]
+
+
 def log_evictions(entries: PathList, logger: logging.Logger, *, view: str, name: str) -> None:
     """One warning when a list's bound evicted entries since the last call (rules call it on the
     tick, so an overflowing list logs at most once per tick, not once per put)."""
@@ -142,9 +155,13 @@ class PathList:
         if d is None:
             return False
         chunks = d.chunks
-        names = (
-            chunks[0].names if len(chunks) == 1 else chunks[max(bisect_right(d.firsts, name) - 1, 0)].names
-        )
+        if len(chunks) == 1:
+            chunk = chunks[0]
+            if not chunk.ordered:
+                d.order()
+            names = chunk.names
+        else:
+            names = chunks[max(bisect_right(d.firsts, name) - 1, 0)].names
         i = bisect_left(names, name)
         return i < len(names) and names[i] == name
 
@@ -153,6 +170,7 @@ class PathList:
         for dpath in list(self._order):
             d = self._dirs.get(dpath)
             if d is not None:
+                d.order()
                 yield from [d.child(name) for chunk in d.chunks for name in chunk.names]
 
     def get(self, path: str) -> dict[str, Any] | None:
@@ -171,13 +189,18 @@ class PathList:
         k = layout.index_of(field)
         out: list[Any] = []
         dirs = self._dirs
-        for head, group in groupby(map(str.rpartition, paths, repeat("/")), key=_HEAD):
-            d = dirs.get(head or "/")
+        all_names, runs = _names_and_runs(paths)
+        pos = 0
+        for dpath, run_length in runs:
+            stop = pos + run_length
+            d = dirs.get(dpath)
             if d is None:
-                out.extend(None for _ in group)
+                out.extend(repeat(None, run_length))
+                pos = stop
                 continue
-            names = list(map(_NAME, group))
-            values: list[Any] = [None] * len(names)
+            names = all_names[pos:stop]
+            pos = stop
+            values: list[Any] = [None] * run_length
             for ci, positions, indices in d.find_many(names):
                 col = d.chunks[ci].cols[k]
                 for j, i in zip(indices, positions, strict=True):
@@ -193,6 +216,7 @@ class PathList:
             d = self._dirs.get(dpath)
             if d is None:
                 continue
+            d.order()
             pairs = [
                 (d.child(name), record)
                 for chunk in d.chunks
@@ -212,6 +236,7 @@ class PathList:
         records = self._layout.records
         for dpath in self._order.iter_from(start_dir):
             d = self._dirs[dpath]
+            d.order()
             ci = i = 0
             if start_name is not None and dpath == start_dir:
                 ci = max(bisect_right(d.firsts, start_name) - 1, 0)
@@ -303,17 +328,31 @@ class PathList:
             self._put_into(d, _intern(name), values)
         self._bound()
 
-    def put_many(self, paths: Sequence[str], **columns: Any) -> None:
+    def put_many(
+        self,
+        paths: Sequence[str],
+        *,
+        unless_same: str | None = None,
+        keep: Collection[str] = (),
+        **columns: Any,
+    ) -> None:
         """List every path of ``paths`` at once — the bulk write of the ingest path.
 
-        Each keyword is a field: a list (or tuple, array) with one value per path, or a single
-        value for all. A path given twice keeps its last values. Runs of paths that share a
-        directory (batches arrive grouped by directory) are written a run at a time.
+        Each other keyword is a field: a list (or tuple, array) with one value per path, or a
+        single value for all. A path given twice keeps its last values. Runs of paths that share
+        a directory (batches arrive grouped by directory) are written a run at a time.
+
+        :param unless_same: a field: a path already listed with the same value of it is left
+            untouched (e.g. a suspect seen again with an unchanged mtime keeps its deadline).
+        :param keep: fields an already listed path keeps (e.g. when it was first marked).
+            With ``unless_same`` or ``keep``, give each path at most once.
         """
         count = len(paths)
         if not count:
             return
         layout = self._layout
+        same_k = None if unless_same is None else layout.index_of(unless_same)
+        keep_ks = frozenset(map(layout.index_of, keep))
         cols: list[Any] = [MISSING] * len(layout.names)
         for field, values in columns.items():
             k = layout.positions.get(field)
@@ -326,12 +365,11 @@ class PathList:
             self._puts += count
         self._require(cols)
         per_entry = [isinstance(values, list) for values in cols]
-        split = list(map(str.rpartition, paths, repeat("/")))
+        all_names, runs = _names_and_runs(paths)
         pos = 0
-        for head, run_length in [(head, len(list(group))) for head, group in groupby(map(_HEAD, split))]:
+        for dpath, run_length in runs:
             stop = pos + run_length
-            names = list(map(_intern, map(_NAME, split[pos:stop])))
-            dpath = head or "/"
+            names = list(map(_intern, all_names[pos:stop]))
             d = self._dirs.get(dpath)
             if d is None:
                 run = [
@@ -345,7 +383,7 @@ class PathList:
                         values[j] if listed else values
                         for values, listed in zip(cols, per_entry, strict=True)
                     ]
-                    self._put_into(d, name, row)
+                    self._put_into(d, name, row, same_k, keep_ks)
             pos = stop
         self._bound()
 
@@ -472,32 +510,48 @@ class PathList:
 
     def _fill(self, d: Directory, names: list[str], cols: list[Any]) -> None:
         """Fill a new directory with a run of entries (in any order, repeats: last wins); each of
-        ``cols`` is a list of one value per name, or one value for all."""
+        ``cols`` is a list of one value per name, or one value for all.
+
+        A run that fits one chunk is stored as it came and sorted on the directory's first read
+        (:meth:`Directory.order`): the ingest path of a fresh upload does not pay for the sort,
+        and a directory nobody reads before its entries go never pays for it at all.
+        """
         count = len(names)
-        if count > 1:
-            last = dict(zip(names, range(count), strict=True))
-            order = sorted(last.values(), key=names.__getitem__)
-            if order != list(range(count)):
-                names = list(map(names.__getitem__, order))
-                cols = [
-                    list(map(values.__getitem__, order)) if isinstance(values, list) else values
-                    for values in cols
-                ]
+        if count > 1 and len(set(names)) != count:  # a name given twice: its last values count
+            order = list(dict(zip(names, range(count), strict=True)).values())
+            names = list(map(names.__getitem__, order))
+            cols = [
+                list(map(values.__getitem__, order)) if isinstance(values, list) else values
+                for values in cols
+            ]
         self._size += len(names)
         a = self._layout.age
-        for chunk in d.fill(self._layout, names, cols):
+        for chunk in d.fill(self._layout, names, cols, ordered=count < 2):
             self._schedule(chunk, min(chunk.cols[a]))
 
-    def _put_into(self, d: Directory, name: str, values: list[Any]) -> None:
+    def _put_into(
+        self,
+        d: Directory,
+        name: str,
+        values: list[Any],
+        same_k: int | None = None,
+        keep_ks: frozenset[int] = frozenset(),
+    ) -> None:
         ci, i, found = d.locate(name)
         chunk = d.chunks[ci]
-        age = values[self._layout.age]
-        if age < chunk.sched:
-            self._schedule(chunk, age)
+        a = self._layout.age
         if found:
-            for col, value in zip(chunk.cols, values, strict=True):
-                col[i] = value
+            cols = chunk.cols
+            if same_k is not None and cols[same_k][i] == values[same_k]:
+                return
+            for k, value in enumerate(values):
+                if k not in keep_ks:
+                    cols[k][i] = value
+            if cols[a][i] < chunk.sched:
+                self._schedule(chunk, cols[a][i])
             return
+        if values[a] < chunk.sched:
+            self._schedule(chunk, values[a])
         self._size += 1
         tail = d.insert(ci, i, name, values)
         if tail is not None:

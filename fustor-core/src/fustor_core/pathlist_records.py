@@ -33,6 +33,12 @@ _SEQUENCES = (list, tuple, array, range)
 value broadcast to every entry)."""
 
 
+def permuted(col: Column, order: list[int]) -> Column:
+    """``col`` reordered: its ``order[0]``-th value first, and so on."""
+    values = map(col.__getitem__, order)
+    return array(col.typecode, values) if isinstance(col, array) else list(values)
+
+
 class RecordLayout:
     """The columns of one list: their names, storage types and value tables."""
 

@@ -54,8 +54,9 @@ def fustor_batch_applied(view: ViewLike, batch: Batch, changes: Changes) -> None
     if suspects is None:
         return
     if batch.source is not MessageSource.REALTIME:
-        written_or_confirmed = chain(changes.upserted, batch.skipped)
-        rules.mark_hot_scanned_files(suspects, batch, written_or_confirmed, moment_of(view))
+        skipped = batch.skipped
+        written_or_confirmed = list(chain(changes.upserted, skipped)) if skipped else changes.upserted
+        rules.mark_hot_scanned_files(suspects, batch.rows, written_or_confirmed, moment_of(view))
     elif batch.event_type is EventType.DELETE:
         if suspects:
             rows, before = batch.rows, batch.existing()

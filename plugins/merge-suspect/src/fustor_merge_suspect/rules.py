@@ -15,13 +15,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from itertools import compress
+from itertools import compress, repeat
+from operator import and_, attrgetter, lt, not_
 
 from fustor_core.arbitration import Batch, LogicalClock, NodeInfo, SentinelUpdate
+from fustor_core.event_model import Row
 from fustor_merge_suspect.suspect_list import SuspectList
 
 HOT = "hot"
 FUTURE = "future"
+
+_PATH, _MTIME, _IS_DIR = attrgetter("path"), attrgetter("mtime"), attrgetter("is_dir")
 
 
 @dataclass(frozen=True)
@@ -57,21 +61,14 @@ def mark_hot_files(
 ) -> None:
     """List ``paths`` as suspect; an unchanged mtime keeps its TTL, a changed one renews it
     (keeping ``marked_at``, the first time the file was found suspect)."""
-    if not paths:
-        return
-    marked_at: Sequence[float | None] | float = moment.now
-    if suspects:
-        listed = suspects.get_many(paths, "mtime")
-        if any(mtime is not None for mtime in listed):
-            fresh = [old != new for old, new in zip(listed, mtimes, strict=True)]
-            paths = list(compress(paths, fresh))
-            mtimes = list(compress(mtimes, fresh))
-            if not isinstance(reasons, str):
-                reasons = list(compress(reasons, fresh))
-            known = suspects.get_many(paths, "marked_at")
-            marked_at = [moment.now if first is None else first for first in known]
     suspects.put_many(
-        paths, mtime=mtimes, marked_at=marked_at, expires_at=moment.now + moment.ttl_s, reason=reasons
+        paths,
+        unless_same="mtime",
+        keep=("marked_at",),
+        mtime=mtimes,
+        marked_at=moment.now,
+        expires_at=moment.now + moment.ttl_s,
+        reason=reasons,
     )
 
 
@@ -81,41 +78,39 @@ def mark_hot_file(suspects: SuspectList, path: str, mtime: float, reason: str, m
 
 
 def mark_hot_scanned_files(
-    suspects: SuspectList, batch: Batch, indices: Iterable[int], moment: Moment
+    suspects: SuspectList, rows: Sequence[Row], indices: Sequence[int], moment: Moment
 ) -> None:
     """Snapshot/audit files that are hot or in the future become suspect; a listed suspect that
     a scan now reports with a cold mtime is released.
 
-    ``indices`` are the rows the tree accepted or found identical. One pass sorts them into
-    hot and cold; the list is then updated with one bulk call each.
+    ``indices`` are the rows the tree accepted or found identical. A fresh upload makes every
+    row of every batch hot, so the rows are sorted into hot and cold by C-level ``map``s (no
+    Python step per row) and the list is updated with one bulk call each.
     """
-    rows = batch.rows
-    hot_after, future_after = moment.hot_after, moment.future_after
-    check_cold = bool(suspects)  # cold rows can only release what was listed before this batch
-    hot_paths: list[str] = []
-    hot_mtimes: list[float] = []
-    future: list[int] = []
-    cold_paths: list[str] = []
-    for i in indices:
-        row = rows[i]
-        if row.is_dir:
-            continue
-        mtime = row.mtime
-        if mtime > hot_after:
-            if mtime > future_after:
-                future.append(len(hot_paths))
-            hot_paths.append(row.path)
-            hot_mtimes.append(mtime)
-        elif check_cold:
-            cold_paths.append(row.path)
-    if cold_paths:
-        suspects.discard_many(cold_paths)
+    selected = rows if indices == range(len(rows)) else list(map(rows.__getitem__, indices))
+    if not selected:
+        return
+    mtimes = list(map(_MTIME, selected))
+    hot_after = moment.hot_after
+    if max(mtimes) <= hot_after and not suspects:  # a settled tree: nothing to mark or release
+        return
+    is_dir = list(map(_IS_DIR, selected))
+    files = list(map(not_, is_dir)) if True in is_dir else None
+    hot = list(map(lt, repeat(hot_after), mtimes))
+    if files is not None:
+        hot = list(map(and_, files, hot))
+    if suspects:  # cold files can only release what was listed before this batch
+        cold = list(map(not_, hot)) if files is None else list(map(and_, files, map(not_, hot)))
+        if True in cold:
+            suspects.discard_many(compress(map(_PATH, selected), cold))
+    if True not in hot:
+        return
+    hot_mtimes = list(compress(mtimes, hot))
+    future_after = moment.future_after
     reasons: list[str] | str = HOT
-    if future:
-        reasons = [HOT] * len(hot_paths)
-        for k in future:
-            reasons[k] = FUTURE
-    mark_hot_files(suspects, hot_paths, hot_mtimes, reasons, moment)
+    if max(hot_mtimes) > future_after:
+        reasons = [FUTURE if mtime > future_after else HOT for mtime in hot_mtimes]
+    mark_hot_files(suspects, list(compress(map(_PATH, selected), hot)), hot_mtimes, reasons, moment)
 
 
 def release_files_seen_in_realtime(suspects: SuspectList, batch: Batch, moment: Moment) -> None:

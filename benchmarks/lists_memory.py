@@ -11,8 +11,9 @@ Paging: a page of 1,000 entries from the middle of the 1 M suspects (the cursor 
 against the old way of answering it (sort every listed path, then slice), and a membership test
 (the ``integrity_suspect`` flag of a query answer).
 
-Budgets: ≤ 64 bytes per entry (RSS growth) for every list; a page ≤ 5 ms.
-Usage: ``python benchmarks/lists_memory.py [--uploads N]``.
+Budgets: ≤ 64 bytes per entry (RSS growth) for every list; a page ≤ 5 ms. Usage:
+``python benchmarks/lists_memory.py [--uploads N] [--budget-scale F] [--smoke]``; exits 1 when a
+budget is missed (see ``budgets.py``). ``--smoke`` fills 1,000 entries per list.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from typing import Any
 import psutil
 
 sys.path.insert(0, str(Path(__file__).parent))
+from budgets import Budgets, add_arguments
 from treegen import TreeShape
 
 BYTES_BUDGET = 64.0
@@ -131,7 +133,7 @@ def measure(name: str, layout: str, uploads: int) -> dict[str, Any]:
                 t0 = time.perf_counter()
                 page = filled.page(after=cursor, limit=1000)
                 pages.append((time.perf_counter() - t0) * 1000)
-            assert len(page) == 1000
+            assert page, "the cursor lies in the middle of the list"
             probes = [f"{leaf}/{n}" for n in names] * 40
             t0 = time.perf_counter()
             hits = sum(map(filled.__contains__, probes))
@@ -168,15 +170,18 @@ def main() -> int:
     parser.add_argument("--uploads", type=int, default=1000, help="uuid directories (x1000 entries)")
     parser.add_argument("--measure", choices=LISTS, help=argparse.SUPPRESS)
     parser.add_argument("--layout", choices=("new", "old"), help=argparse.SUPPRESS)
+    add_arguments(parser)
     args = parser.parse_args()
     if args.measure:
         print(json.dumps(measure(args.measure, args.layout, args.uploads)))
         return 0
+    if args.smoke:
+        args.uploads = 1
+    budgets = Budgets.from_args(args)
 
     entries = TreeShape(uploads=args.uploads).files
     print(f"{entries:,} entries per list, each measured in a fresh process\n")
     print(f"{'list':<24}{'bytes/entry':>12}{'old layout':>12}{'fill µs/entry':>15}{'old':>8}")
-    failures = []
     results = {}
     for name in LISTS:
         new, old = run_fresh(name, "new", args.uploads), run_fresh(name, "old", args.uploads)
@@ -186,25 +191,28 @@ def main() -> int:
             f"{new['fill_us_per_entry']:>15.2f}{old['fill_us_per_entry']:>8.2f}",
             flush=True,
         )
-        if new["bytes_per_entry"] > BYTES_BUDGET:
-            failures.append(f"{name} memory")
     new, old = results["suspects"]
     print(
-        f"\npage of 1,000 suspects after a cursor in the middle: {new['page_ms']:.2f} ms p50 "
-        f"(budget <= {PAGE_BUDGET_MS} ms); old layout (sort per request): {old['page_ms']:.0f} ms"
+        f"\npage of 1,000 suspects after a cursor in the middle: {new['page_ms']:.2f} ms p50; "
+        f"old layout (sort per request): {old['page_ms']:.0f} ms"
     )
     print(
         f"membership test (a query's flag): {new['contains_ns']:.0f} ns; "
-        f"old dict: {old['contains_ns']:.0f} ns"
+        f"old dict: {old['contains_ns']:.0f} ns\n"
     )
-    print(f"budget: <= {BYTES_BUDGET:.0f} bytes per entry (RSS growth)")
-    if new["page_ms"] > PAGE_BUDGET_MS:
-        failures.append("page latency")
-    if failures:
-        print("budgets missed: " + ", ".join(failures))
-        return 1
-    print("all list budgets met")
-    return 0
+    for name, (new, old) in results.items():
+        budgets.at_most(
+            f"{name}: bytes per entry (RSS growth)",
+            new["bytes_per_entry"],
+            BYTES_BUDGET,
+            "B",
+            f"old layout {old['bytes_per_entry']:.0f} B",
+        )
+    new, old = results["suspects"]
+    budgets.at_most(
+        "page of 1,000 suspects", new["page_ms"], PAGE_BUDGET_MS, "ms", f"old layout {old['page_ms']:.0f} ms"
+    )
+    return budgets.verdict()
 
 
 if __name__ == "__main__":

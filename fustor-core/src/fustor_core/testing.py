@@ -167,7 +167,8 @@ class RuleHarness:
         return self.run_batch(self.event(source, kind, *rows, index_s=index_s))
 
     def start_snapshot(self) -> AuditRun:
-        scan = self.view.snapshot = AuditRun(session_id=None, started_at=self.view.clock.now(), kind="snapshot")
+        scan = AuditRun(session_id=None, started_at=self.view.clock.now(), kind="snapshot")
+        self.view.snapshot = scan
         self.hook.fustor_snapshot_started(view=self.view, session_id=None, scan=scan)
         return scan
 

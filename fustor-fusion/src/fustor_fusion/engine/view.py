@@ -11,6 +11,7 @@ The view is synchronous and not thread-safe: callers serialise writes per datast
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -212,7 +213,7 @@ class View:
             seen = seen_by_dir.get(parent)
             if seen is None:
                 seen = seen_by_dir[parent] = set()
-            seen.add(name)
+            seen.add(sys.intern(name))  # the tree holds the same interned name: ~60 bytes less each
 
     # -- lifecycle --------------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ arrived (for expiry), ``mtime`` the moment of the delete in the storage's mtime 
 logical watermark, or the deleted node's own mtime if that is later), which is what incoming
 rows are compared against. A tombstone on a directory covers its whole former subtree.
 
-The list declares those two fields (packed, ~24 bytes per tombstone) and is aged by
+The list declares those two fields (packed, ~32 bytes per tombstone) and is aged by
 ``deleted_at``: expiry and eviction take the oldest deletions first.
 """
 

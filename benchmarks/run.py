@@ -23,6 +23,8 @@ BENCHMARKS = {
     "agent": "agent_sync.py",
     "registry": "registry_keys.py",
     "soak": "soak.py",
+    "lists": "lists_memory.py",
+    "fresh-tree": "fresh_tree.py",
 }
 
 

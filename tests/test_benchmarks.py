@@ -20,7 +20,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from budgets import Budgets
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-SCRIPTS = ["engine_ingest.py", "store_micro.py", "fusion_http.py", "agent_sync.py", "registry_keys.py"]
+SCRIPTS = [
+    "engine_ingest.py",
+    "store_micro.py",
+    "fusion_http.py",
+    "agent_sync.py",
+    "registry_keys.py",
+    "lists_memory.py",
+    "fresh_tree.py",
+]
 """Every script of run.py but soak.py, which needs the NFS lab and is run by tests/e2e/test_soak.py."""
 
 

@@ -142,7 +142,7 @@ def fustor_audit_missing(view: ViewLike, audit: AuditRun, candidates: MissingCan
 def fustor_audit_ended(view: ViewLike, audit: AuditRun, deleted: list[str]) -> None:
     """An audit is complete; ``deleted`` lists what the engine removed as missing.
 
-    Typical work: record blind-spot deletions, expire old tombstones.
+    Typical work: record blind-spot deletions, release what the audit deleted.
     """
 
 
@@ -156,7 +156,9 @@ def fustor_leader_session(view: ViewLike, session_id: str) -> None:
 
 @hookspec
 def fustor_tick(view: ViewLike, now: float) -> None:
-    """Periodic housekeeping (every few seconds), e.g. expiring suspects whose TTL passed."""
+    """Periodic housekeeping (every ``tick_interval_s``): expire list entries by age (suspects
+    whose TTL passed, tombstones no running scan needs, old blind spots). Keep each call short:
+    it runs on Fusion's event loop, between batches."""
 
 
 @hookspec

@@ -166,6 +166,23 @@ class RuleHarness:
     def send(self, source: str, kind: str, *rows: Row, index_s: float | None = None) -> Batch:
         return self.run_batch(self.event(source, kind, *rows, index_s=index_s))
 
+    def start_snapshot(self) -> AuditRun:
+        scan = AuditRun(session_id=None, started_at=self.view.clock.now(), kind="snapshot")
+        self.view.snapshot = scan
+        self.hook.fustor_snapshot_started(view=self.view, session_id=None, scan=scan)
+        return scan
+
+    def end_snapshot(self) -> None:
+        """End the snapshot (offering nothing as missing: send what the rules should see)."""
+        scan = self.view.snapshot
+        assert scan is not None
+        self.view.snapshot = None  # as in the engine: the scan is over when its end hooks run
+        self.hook.fustor_snapshot_ended(view=self.view, session_id=None, scan=scan, deleted=[])
+
+    def tick(self) -> None:
+        """The periodic housekeeping call, at the test clock's time."""
+        self.hook.fustor_tick(view=self.view, now=self.view.clock.now())
+
     def start_audit(self) -> AuditRun:
         self.view.audit = AuditRun(session_id=None, started_at=self.view.clock.now())
         self.hook.fustor_audit_started(view=self.view, audit=self.view.audit)
@@ -184,9 +201,10 @@ class RuleHarness:
         """End the audit: the rules protect some of ``missing``, the rest is deleted."""
         candidates = self.offer_missing(missing)
         deleted = [path for path in candidates.to_delete() if self.view.store.delete(path)]
-        assert self.view.audit is not None
-        self.hook.fustor_audit_ended(view=self.view, audit=self.view.audit, deleted=deleted)
-        self.view.audit = None
+        audit = self.view.audit
+        assert audit is not None
+        self.view.audit = None  # as in the engine: the audit is over when its end hooks run
+        self.hook.fustor_audit_ended(view=self.view, audit=audit, deleted=deleted)
         return deleted
 
     def stats(self) -> dict[str, object]:

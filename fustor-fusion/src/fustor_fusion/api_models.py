@@ -137,6 +137,12 @@ class Stats(_Open):
     blind_spot_additions: int
     blind_spot_deletions: int
     has_blind_spot: bool
+    suspects_evicted: int
+    """Entries the list's size bound (``suspect_max_entries``) evicted since Fusion started;
+    likewise for the other lists."""
+    tombstones_evicted: int
+    blind_spot_additions_evicted: int
+    blind_spot_deletions_evicted: int
     leader: str | None
     leader_agent_id: str | None
     sessions: int

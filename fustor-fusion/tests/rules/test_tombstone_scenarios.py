@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 Feed = Any  # the conftest fixture (tests cannot import conftest under --import-mode=importlib)
 
 OLD = 1_000_000.0  # an mtime long before the fake clock's "now": cold, and older than any delete
@@ -67,12 +69,13 @@ def test_realtime_insert_clears_the_tombstone(feed: Feed) -> None:
     assert feed.exists("/f")
 
 
-def test_tombstone_expires_at_the_end_of_an_audit_that_started_after_it_once_past_its_ttl(
-    feed: Feed,
-) -> None:
+def test_tombstone_expires_on_the_tick_once_past_its_ttl(feed: Feed) -> None:
     feed.realtime_delete("/f")
-    feed.clock.t += 3601
-    feed.full_audit()
+    feed.clock.t += 3599
+    feed.view.tick()
+    assert feed.stat("tombstones") == 1
+    feed.clock.t += 2
+    feed.view.tick()
     assert feed.stat("tombstones") == 0
 
 
@@ -80,18 +83,30 @@ def test_tombstone_younger_than_its_ttl_survives_an_audit(feed: Feed) -> None:
     feed.realtime_delete("/f")
     feed.clock.t += 3599
     feed.full_audit()
+    feed.view.tick()
     assert feed.stat("tombstones") == 1
 
 
-def test_tombstone_never_expires_before_an_audit_that_started_after_it(feed: Feed) -> None:
-    feed.audit_start()  # this audit may have listed /f before it was deleted
+@pytest.mark.parametrize("scan", ["audit", "snapshot"])
+def test_tombstone_outlives_its_ttl_while_a_scan_that_started_before_the_delete_runs(
+    feed: Feed, scan: str
+) -> None:
+    view = feed.view
+    if scan == "audit":
+        feed.audit_start()  # this audit may have listed /f before it was deleted
+    else:
+        view.snapshot_start(None)
     feed.clock.t += 1
     feed.realtime_delete("/f")
     feed.clock.t += 2 * 3600
-    feed.audit_end()
-    assert feed.stat("tombstones") == 1, "the audit started before the delete"
+    view.tick()
+    assert feed.stat("tombstones") == 1, "the scan started before the delete"
     stale = feed.snapshot(feed.file("/f", OLD))
     assert stale.reasons == {"tombstoned": 1}
 
-    feed.full_audit()
+    if scan == "audit":
+        feed.audit_end()
+    else:
+        view.snapshot_end(None)
+    view.tick()
     assert feed.stat("tombstones") == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fustor_core.arbitration import Changes
+from fustor_core.config import ArbitrationSettings
 from fustor_core.testing import RuleHarness as Harness
 
 
@@ -21,7 +22,13 @@ def test_audit_row_for_an_unknown_file_is_a_blind_spot_addition(harness: Harness
     h.send("audit", "insert", h.row("/x", 123.0, size=5))
     assert additions(h).page() == [{"path": "/x", "mtime": 123.0, "size": 5, "found_at": h.view.clock.now()}]
     assert h.flags()["agent_missing"]("/x") is True
-    assert h.stats() == {"blind_spot_additions": 1, "blind_spot_deletions": 0, "has_blind_spot": True}
+    assert h.stats() == {
+        "blind_spot_additions": 1,
+        "blind_spot_deletions": 0,
+        "has_blind_spot": True,
+        "blind_spot_additions_evicted": 0,
+        "blind_spot_deletions_evicted": 0,
+    }
 
 
 def test_audit_row_newer_than_a_known_file_is_a_blind_spot_modification(harness: Harness) -> None:
@@ -92,7 +99,12 @@ def test_new_leader_session_starts_discovery_afresh(harness: Harness) -> None:
     h.start_audit()
     h.end_audit(["/gone"])
     h.hook.fustor_leader_session(view=h.view, session_id="s2")
-    assert h.stats() == {"blind_spot_additions": 0, "blind_spot_deletions": 0, "has_blind_spot": False}
+    stats = h.stats()
+    assert (stats["blind_spot_additions"], stats["blind_spot_deletions"], stats["has_blind_spot"]) == (
+        0,
+        0,
+        False,
+    )
 
 
 def test_sentinel_finding_a_file_gone_clears_its_addition(harness: Harness) -> None:
@@ -100,3 +112,33 @@ def test_sentinel_finding_a_file_gone_clears_its_addition(harness: Harness) -> N
     h.send("audit", "insert", h.row("/x", 1.0), h.row("/y", 1.0))
     h.hook.fustor_sentinel_feedback(view=h.view, updates=[], changes=Changes(deleted=["/x"]))
     assert list(additions(h)) == ["/y"]
+
+
+def test_additions_and_deletions_expire_on_the_tick_after_their_ttl(settings: ArbitrationSettings) -> None:
+    h = Harness.for_plugin("merge-blindspot", settings.model_copy(update={"blind_spot_ttl_s": 100}))
+    h.send("snapshot", "insert", h.row("/gone", 1.0))
+    h.send("audit", "insert", h.row("/x", 1.0))
+    h.start_audit()
+    h.end_audit(["/gone"])
+    h.view.clock.t += 50
+    h.send("audit", "insert", h.row("/y", 1.0))
+    h.view.clock.t += 50
+    h.tick()
+    assert (list(additions(h)), list(deletions(h))) == (["/x", "/y"], ["/gone"]), "not before the TTL"
+    h.view.clock.t += 1
+    h.tick()
+    assert (list(additions(h)), list(deletions(h))) == (["/y"], [])
+    assert h.flags()["agent_missing"]("/x") is False
+    h.view.clock.t += 50
+    h.tick()
+    assert h.stats()["has_blind_spot"] is False
+
+
+def test_each_blind_spot_list_is_bounded_and_evicts_the_oldest(settings: ArbitrationSettings) -> None:
+    h = Harness.for_plugin("merge-blindspot", settings.model_copy(update={"blind_spot_max_entries": 32}))
+    for i in range(40):
+        h.send("audit", "insert", h.row(f"/d/f{i:02}", 1.0))
+        h.view.clock.t += 1
+    assert len(additions(h)) <= 32
+    assert h.stats()["blind_spot_additions_evicted"] == 40 - len(additions(h))
+    assert "/d/f39" in additions(h) and "/d/f00" not in additions(h)

@@ -5,10 +5,15 @@ Settings in conftest: hot window 600 s (so the suspect TTL is 600 s), future tol
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+import pytest
+
 from fustor_core.arbitration import Changes, SentinelUpdate
+from fustor_core.config import ArbitrationSettings
 from fustor_core.testing import RuleHarness as Harness
+from fustor_merge_suspect import hooks
 
 
 def suspects(h: Harness) -> Any:
@@ -38,7 +43,7 @@ def test_hot_snapshot_file_is_marked_suspect_with_its_mtime_and_ttl(harness: Har
     ]
     assert h.flags()["integrity_suspect"]("/hot") is True
     assert h.flags()["integrity_suspect"]("/cold") is False
-    assert h.stats() == {"suspects": 1}
+    assert h.stats() == {"suspects": 1, "suspects_evicted": 0}
 
 
 def test_hot_audit_file_is_marked_suspect(harness: Harness) -> None:
@@ -194,7 +199,40 @@ def test_expiry_order_survives_edits_through_the_plain_pathlist_api(harness: Har
         listed.put(
             f"/f{i}", mtime=clock.now(), marked_at=clock.now(), expires_at=clock.now() + i, reason="hot"
         )
-    listed.discard_under("/f1")  # another plugin edits without telling the heap
+    listed.discard_under("/f1")  # another plugin edits the list directly
     listed.put("/f2", mtime=clock.now(), marked_at=clock.now(), expires_at=clock.now() - 1, reason="hot")
-    assert listed.pop_expired(clock.now() + 2) == ["/f2", "/f0"]
-    assert len(listed._expiries) <= 2 * len(listed) + 1024
+    assert listed.due(clock.now() + 2) == ["/f2", "/f0"]
+
+
+def test_a_fresh_upload_is_marked_and_settled_a_bounded_number_per_tick(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    h = harness
+    monkeypatch.setattr(hooks, "SETTLED_PER_TICK", 40)
+    now = h.view.clock.now()
+    h.send("snapshot", "insert", *(h.row(f"/up/d{i % 3}/f{i}", now - 1) for i in range(100)))
+    assert len(suspects(h)) == 100
+    h.view.clock.t += 600
+    h.tick()
+    assert len(suspects(h)) == 60, "a tick settles at most SETTLED_PER_TICK expired suspects"
+    h.tick()
+    h.tick()
+    assert len(suspects(h)) == 0
+
+
+def test_the_suspect_list_is_bounded_and_evicts_the_suspects_nearest_their_ttl(
+    settings: ArbitrationSettings, caplog: pytest.LogCaptureFixture
+) -> None:
+    h = Harness.for_plugin("merge-suspect", settings.model_copy(update={"suspect_max_entries": 64}))
+    clock = h.view.clock
+    for i in range(100):
+        h.send("snapshot", "insert", h.row(f"/d/f{i:03}", clock.now()))
+        clock.t += 1
+    listed = suspects(h)
+    assert len(listed) <= 64
+    assert h.stats()["suspects_evicted"] == 100 - len(listed)
+    assert "/d/f099" in listed and "/d/f000" not in listed, "the oldest go first"
+    with caplog.at_level(logging.WARNING):
+        h.tick()
+        h.tick()
+    assert [r.getMessage() for r in caplog.records] == ["list bound reached: oldest entries evicted"]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from fustor_core.config import ArbitrationSettings
 from fustor_core.testing import RuleHarness as Harness
 
 
@@ -13,7 +16,7 @@ def test_realtime_delete_leaves_a_tombstone_stamped_in_both_clocks(harness: Harn
 
     record = h.view.get_list("tombstones").get("/d/f")
     assert record == {"deleted_at": h.view.clock.now(), "mtime": h.view.clock.watermark()}
-    assert h.stats() == {"tombstones": 1}
+    assert h.stats() == {"tombstones": 1, "tombstones_evicted": 0}
 
 
 def test_a_delete_of_a_path_the_tree_never_had_is_still_tombstoned(harness: Harness) -> None:
@@ -88,7 +91,7 @@ def test_realtime_rows_are_never_dropped_and_insert_clears_the_tombstone(harness
     batch = h.send("realtime", "insert", h.row("/f", 1.0))
     assert batch.dropped == {}
     assert "/f" not in h.view.get_list("tombstones")
-    assert h.stats() == {"tombstones": 0}
+    assert h.stats() == {"tombstones": 0, "tombstones_evicted": 0}
 
 
 def test_audit_does_not_delete_a_tombstoned_node(harness: Harness) -> None:
@@ -101,20 +104,45 @@ def test_audit_does_not_delete_a_tombstoned_node(harness: Harness) -> None:
     assert candidates.to_delete() == ["/b"]
 
 
-def test_tombstone_expires_after_its_ttl_at_the_end_of_an_audit_that_started_after_it(
-    harness: Harness,
+def test_tombstone_expires_on_the_tick_once_older_than_its_ttl(harness: Harness) -> None:
+    h = harness
+    h.send("realtime", "delete", h.row("/f", 0.0))
+    h.view.clock.t += 3600
+    h.tick()
+    assert "/f" in h.view.get_list("tombstones"), "not before the TTL has passed"
+    h.view.clock.t += 1
+    h.tick()
+    assert "/f" not in h.view.get_list("tombstones"), "no audit needed: the tick expires it"
+
+
+@pytest.mark.parametrize("scan", ["audit", "snapshot"])
+def test_a_scan_that_started_before_the_delete_holds_the_tombstone_until_it_ends(
+    harness: Harness, scan: str
 ) -> None:
     h = harness
-    clock = h.view.clock
-    h.start_audit()  # started before the delete: may still carry stale rows
+    start, end = (
+        (h.start_audit, lambda: h.end_audit([])) if scan == "audit" else (h.start_snapshot, h.end_snapshot)
+    )
+    start()  # listed the directory before the delete: its stale rows may still come
+    h.view.clock.t += 5
     h.send("realtime", "delete", h.row("/f", 0.0))
-    clock.t += 2 * 3600
-    h.end_audit([])
-    assert "/f" in h.view.get_list("tombstones"), "an audit older than the tombstone never expires it"
+    h.view.clock.t += 2 * 3600
+    h.tick()
+    assert "/f" in h.view.get_list("tombstones")
+    stale = h.send("snapshot" if scan == "snapshot" else "audit", "insert", h.row("/f", 1.0))
+    assert stale.dropped == {0: "tombstoned"}
+    end()
+    h.tick()
+    assert "/f" not in h.view.get_list("tombstones")
 
+
+def test_a_scan_that_started_after_the_delete_does_not_hold_an_old_tombstone(harness: Harness) -> None:
+    h = harness
+    h.send("realtime", "delete", h.row("/f", 0.0))
+    h.view.clock.t += 10
     h.start_audit()
-    clock.t += 10
-    h.end_audit([])
+    h.view.clock.t += 3600
+    h.tick()
     assert "/f" not in h.view.get_list("tombstones")
 
 
@@ -124,4 +152,18 @@ def test_tombstone_younger_than_its_ttl_survives_an_audit(harness: Harness) -> N
     h.view.clock.t += 3000
     h.start_audit()
     h.end_audit([])
+    h.tick()
     assert "/f" in h.view.get_list("tombstones")
+
+
+def test_the_tombstone_list_is_bounded_and_evicts_the_oldest_deletes(settings: ArbitrationSettings) -> None:
+    h = Harness.for_plugin("merge-tombstone", settings.model_copy(update={"tombstone_max_entries": 32}))
+    for i in range(50):
+        h.send("realtime", "delete", h.row(f"/d/f{i:02}", 0.0))
+        h.view.clock.t += 1
+    tombstones = h.view.get_list("tombstones")
+    assert len(tombstones) <= 32
+    assert h.stats()["tombstones_evicted"] == 50 - len(tombstones)
+    assert "/d/f49" in tombstones and "/d/f00" not in tombstones
+    stale = h.send("snapshot", "insert", h.row("/d/f00", 1.0), h.row("/d/f49", 1.0))
+    assert stale.dropped == {1: "tombstoned"}, "an evicted tombstone no longer protects"

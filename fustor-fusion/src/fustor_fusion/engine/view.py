@@ -11,6 +11,7 @@ The view is synchronous and not thread-safe: callers serialise writes per datast
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -45,6 +46,10 @@ STATS_DEFAULTS: dict[str, Any] = {
     "blind_spot_additions": 0,
     "blind_spot_deletions": 0,
     "has_blind_spot": False,
+    "suspects_evicted": 0,
+    "tombstones_evicted": 0,
+    "blind_spot_additions_evicted": 0,
+    "blind_spot_deletions_evicted": 0,
 }
 """Stats keys answered even when the rule that fills them is not loaded."""
 
@@ -208,7 +213,7 @@ class View:
             seen = seen_by_dir.get(parent)
             if seen is None:
                 seen = seen_by_dir[parent] = set()
-            seen.add(name)
+            seen.add(sys.intern(name))  # the tree holds the same interned name: ~60 bytes less each
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -307,7 +312,7 @@ class View:
         self._hook.fustor_leader_session(view=self, session_id=session_id)
 
     def tick(self) -> None:
-        """Periodic housekeeping (suspect expiry)."""
+        """Periodic housekeeping (the rules expire their lists by age)."""
         self._hook.fustor_tick(view=self, now=self.clock.now())
 
     def sentinel_tasks(self, limit: int = 1000) -> list[str]:
@@ -412,11 +417,11 @@ class View:
         return answer
 
     def suspects(self, *, limit: int = 1000, after: str | None = None) -> list[dict[str, Any]]:
-        """Suspect files in path order (empty when the suspect rule is not loaded)."""
+        """Suspect files in list order — by directory, then name (empty without the suspect rule)."""
         return self._page("suspects", limit, after)
 
     def blind_spots(self, *, limit: int = 1000, after: str | None = None) -> dict[str, list[dict[str, Any]]]:
-        """Blind-spot additions and deletions in path order."""
+        """Blind-spot additions and deletions in list order (by directory, then name)."""
         return {
             "additions": self._page("blind_spot_additions", limit, after),
             "deletions": self._page("blind_spot_deletions", limit, after),

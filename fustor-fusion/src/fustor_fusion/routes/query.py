@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from fustor_core.errors import InvalidInput
+from fustor_core.pathlist import order_key
 from fustor_fusion.api_models import BlindSpots, ListedPath, SessionInfo, Stats, TreeNode
 from fustor_fusion.auth import authenticate, require
 from fustor_fusion.codec import JSONResponse
@@ -91,14 +92,16 @@ async def blind_spots(request: Request) -> Response:
     limit = limit_param(request)
     lists = datastore.view.blind_spots(limit=limit + 1, after=cursor_param(request))
     additions, deletions = lists["additions"], lists["deletions"]
-    # Both lists are paged by one cursor: stop the page at the earlier of the two cut points so
-    # that the next page (everything after the cursor) neither repeats nor skips an entry.
+    # Both lists are paged by one cursor, in list order (directory, then name): stop the page at
+    # the earlier of the two cut points so that the next page (everything after the cursor)
+    # neither repeats nor skips an entry.
     cuts = [entries[limit - 1]["path"] for entries in (additions, deletions) if len(entries) > limit]
     next_cursor = None
     if cuts:
-        cut = min(cuts)
-        additions = [entry for entry in additions[:limit] if entry["path"] <= cut]
-        deletions = [entry for entry in deletions[:limit] if entry["path"] <= cut]
+        cut = min(cuts, key=order_key)
+        last = order_key(cut)
+        additions = [entry for entry in additions[:limit] if order_key(entry["path"]) <= last]
+        deletions = [entry for entry in deletions[:limit] if order_key(entry["path"]) <= last]
         next_cursor = encode_cursor(cut)
     return _answer({"additions": additions, "deletions": deletions, "next_cursor": next_cursor}, next_cursor)
 

@@ -3,9 +3,9 @@
 Some hosts write to the export without an agent watching. Only scans find what they did: an audit
 row the tree did not know (or a newer version of a file) is a **blind-spot addition**, a node an
 audit no longer finds is a **blind-spot deletion**. Query answers flag additions
-``agent_missing`` until an agent sees the path in realtime, the file is deleted, or a new leader
-session starts discovery afresh; deletions stay listed until realtime or a scan shows the path
-again, or a new leader session starts.
+``agent_missing`` until an agent sees the path in realtime, the file is deleted, a new leader
+session starts discovery afresh or ``blind_spot_ttl_s`` passes; deletions stay listed until
+realtime or a scan shows the path again, a new leader session starts or the same TTL passes.
 
 The hooks live in :mod:`fustor_merge_blindspot.hooks`, the policy in
 :mod:`fustor_merge_blindspot.rules`.
@@ -19,6 +19,7 @@ from fustor_merge_blindspot.hooks import (
     fustor_node_flags,
     fustor_sentinel_feedback,
     fustor_snapshot_ended,
+    fustor_tick,
     fustor_view_started,
     fustor_view_stats,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "fustor_node_flags",
     "fustor_sentinel_feedback",
     "fustor_snapshot_ended",
+    "fustor_tick",
     "fustor_view_started",
     "fustor_view_stats",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from itertools import chain
 from typing import Any
@@ -9,11 +10,12 @@ from typing import Any
 from fustor_core import hookimpl
 from fustor_core.arbitration import Batch, Changes, NodeInfo, ViewLike
 from fustor_core.event_model import EventType, MessageSource
-from fustor_core.pathlist import PathList
+from fustor_core.pathlist import log_evictions
 from fustor_merge_blindspot import rules
 
 ADDITIONS = "blind_spot_additions"
 DELETIONS = "blind_spot_deletions"
+log = logging.getLogger(__name__)
 
 
 def blind_spots_of(view: ViewLike) -> rules.BlindSpots | None:
@@ -26,8 +28,9 @@ def blind_spots_of(view: ViewLike) -> rules.BlindSpots | None:
 
 @hookimpl
 def fustor_view_started(view: ViewLike) -> None:
-    view.register_list(ADDITIONS, PathList())
-    view.register_list(DELETIONS, PathList())
+    spots = rules.BlindSpots.empty(view.settings.blind_spot_max_entries)
+    view.register_list(ADDITIONS, spots.additions)
+    view.register_list(DELETIONS, spots.deletions)
 
 
 @hookimpl
@@ -100,6 +103,17 @@ def fustor_leader_session(view: ViewLike) -> None:
 
 
 @hookimpl
+def fustor_tick(view: ViewLike, now: float) -> None:
+    spots = blind_spots_of(view)
+    if spots is None:
+        return
+    log_evictions(spots.additions, log, view=view.name, name=ADDITIONS)
+    log_evictions(spots.deletions, log, view=view.name, name=DELETIONS)
+    if spots:
+        rules.expire_old_findings(spots, now=now, ttl_s=view.settings.blind_spot_ttl_s)
+
+
+@hookimpl
 def fustor_node_flags(view: ViewLike) -> dict[str, Callable[[str], bool]]:
     spots = blind_spots_of(view)
     return {"agent_missing": spots.additions.__contains__} if spots is not None else {}
@@ -108,12 +122,14 @@ def fustor_node_flags(view: ViewLike) -> dict[str, Callable[[str], bool]]:
 @hookimpl
 def fustor_view_stats(view: ViewLike) -> dict[str, Any]:
     spots = blind_spots_of(view)
-    additions = len(spots.additions) if spots is not None else 0
-    deletions = len(spots.deletions) if spots is not None else 0
+    if spots is None:
+        spots = rules.BlindSpots.empty()
     return {
-        "blind_spot_additions": additions,
-        "blind_spot_deletions": deletions,
-        "has_blind_spot": bool(additions or deletions),
+        "blind_spot_additions": len(spots.additions),
+        "blind_spot_deletions": len(spots.deletions),
+        "has_blind_spot": bool(spots),
+        "blind_spot_additions_evicted": spots.additions.evicted,
+        "blind_spot_deletions_evicted": spots.deletions.evicted,
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from itertools import chain
 from typing import Any
@@ -9,10 +10,15 @@ from typing import Any
 from fustor_core import hookimpl
 from fustor_core.arbitration import Batch, Changes, NodeInfo, SentinelUpdate, ViewLike
 from fustor_core.event_model import EventType, MessageSource
+from fustor_core.pathlist import log_evictions
 from fustor_merge_suspect import rules
 from fustor_merge_suspect.suspect_list import SuspectList
 
 LIST_NAME = "suspects"
+SETTLED_PER_TICK = 20_000
+"""At most this many expired suspects are settled per tick (each needs a tree lookup), so that
+the expiry of a whole fresh upload does not hold the event loop; the rest wait for later ticks."""
+log = logging.getLogger(__name__)
 
 
 def suspects_of(view: ViewLike) -> SuspectList | None:
@@ -22,17 +28,18 @@ def suspects_of(view: ViewLike) -> SuspectList | None:
 
 
 def moment_of(view: ViewLike, now: float | None = None) -> rules.Moment:
-    clock = view.clock
-    return rules.Moment(
-        clock=clock,
-        now=clock.now() if now is None else now,
-        ttl_s=view.settings.effective_suspect_ttl_s,
+    clock, settings = view.clock, view.settings
+    return rules.Moment.at(
+        clock,
+        clock.now() if now is None else now,
+        settings.effective_suspect_ttl_s,
+        settings.future_tolerance_s,
     )
 
 
 @hookimpl
 def fustor_view_started(view: ViewLike) -> None:
-    view.register_list(LIST_NAME, SuspectList())
+    view.register_list(LIST_NAME, SuspectList(max_entries=view.settings.suspect_max_entries))
 
 
 @hookimpl
@@ -47,10 +54,9 @@ def fustor_batch_applied(view: ViewLike, batch: Batch, changes: Changes) -> None
     if suspects is None:
         return
     if batch.source is not MessageSource.REALTIME:
-        written_or_confirmed = chain(changes.upserted, batch.skipped)
-        rules.mark_hot_scanned_files(
-            suspects, batch, written_or_confirmed, moment_of(view), view.settings.hot_window_s
-        )
+        skipped = batch.skipped
+        written_or_confirmed = list(chain(changes.upserted, skipped)) if skipped else changes.upserted
+        rules.mark_hot_scanned_files(suspects, batch.rows, written_or_confirmed, moment_of(view))
     elif batch.event_type is EventType.DELETE:
         if suspects:
             rows, before = batch.rows, batch.existing()
@@ -58,9 +64,7 @@ def fustor_batch_applied(view: ViewLike, batch: Batch, changes: Changes) -> None
             directories = [rows[i].path for i in kept if rows[i].is_dir or _was_dir(before[i])]
             rules.release_deleted_paths(suspects, (rows[i].path for i in kept), directories)
     else:
-        rules.release_files_seen_in_realtime(
-            suspects, batch, moment_of(view), view.settings.future_tolerance_s
-        )
+        rules.release_files_seen_in_realtime(suspects, batch, moment_of(view))
 
 
 @hookimpl
@@ -78,20 +82,20 @@ def fustor_snapshot_ended(view: ViewLike, deleted: list[str]) -> None:
 @hookimpl
 def fustor_tick(view: ViewLike, now: float) -> None:
     suspects = suspects_of(view)
+    if suspects is None:
+        return
+    log_evictions(suspects, log, view=view.name, name=LIST_NAME)
     if not suspects:
         return
-    due = suspects.pop_expired(now)
-    if not due:
-        return
-    moment = moment_of(view, now)
-    for path, node in zip(due, view.lookup(due), strict=True):
-        rules.settle_expired_suspect(suspects, path, node, moment)
+    due = suspects.due(now, limit=SETTLED_PER_TICK)
+    if due:
+        rules.settle_expired_suspects(suspects, due, view.lookup(due), moment_of(view, now))
 
 
 @hookimpl
 def fustor_sentinel_tasks(view: ViewLike, limit: int) -> list[str]:
     suspects = suspects_of(view)
-    return suspects.next_to_expire(limit) if suspects else []
+    return suspects.oldest(limit) if suspects else []
 
 
 @hookimpl
@@ -113,7 +117,9 @@ def fustor_node_flags(view: ViewLike) -> dict[str, Callable[[str], bool]]:
 @hookimpl
 def fustor_view_stats(view: ViewLike) -> dict[str, Any]:
     suspects = suspects_of(view)
-    return {"suspects": len(suspects) if suspects is not None else 0}
+    if suspects is None:
+        return {"suspects": 0, "suspects_evicted": 0}
+    return {"suspects": len(suspects), "suspects_evicted": suspects.evicted}
 
 
 def _was_dir(node: NodeInfo | None) -> bool:

@@ -10,19 +10,19 @@ The hooks live in :mod:`fustor_merge_tombstone.hooks`, the policy in
 """
 
 from fustor_merge_tombstone.hooks import (
-    fustor_audit_ended,
     fustor_audit_missing,
     fustor_batch_applied,
     fustor_filter_batch,
+    fustor_tick,
     fustor_view_started,
     fustor_view_stats,
 )
 
 __all__ = [
-    "fustor_audit_ended",
     "fustor_audit_missing",
     "fustor_batch_applied",
     "fustor_filter_batch",
+    "fustor_tick",
     "fustor_view_started",
     "fustor_view_stats",
 ]

@@ -9,7 +9,7 @@ from fustor_core import hookimpl
 from fustor_core.arbitration import AuditRun, Batch, Changes, MissingCandidates, ViewLike
 from fustor_core.event_model import EventType, MessageSource
 from fustor_core.logs import log_event
-from fustor_core.pathlist import PathList
+from fustor_core.pathlist import PathList, log_evictions
 from fustor_merge_tombstone import rules
 
 LIST_NAME = "tombstones"
@@ -23,7 +23,7 @@ def tombstones_of(view: ViewLike) -> PathList | None:
 
 @hookimpl
 def fustor_view_started(view: ViewLike) -> None:
-    view.register_list(LIST_NAME, PathList())
+    view.register_list(LIST_NAME, rules.new_tombstone_list(view.settings.tombstone_max_entries))
 
 
 @hookimpl
@@ -61,12 +61,15 @@ def fustor_audit_missing(view: ViewLike, audit: AuditRun, candidates: MissingCan
 
 
 @hookimpl
-def fustor_audit_ended(view: ViewLike, audit: AuditRun) -> None:
+def fustor_tick(view: ViewLike, now: float) -> None:
     tombstones = tombstones_of(view)
+    if tombstones is None:
+        return
+    log_evictions(tombstones, log, view=view.name, name=LIST_NAME)
     if not tombstones:
         return
     expired = rules.expire_old_tombstones(
-        tombstones, audit, now=view.clock.now(), ttl_s=view.settings.tombstone_ttl_s
+        tombstones, now=now, ttl_s=view.settings.tombstone_ttl_s, oldest_scan=oldest_scan_start(view)
     )
     if expired:
         log_event(
@@ -74,7 +77,15 @@ def fustor_audit_ended(view: ViewLike, audit: AuditRun) -> None:
         )
 
 
+def oldest_scan_start(view: ViewLike) -> float | None:
+    """When the oldest snapshot or audit still running began (None: no scan is running)."""
+    starts = [scan.started_at for scan in (view.snapshot, view.audit) if scan is not None]
+    return min(starts, default=None)
+
+
 @hookimpl
 def fustor_view_stats(view: ViewLike) -> dict[str, Any]:
     tombstones = tombstones_of(view)
-    return {"tombstones": len(tombstones) if tombstones is not None else 0}
+    if tombstones is None:
+        return {"tombstones": 0, "tombstones_evicted": 0}
+    return {"tombstones": len(tombstones), "tombstones_evicted": tombstones.evicted}

@@ -1,21 +1,31 @@
-"""The tombstone policy, one function per situation (DESIGN 5: "realtime delete", "snapshot
-row", "audit end", "tombstones").
+"""The tombstone policy, one function per situation (realtime delete, snapshot/audit row, audit
+end, expiry).
 
 A tombstone is ``path -> {deleted_at, mtime}``: ``deleted_at`` is Fusion's clock when the delete
 arrived (for expiry), ``mtime`` the moment of the delete in the storage's mtime frame (the
 logical watermark, or the deleted node's own mtime if that is later), which is what incoming
 rows are compared against. A tombstone on a directory covers its whole former subtree.
+
+The list declares those two fields (packed, ~32 bytes per tombstone) and is aged by
+``deleted_at``: expiry and eviction take the oldest deletions first.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from fustor_core.arbitration import AuditRun, Batch, MissingCandidates, NodeInfo, parent_of
+from fustor_core.arbitration import Batch, MissingCandidates, NodeInfo, parent_of
 from fustor_core.pathlist import PathList
 
 TOMBSTONED = "tombstoned"
 """Drop reason of a scan row that lies at or below a deleted path and is not newer than it."""
+
+FIELDS = {"deleted_at": float, "mtime": float}
+
+
+def new_tombstone_list(max_entries: int | None = None) -> PathList:
+    """An empty tombstone list: ``path -> {deleted_at, mtime}``, aged by ``deleted_at``."""
+    return PathList(FIELDS, age="deleted_at", max_entries=max_entries)
 
 
 def record_realtime_deletes(
@@ -28,10 +38,9 @@ def record_realtime_deletes(
     with an mtime ahead of the watermark still outdates its own stale rows.
     """
     rows = batch.rows
-    for i in batch.to_write():
-        node = before[i]
-        deleted_mtime = watermark if node is None else max(watermark, node.mtime)
-        tombstones.put(rows[i].path, deleted_at=now, mtime=deleted_mtime)
+    kept = batch.to_write()
+    mtimes = [_moment_of_delete(before[i], watermark) for i in kept]
+    tombstones.put_many([rows[i].path for i in kept], deleted_at=now, mtime=mtimes)
 
 
 def clear_recreated_paths(tombstones: PathList, batch: Batch) -> None:
@@ -41,8 +50,7 @@ def clear_recreated_paths(tombstones: PathList, batch: Batch) -> None:
     children that were deleted with it.
     """
     rows = batch.rows
-    for i in batch.to_write():
-        tombstones.discard(rows[i].path)
+    tombstones.discard_many(rows[i].path for i in batch.to_write())
 
 
 def drop_resurrected_rows(tombstones: PathList, batch: Batch) -> None:
@@ -53,18 +61,22 @@ def drop_resurrected_rows(tombstones: PathList, batch: Batch) -> None:
     """
     deadlines: dict[str, float | None] = {}
     rows = batch.rows
-    for i in batch.kept():
+    kept = list(batch.kept())
+    owns = tombstones.get_many([rows[i].path for i in kept], "mtime")
+    cleared: list[str] = []
+    for i, own in zip(kept, owns, strict=True):
         row = rows[i]
-        own = tombstones.get(row.path)
         inherited = _subtree_deadline(tombstones, row.parent_path or parent_of(row.path), deadlines)
-        deadline = _later(own["mtime"] if own is not None else None, inherited)
+        deadline = _later(own, inherited)
         if deadline is None:
             continue
         if row.mtime > deadline:
             if own is not None:
-                tombstones.discard(row.path)
+                cleared.append(row.path)
         else:
             batch.drop(i, TOMBSTONED)
+    if cleared:
+        tombstones.discard_many(cleared)
 
 
 def keep_tombstoned_candidates(tombstones: PathList, candidates: MissingCandidates) -> None:
@@ -74,20 +86,20 @@ def keep_tombstoned_candidates(tombstones: PathList, candidates: MissingCandidat
             candidates.keep(path, TOMBSTONED)
 
 
-def expire_old_tombstones(tombstones: PathList, audit: AuditRun, *, now: float, ttl_s: float) -> int:
-    """Forget tombstones older than the TTL — but only those made before this audit started.
+def expire_old_tombstones(
+    tombstones: PathList, *, now: float, ttl_s: float, oldest_scan: float | None
+) -> int:
+    """Forget tombstones older than the TTL that no running scan can still need.
 
-    An audit that started after the delete has listed the tree without the file, so from then
-    on the stale rows a tombstone guards against can no longer be in flight.
+    A tombstone guards against the stale rows of a snapshot or audit that listed the directory
+    before the delete. Such a scan started before the delete; once none is running (``oldest_scan``
+    is the start of the oldest scan still running, None when none runs), no stale row can come.
+    The TTL covers what Fusion cannot see: an NFS client still caching the old listing.
     """
-    expired = [
-        path
-        for path, record in tombstones.items()
-        if record["deleted_at"] < audit.started_at and now - record["deleted_at"] > ttl_s
-    ]
-    for path in expired:
-        tombstones.discard(path)
-    return len(expired)
+    cutoff = now - ttl_s
+    if oldest_scan is not None:
+        cutoff = min(cutoff, oldest_scan)
+    return tombstones.expire(cutoff)
 
 
 def _subtree_deadline(tombstones: PathList, directory: str, memo: dict[str, float | None]) -> float | None:
@@ -99,6 +111,11 @@ def _subtree_deadline(tombstones: PathList, directory: str, memo: dict[str, floa
     above = None if directory == "/" else _subtree_deadline(tombstones, parent_of(directory), memo)
     memo[directory] = deadline = _later(own, above)
     return deadline
+
+
+def _moment_of_delete(node: NodeInfo | None, watermark: float) -> float:
+    """The delete in the mtime frame: the watermark, or the node's own mtime if that is later."""
+    return watermark if node is None else max(watermark, node.mtime)
 
 
 def _later(a: float | None, b: float | None) -> float | None:

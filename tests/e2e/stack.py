@@ -282,12 +282,14 @@ class LabStack:
     def mode_runs(self, host: str, mode: str) -> int:
         return int(self.agent_pipe(host)["modes"].get(mode, {}).get("runs") or 0)
 
-    def run_now(self, host: str, mode: str, timeout: float = 20.0) -> None:
-        """Trigger an audit or snapshot on ``host``'s agent and wait until it has finished."""
+    def run_now(self, host: str, mode: str, timeout: float = 20.0, *, deep: bool = False) -> None:
+        """Trigger an audit (``deep``: every directory listed, every file re-stat'ed) or a
+        snapshot on ``host``'s agent and wait until it has finished."""
         before = self.mode_runs(host, mode)
         answer = self.http.post(
             f"http://127.0.0.1:{self.agent_ports[host]}/api/v1/pipes/{DATASTORE}/{mode}",
             headers={"Authorization": f"Bearer {AGENT_TOKEN}"},
+            json={"deep": True} if deep else None,
         )
         assert answer.status_code == 202, answer.text
         self.wait(lambda: self.mode_runs(host, mode) > before, timeout, f"{mode} on host {host} to finish")

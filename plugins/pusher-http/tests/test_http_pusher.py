@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 
 import httpx
 import pytest
 from pusher_testkit import ListLink, ScriptedFusion, deliver, error, event, pusher, signal
 
-from fustor_core.agent_api import OutgoingEvent
+from fustor_core.agent_api import OutgoingEvent, SessionInfo
 from fustor_pusher_http.backoff import Backoff
 from fustor_pusher_http.encoding import EncodedEvent, batch_body
 
@@ -223,3 +224,39 @@ def test_backoff_grows_exponentially_with_jitter_and_a_cap() -> None:
         ceiling = min(1.0, 0.1 * 2**attempt)
         assert ceiling / 2 <= delay <= ceiling
     assert len(set(delays)) > 1
+
+
+def test_a_session_forgotten_during_a_sentinel_call_is_renewed_even_when_the_call_is_cancelled() -> None:
+    """The pipe ends the leader tenure as soon as the pusher reports "no session", which cancels
+    the leader modes — including the sentinel whose call found the session gone. The renewal it
+    started must still complete, or the agent would stay without a session for good."""
+
+    class CancellingLink(ListLink):
+        caller: asyncio.Task[object] | None = None
+
+        def session_changed(self, session: SessionInfo | None) -> None:
+            super().session_changed(session)
+            if session is None and self.caller is not None:
+                self.caller.cancel()  # what ending the tenure does to the sentinel mode
+
+    async def scenario() -> None:
+        fusion, link = ScriptedFusion(), CancellingLink()
+        instance = pusher(fusion)
+        task = asyncio.create_task(instance.run(link))
+        while instance.session is None:
+            await asyncio.sleep(0.001)
+        first = instance.session.session_id
+        fusion.sessions.clear()  # Fusion restarted: it knows no session any more
+        link.caller = asyncio.create_task(instance.sentinel_tasks())
+        with contextlib.suppress(asyncio.CancelledError):
+            await link.caller
+        deadline = asyncio.get_running_loop().time() + 5
+        while instance.session is None or instance.session.session_id == first:
+            assert asyncio.get_running_loop().time() < deadline, "no new session after the cancelled call"
+            await asyncio.sleep(0.005)
+        link.put(event("/after"))
+        link.close()
+        await asyncio.wait_for(task, 5)
+        assert fusion.rows() == ["/after"]
+
+    asyncio.run(scenario())

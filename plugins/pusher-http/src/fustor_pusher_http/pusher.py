@@ -85,6 +85,8 @@ class HttpPusher:
         self._link: PusherLink | None = None
         self._session_lock = asyncio.Lock()
         self._session_ready = asyncio.Event()
+        self._renewal: asyncio.Task[None] | None = None
+        """The running replacement of a forgotten session (see :meth:`_renew_session`)."""
         self._unreachable_since: float | None = None
         self._unreachable_logged = 0.0
         self.fusion_url: str | None = options.url
@@ -200,7 +202,23 @@ class HttpPusher:
         self.link.session_changed(session)
 
     async def _renew_session(self, old_session_id: str) -> None:
-        """Replace a session Fusion forgot; concurrent callers renew it once."""
+        """Replace a session Fusion forgot; concurrent callers renew it once.
+
+        The renewal runs in a task of the pusher's own, and callers only wait for it: reporting
+        "no session" to the pipe ends the leader tenure, which cancels the leader modes — so a
+        renewal started by a sentinel call inside such a mode would otherwise be cancelled
+        half-way, leaving the pusher with no session and nobody to open one.
+        """
+        renewal = self._renewal
+        if renewal is None or renewal.done():
+            if self.session is not None and self.session.session_id != old_session_id:
+                return
+            renewal = self._renewal = asyncio.create_task(
+                self._replace_session(old_session_id), name="fustor-session-renewal"
+            )
+        await asyncio.shield(renewal)
+
+    async def _replace_session(self, old_session_id: str) -> None:
         async with self._session_lock:
             if self.session is not None and self.session.session_id != old_session_id:
                 return
@@ -303,7 +321,10 @@ class HttpPusher:
                 await self._close_session()
             finally:
                 heartbeat.cancel()
-                await asyncio.gather(heartbeat, return_exceptions=True)
+                renewal = self._renewal
+                if renewal is not None:
+                    renewal.cancel()
+                await asyncio.gather(heartbeat, *([renewal] if renewal else []), return_exceptions=True)
                 self.session = None
                 self._session_ready.clear()
                 link.session_changed(None)

@@ -148,6 +148,7 @@ class FusionProcess(Service):
             "session_timeout_s": 2.0,
             "heartbeat_interval_s": 0.3,
             "tick_interval_s": 0.2,
+            "journal": {"driver": "sqlite", "path": str(self.workdir / "journal")},
             **settings,
             "datastores": {
                 self.datastore: {

@@ -98,7 +98,8 @@ def fustor_view_started(view: ViewLike) -> None:
     A rule keeps its state on the view (never in module globals, so one process can hold many
     views) and publishes what queries should see with ``view.register_list(name, PathList)``;
     known names are ``suspects``, ``tombstones``, ``blind_spot_additions`` and
-    ``blind_spot_deletions``.
+    ``blind_spot_deletions``. Published lists are what a snapshot of the view keeps (through
+    ``items()``/``put()``) when Fusion journals views: keep all durable state in them.
     """
 
 

@@ -21,7 +21,7 @@ from fusion_testkit import T0, FakeClock, Fusion, StartFusion, error_of, event, 
 
 from fustor_core import hookimpl
 from fustor_core.errors import ConfigError, PluginError
-from fustor_core.journal import JournalState, NewRecord
+from fustor_core.journal import JournalRecord, JournalState, NewRecord
 from fustor_journal_sqlite import SqliteJournal
 
 
@@ -163,6 +163,11 @@ class GatedJournal(SqliteJournal):
         self.gate.wait("append")
         return super().append(records)
 
+    def read(self, after_seq: int, limit: int) -> list[JournalRecord]:
+        if self.gate.hold == "read":
+            raise sqlite3.DatabaseError("database disk image is malformed")
+        return super().read(after_seq, limit)
+
 
 class GatedPlugin:
     def __init__(self, gate: Gate) -> None:
@@ -281,6 +286,28 @@ def test_a_view_that_cannot_be_rebuilt_starts_a_new_incarnation(
     assert stats["files"] == 0
     assert stats["journal"]["restored"] is False and stats["journal"]["id"] != old_id
     assert any("starts empty" in p for p in stats["journal"]["problems"])
+
+
+def test_a_journal_that_cannot_be_read_starts_a_new_incarnation(
+    start_fusion: StartFusion, tmp_path: Path
+) -> None:
+    gate = Gate("nothing")
+    settings = {
+        "journal": {"driver": "gated", "path": str(tmp_path), "snapshot_on_stop": False},
+        "extra_plugins": (GatedPlugin(gate),),
+    }
+    first = start_fusion(**settings)
+    ready(first)
+    agent = first.agent().open()
+    upload(agent, "/up", 3)
+    old_id = agent.heartbeat().json()["view"]["id"]
+    first.stop()
+    gate.hold = "read"  # the records are there, but reading them fails
+    again = start_fusion(**settings)
+    ready(again)
+    stats = again.query().ok("stats")
+    assert stats["files"] == 0 and stats["journal"]["id"] != old_id
+    assert any("cannot be read" in p and "new view id" in p for p in stats["journal"]["problems"])
 
 
 # -- configuration ----------------------------------------------------------------------------------

@@ -42,6 +42,10 @@ STOP_FLUSH_S = 30.0
 """How long a stopping Fusion waits for a failing journal to take its pending records."""
 
 
+class _Unreadable(Exception):
+    """The journal's records cannot be read (the store is damaged beyond skipping a record)."""
+
+
 class ViewJournal:
     """The durability of one datastore's view."""
 
@@ -89,9 +93,15 @@ class ViewJournal:
             state = await asyncio.to_thread(journal.reset, reason)
             view = make_view()
         replay_started = time.perf_counter()
-        replayed, rows, skipped = await self._replay(
-            journal, view, snapshot_seq or 0, state.last_seq, problems
-        )
+        try:
+            replayed, rows, skipped = await self._replay(
+                journal, view, snapshot_seq or 0, state.last_seq, problems
+            )
+        except _Unreadable as exc:
+            # the store is damaged past repair: a new incarnation, and the agents re-send everything
+            problems.append(f"{exc}; the view starts empty under a new view id")
+            state = await asyncio.to_thread(journal.reset, str(exc))
+            view, snapshot_seq, replayed, rows, skipped = make_view(), None, 0, 0, 0
         replay_s = time.perf_counter() - replay_started
         self.view_id = state.view_id
         self.restored = not state.created
@@ -147,8 +157,9 @@ class ViewJournal:
             started = time.perf_counter()
             try:
                 await asyncio.to_thread(restore_view, view, journal.load_snapshot(snapshot.seq))
-            except JournalCorrupt as exc:
-                problems.append(f"snapshot {snapshot.seq} cannot be loaded ({exc}); trying an older one")
+            except Exception as exc:  # damaged, or written by an incompatible version: never fatal
+                reason = str(exc) if isinstance(exc, JournalCorrupt) else repr(exc)
+                problems.append(f"snapshot {snapshot.seq} cannot be loaded ({reason}); trying an older one")
                 view = make_view()
                 continue
             return view, snapshot.seq, time.perf_counter() - started
@@ -162,7 +173,10 @@ class ViewJournal:
         total = max(0, last - after)
         while True:
             self.progress = f"replaying the journal: {replayed:,} of about {total:,} records"
-            batch = await asyncio.to_thread(journal.read, after, READ_BATCH)
+            try:
+                batch = await asyncio.to_thread(journal.read, after, READ_BATCH)
+            except Exception as exc:
+                raise _Unreadable(f"the journal cannot be read after record {after} ({exc!r})") from exc
             if not batch:
                 break
             if batch[0].seq != after + 1:

@@ -304,8 +304,13 @@ class SqliteJournal:
     # -- lifecycle ----------------------------------------------------------------------------
 
     def reset(self, reason: str) -> JournalState:
-        with self._write_lock:
-            self._init_meta(self._require_writer())
+        with self._write_lock, self._read_lock:
+            try:
+                self._init_meta(self._require_writer())
+            except sqlite3.DatabaseError:  # too damaged even to empty: set it aside, start anew
+                self._set_aside()
+                self._connect()
+                self.snapshot_files.prepare()
             self._view_id = (
                 self._require_writer().execute("SELECT value FROM meta WHERE key = 'view_id'").fetchone()[0]
             )

@@ -110,8 +110,6 @@ class SqliteJournal:
         if snapshots and snapshots[0].seq > self._last_seq:
             # a snapshot is fsynced; records written after the last fsync of a power loss are not
             self._store_last_seq(snapshots[0].seq)
-        for problem in problems:
-            log_event(logger, logging.ERROR, "journal problem", journal=str(self.directory), problem=problem)
         return JournalState(
             view_id=self._view_id,
             last_seq=self._last_seq,

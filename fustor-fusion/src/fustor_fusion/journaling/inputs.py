@@ -9,6 +9,11 @@ Payloads are JSON (orjson): an event is its rows as the very dicts pydantic keep
 (``vars(row)``), which costs one C-level dump per batch and decodes back into rows without any
 validation. :func:`pack` / :func:`unpack` add a one-byte codec tag and compress big payloads with
 zlib level 1 (in the journal writer's thread, where zlib releases the GIL).
+
+Measured for a 1,000-row snapshot batch: dicts encode in 0.12 ms (216 KB) and compress in 0.26 ms
+(to 10 KB); rows as plain value lists are smaller (127 KB, compressed in 0.14 ms) but building
+them costs 0.29 ms and decoding them back into dicts 0.83 ms against 0.58 ms — dicts are cheaper
+both ways. Storing the 216 KB uncompressed costs SQLite 2 ms per append instead of 0.13 ms.
 """
 
 from __future__ import annotations

@@ -320,4 +320,3 @@ def test_journal_configuration_errors_name_the_key(start_fusion: StartFusion, tm
         start_fusion(journal=journal_config(tmp_path, synchronous="sometimes"))
     with pytest.raises(ConfigError, match=r"journal: .*driver 'none' takes no options \(remove 'path'\)"):
         start_fusion(journal={"driver": "none", "path": str(tmp_path)})
-    wait_until(lambda: True)

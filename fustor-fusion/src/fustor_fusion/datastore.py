@@ -85,8 +85,8 @@ class Datastore:
         async with self.write_lock:
             self.require_ready()
             result = apply()
-            durable = self.durability.durable() if wait_durable else None
-        if durable is not None:
+            durable = self.durability.durable()  # appended inline when that is cheap (then None)
+        if durable is not None and wait_durable:
             await durable
         self.durability.after_write(self.write_lock, self._current_view)
         return result

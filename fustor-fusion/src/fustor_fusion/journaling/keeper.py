@@ -240,6 +240,8 @@ class ViewJournal:
             if writer is not None:
                 answer["pending_records"] = writer.pending
                 answer["appends"] = writer.appends
+                answer["inline_appends"] = writer.inline_appends
+                answer["average_append_ms"] = round(writer.average_append_s * 1000, 3)
                 answer["append_error"] = writer.failure
             answer["rows_since_snapshot"] = self.policy.rows_since
             answer["snapshot_running"] = self._snapshot_task is not None

@@ -6,7 +6,7 @@ their exports.
 * :mod:`.recording` — ``JournaledView``, the view that records its inputs;
 * :mod:`.replay` — the same calls again, from records;
 * :mod:`.view_snapshot` — the whole view as snapshot chunks and back;
-* :mod:`.writer` — group commit of records;
+* :mod:`.writer` — appending records: inline while cheap, else a thread with group commit;
 * :mod:`.policy` — when to snapshot;
 * :mod:`.keeper` — ``ViewJournal``: load at start, record, snapshot, close.
 

@@ -6,8 +6,9 @@ are timed apart and reported (log line ``view loaded``, the view's stats). If th
 cannot be rebuilt (every snapshot damaged and the records it covered already trimmed), the
 journal is reset: the view starts empty under a new ``view_id`` and the agents re-send.
 
-Serving: every input is queued to the :class:`~fustor_fusion.journaling.writer.JournalWriter`
-(group commit); :meth:`ViewJournal.durable` is what a request awaits before it answers. After a
+Serving: every input is queued to the :class:`~fustor_fusion.journaling.writer.JournalWriter`;
+:meth:`ViewJournal.durable` appends it (inline when cheap) or gives what the request awaits
+before it answers. After a
 write, :meth:`ViewJournal.after_write` starts a background snapshot when the policy says so: it
 takes the write lock (ingest of this view waits; queries go on), waits for the pending records,
 and dumps the view in a worker thread straight into the journal.

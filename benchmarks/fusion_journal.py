@@ -4,7 +4,9 @@ baseline measured in the same run.
 1. **Ingest.** ``fustor-fusion serve`` with ``journal: {driver: none}`` and then with the default
    sqlite journal, each fed the 1,000,000-file synthetic tree (``treegen.py``) as snapshot
    batches of 1,000 rows from one client over one keep-alive connection, waiting for each answer
-   (every answer waits for its record to be durable). Budgets: ≥ 200,000 rows/s with the journal,
+   (every answer waits for its record to be durable); ``--rounds`` alternating off/on runs, the
+   best of each mode counts (a shared machine's load changes from one run to the next), and
+   Fusion's CPU time per row is printed beside as the steadier figure. Budgets: ≥ 200,000 rows/s with the journal,
    Fusion RSS ≤ 110 % of the journal-off run.
 2. **Restart of the 1 M view.** The journal-on Fusion is stopped with SIGTERM (it writes a
    snapshot) and started again: time from the process start to ``/readyz`` 200, with snapshot
@@ -325,23 +327,28 @@ def main() -> int:
         default=True,
         help="push the big tree over HTTP into a journal-off Fusion as the baseline (default on)",
     )
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="ingest runs per mode, alternating off/on (the best counts)"
+    )
     add_arguments(parser)
     args = parser.parse_args()
     budgets = Budgets.from_args(args)
     tail_rows = TAIL_ROWS
     if args.smoke:
-        args.uploads, args.big_uploads, tail_rows = 1, 2, 1000
+        args.uploads, args.big_uploads, args.rounds, tail_rows = 1, 2, 1, 1000
     shape = TreeShape(uploads=args.uploads)
     work = Path(tempfile.mkdtemp(prefix="fustor-bench-journal-"))
     try:
-        results = run(shape, work, args.big_uploads, args.big_baseline, tail_rows)
+        results = run(shape, work, args.big_uploads, args.big_baseline, tail_rows, args.rounds)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     report(results, shape, args.big_uploads, tail_rows, budgets)
     return budgets.verdict()
 
 
-def run(shape: TreeShape, work: Path, big_uploads: int, big_baseline: bool, tail_rows: int) -> dict[str, Any]:
+def run(
+    shape: TreeShape, work: Path, big_uploads: int, big_baseline: bool, tail_rows: int, rounds: int
+) -> dict[str, Any]:
     results: dict[str, Any] = {}
     print(
         f"tree: {shape.files:,} files, batches of {BATCH} rows, one client waiting for each answer",
@@ -349,25 +356,34 @@ def run(shape: TreeShape, work: Path, big_uploads: int, big_baseline: bool, tail
     )
     payloads = list(bodies(iter(file_batches(shape))))
 
-    # 1. ingest, journal off then on
-    modes = (("off", {"driver": "none"}), ("on", {"driver": "sqlite", "path": str(work / "journal")}))
+    # 1. ingest, journal off then on, alternating for ``rounds`` rounds (the best of each counts:
+    #    the load of a shared machine changes between runs, and the best run is the least disturbed)
     fusion: FusionProcess | None = None
-    for mode, journal in modes:
-        (work / f"fusion-{mode}").mkdir()
-        fusion = FusionProcess(work / f"fusion-{mode}", journal).start()
-        fusion.wait_ready()
-        seconds, rows, peak = push(fusion, payloads)
-        assert rows == shape.files, rows
-        if mode == "on":  # a snapshot may have started with the last batch: measure after it
-            wait_settled(fusion)
-        results[f"ingest_{mode}_s"] = seconds
-        results[f"ingest_{mode}_rows_s"] = rows / seconds
-        results[f"rss_{mode}_mb"] = fusion.rss_mb()
-        results[f"peak_rss_{mode}_mb"] = peak
-        results[f"cpu_{mode}_us_per_row"] = fusion.cpu_s / rows * 1e6
-        print(f"  journal {mode}: {rows / seconds:,.0f} rows/s, RSS {fusion.rss_mb():.0f} MB", flush=True)
-        if mode == "off":
-            fusion.stop()
+    for round_ in range(rounds):
+        journal_dir = work / f"journal-{round_}"
+        modes = (("off", {"driver": "none"}), ("on", {"driver": "sqlite", "path": str(journal_dir)}))
+        for mode, journal in modes:
+            if fusion is not None:
+                fusion.stop()
+            (work / f"fusion-{mode}-{round_}").mkdir()
+            fusion = FusionProcess(work / f"fusion-{mode}-{round_}", journal).start()
+            fusion.wait_ready()
+            seconds, rows, peak = push(fusion, payloads)
+            assert rows == shape.files, rows
+            if mode == "on":  # a snapshot may have started with the last batch: measure after it
+                wait_settled(fusion)
+            rate = rows / seconds
+            print(
+                f"  round {round_ + 1}, journal {mode}: {rate:,.0f} rows/s, RSS {fusion.rss_mb():.0f} MB",
+                flush=True,
+            )
+            if rate > results.get(f"ingest_{mode}_rows_s", 0):
+                results[f"ingest_{mode}_s"] = seconds
+                results[f"ingest_{mode}_rows_s"] = rate
+                results[f"cpu_{mode}_us_per_row"] = fusion.cpu_s / rows * 1e6
+            results[f"rss_{mode}_mb"] = fusion.rss_mb()
+            results[f"peak_rss_{mode}_mb"] = peak
+    results["journal_dir"] = journal_dir
     assert fusion is not None
     stats = fusion.stats()["journal"]
     results["snapshots_during_ingest"] = stats["snapshots_written"]
@@ -380,7 +396,7 @@ def run(shape: TreeShape, work: Path, big_uploads: int, big_baseline: bool, tail
     results["restart_1m_s"] = fusion.wait_ready()
     results["restart_1m_report"] = fusion.stats()["journal"]
     check_sample(fusion, shape)
-    newest = sorted((work / "journal" / "demo" / "snapshots").glob("*.snap"))[-1]
+    newest = sorted((results["journal_dir"] / "demo" / "snapshots").glob("*.snap"))[-1]
     results["snapshot_bytes"] = newest.stat().st_size
     results["snapshot_bytes_per_file"] = newest.stat().st_size / shape.files
     results["rss_restarted_mb"] = fusion.rss_mb()
@@ -436,7 +452,12 @@ def report(
     off_rate = f"journal off: {results['ingest_off_rows_s']:,.0f} rows/s"
     rss_ratio = results["rss_on_mb"] / results["rss_off_mb"]
     off_rss = f"journal off: {results['rss_off_mb']:.0f} MB"
-    line("HTTP ingest, journal on", f"{rate:,.0f} rows/s", f"≥ {BUDGETS['ingest_rows_s']:,}", off_rate)
+    line(
+        "HTTP ingest, journal on (best run)",
+        f"{rate:,.0f} rows/s",
+        f"≥ {BUDGETS['ingest_rows_s']:,}",
+        off_rate,
+    )
     line(
         "  Fusion CPU per row (all its threads)",
         f"{results['cpu_on_us_per_row']:.2f} µs",

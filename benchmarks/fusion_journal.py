@@ -6,8 +6,8 @@ baseline measured in the same run.
    batches of 1,000 rows from one client over one keep-alive connection, waiting for each answer
    (every answer waits for its record to be durable); ``--rounds`` alternating off/on runs, the
    best of each mode counts (a shared machine's load changes from one run to the next), and
-   Fusion's CPU time per row is printed beside as the steadier figure. Budgets: ≥ 200,000 rows/s with the journal,
-   Fusion RSS ≤ 110 % of the journal-off run.
+   Fusion's CPU time per row is printed beside as the steadier figure. Budgets: ≥ 200,000
+   rows/s with the journal, Fusion RSS ≤ 110 % of the journal-off run.
 2. **Restart of the 1 M view.** The journal-on Fusion is stopped with SIGTERM (it writes a
    snapshot) and started again: time from the process start to ``/readyz`` 200, with snapshot
    load and replay reported apart by Fusion. Then a crash: 200,000 more rows, SIGKILL, start —

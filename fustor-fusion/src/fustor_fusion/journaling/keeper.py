@@ -20,6 +20,7 @@ is never restored.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import secrets
 import time
@@ -41,6 +42,24 @@ READ_BATCH = 2000
 """Records read per call while replaying."""
 STOP_FLUSH_S = 30.0
 """How long a stopping Fusion waits for a failing journal to take its pending records."""
+
+
+def _loop_reader(loop: asyncio.AbstractEventLoop) -> Callable[[Callable[[], Any]], Any]:
+    """For a worker thread: run a function in ``loop``'s thread and wait for its result."""
+
+    def run(read: Callable[[], Any]) -> Any:
+        done: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+        def call() -> None:
+            try:
+                done.set_result(read())
+            except BaseException as exc:
+                done.set_exception(exc)
+
+        loop.call_soon_threadsafe(call)
+        return done.result()
+
+    return run
 
 
 class _Unreadable(Exception):
@@ -280,7 +299,8 @@ class ViewJournal:
             current = view()
             files = current.store.totals().files
             started = time.perf_counter()
-            info = await asyncio.to_thread(journal.write_snapshot, seq, dump_view(current))
+            in_loop = _loop_reader(asyncio.get_running_loop())
+            info = await asyncio.to_thread(journal.write_snapshot, seq, dump_view(current, in_loop))
             pause = time.perf_counter() - started
             self.policy.taken(self._now())
         trimmed = await asyncio.to_thread(journal.trim, before=self._now() - self.config.retention_s)

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import logging
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -30,6 +30,7 @@ from fustor_core.storage import SnapshotStore
 from fustor_fusion.engine import View
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 FORMAT = 1
 HEADER = b"H"
@@ -46,8 +47,22 @@ def can_snapshot(view: View) -> bool:
     return isinstance(view.store, SnapshotStore)
 
 
-def dump_view(view: View) -> Iterator[bytes]:
-    """The view's whole state as chunks; the caller keeps the view from changing meanwhile."""
+Reader = Callable[[Callable[[], T]], T]
+"""Runs a function where the view's lists may be read (the event loop's thread) and returns its
+result; see :func:`dump_view`."""
+
+
+def _here(read: Callable[[], T]) -> T:
+    return read()
+
+
+def dump_view(view: View, in_loop: Reader[Any] = _here) -> Iterator[bytes]:
+    """The view's whole state as chunks; the caller keeps the view from changing meanwhile.
+
+    Run in a worker thread while queries go on, this reads the tree directly (queries only read
+    it too) but reads the rules' lists through ``in_loop``, piece by piece: a list may reorganise
+    itself on a read (a PathList sorts a chunk on first use), so only one thread may touch it.
+    """
     store = view.store
     if not isinstance(store, SnapshotStore):
         raise TypeError(f"the store of view {view.name!r} cannot export a snapshot")
@@ -70,8 +85,8 @@ def dump_view(view: View) -> Iterator[bytes]:
         if scan is not None:
             yield SCAN + _squeeze([slot, _scan_state(scan)])
     for name, entries in sorted(lists.items()):
-        items = entries.items()
-        while piece := list(islice(items, LIST_PIECE)):
+        items = in_loop(entries.items)
+        while piece := in_loop(lambda items=items: list(islice(items, LIST_PIECE))):  # type: ignore[misc]
             yield LIST + _squeeze([name, piece])
     for chunk in store.export_snapshot():
         yield TREE + chunk

@@ -224,3 +224,40 @@ def test_the_pinned_time_is_what_the_rules_see() -> None:
     assert "/hot" in (view.get_list("suspects") or [])
     replayed = replay(scenario.records, new_view(Clock(T0 + 10**7)))
     assert "/hot" in (replayed.get_list("suspects") or [])
+
+
+def test_a_snapshot_taken_in_a_worker_thread_reads_the_lists_in_the_loop_thread() -> None:
+    """A PathList may reorganise itself when read, so a snapshot dumped by a worker thread (while
+    queries keep reading the lists in the event loop) must read them in the loop's thread."""
+    import asyncio
+    import threading
+
+    from fustor_core.pathlist import PathList
+    from fustor_fusion.journaling.keeper import _loop_reader
+
+    readers: set[str] = set()
+
+    class Probe(PathList):
+        def items(self):  # type: ignore[no-untyped-def]
+            for pair in super().items():
+                readers.add(threading.current_thread().name)
+                yield pair
+
+    scenario = Scenario(1)
+    for _ in range(60):
+        scenario.step()
+    probe = Probe({"mtime": float}, age="mtime")
+    for i in range(120_000):  # more than one piece
+        probe.put(f"/p/{i}", mtime=float(i))
+    scenario.view.register_list("probe", probe)
+
+    async def snapshot() -> list[bytes]:
+        reader = _loop_reader(asyncio.get_running_loop())
+        return await asyncio.to_thread(lambda: list(dump_view(scenario.view, reader)))
+
+    chunks = asyncio.run(snapshot())
+    assert readers == {threading.main_thread().name}
+    restored = new_view(Clock(T0))
+    restored.register_list("probe", Probe({"mtime": float}, age="mtime"))
+    restore_view(restored, chunks)
+    assert describe(restored) == describe(scenario.view)

@@ -150,6 +150,7 @@ def run(args: argparse.Namespace, budgets: Budgets) -> int:
     (work / "fusion.yaml").write_text(
         yaml.safe_dump(
             {
+                "journal": {"driver": "sqlite", "path": str(work / "journal")},
                 "datastores": {
                     "bench": {
                         "api_keys": [
@@ -157,7 +158,7 @@ def run(args: argparse.Namespace, budgets: Budgets) -> int:
                             {"key": QUERY_KEY, "scopes": ["query"]},
                         ]
                     }
-                }
+                },
             }
         )
     )

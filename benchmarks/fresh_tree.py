@@ -64,7 +64,9 @@ def set_mtimes(root: Path, mtime: float) -> float:
 
 def configs(work: Path, root: Path, fusion_url: str) -> None:
     keys = [{"key": INGEST_KEY, "scopes": ["ingest"]}, {"key": QUERY_KEY, "scopes": ["query"]}]
-    (work / "fusion.yaml").write_text(yaml.safe_dump({"datastores": {"bench": {"api_keys": keys}}}))
+    # memory only: each run starts a new Fusion that must not restore the previous run's view
+    fusion_config = {"journal": {"driver": "none"}, "datastores": {"bench": {"api_keys": keys}}}
+    (work / "fusion.yaml").write_text(yaml.safe_dump(fusion_config))
     pipe = {
         "datastore": "bench",
         "source": {"driver": "fs", "path": str(root)},

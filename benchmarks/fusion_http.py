@@ -95,6 +95,7 @@ def start_fusion(workdir: Path) -> tuple[subprocess.Popen[str], str]:
     config.write_text(
         "session_timeout_s: 600\n"
         "log_level: WARNING\n"
+        "journal: {driver: none}\n"  # issue 3's figures; fusion_journal.py measures with the journal
         "datastores:\n"
         "  demo:\n"
         "    api_keys:\n"

@@ -20,6 +20,7 @@ BENCHMARKS = {
     "engine": "engine_ingest.py",
     "store": "store_micro.py",
     "fusion-http": "fusion_http.py",
+    "journal": "fusion_journal.py",
     "agent": "agent_sync.py",
     "registry": "registry_keys.py",
     "soak": "soak.py",

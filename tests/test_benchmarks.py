@@ -24,6 +24,7 @@ SCRIPTS = [
     "engine_ingest.py",
     "store_micro.py",
     "fusion_http.py",
+    "fusion_journal.py",
     "agent_sync.py",
     "registry_keys.py",
     "lists_memory.py",

@@ -65,6 +65,7 @@ def readme_fusion(tmp_path: Path) -> Any:
         [command_path("fustor-fusion"), "serve", "--config", str(config)],
         log_dir=tmp_path,
         ready_url=f"http://127.0.0.1:{port}/readyz",
+        env={"FUSTOR_HOME": str(tmp_path / "home")},  # its own journal, as on a real host
     ).start()
     yield port
     service.stop()

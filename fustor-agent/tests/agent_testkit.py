@@ -148,6 +148,8 @@ class FusionProcess(Service):
             "session_timeout_s": 2.0,
             "heartbeat_interval_s": 0.3,
             "tick_interval_s": 0.2,
+            # memory only: these tests restart Fusion to see the agent rebuild an empty view
+            "journal": {"driver": "none"},
             **settings,
             "datastores": {
                 self.datastore: {

@@ -25,25 +25,32 @@ DEFAULT_PLUGINS = ["storage-memory", "merge-mtime", "merge-tombstone", "merge-su
 
 @pytest.fixture
 def start_fusion() -> Iterator[StartFusion]:
-    """Start a Fusion; ``rules=True`` loads the default rule plugins, otherwise storage only.
+    """Start a Fusion; ``rules=True`` loads the default rule plugins, otherwise storage only
+    (the sqlite journal plugin is loaded too, but the base config says ``journal: {driver: none}``).
 
-    ``clock=True`` gives it a :class:`FakeClock`; other keywords override config keys.
+    ``clock=True`` gives it a :class:`FakeClock` (or pass one to share it across restarts); other
+    keywords override config keys. ``fusion.stop()`` stops it early (a restart in one test).
     """
     stack = ExitStack()
 
     def start(
-        *, rules: bool = False, clock: bool = False, extra_plugins: tuple[Any, ...] = (), **overrides: Any
+        *,
+        rules: bool = False,
+        clock: bool | FakeClock = False,
+        extra_plugins: tuple[Any, ...] = (),
+        **overrides: Any,
     ) -> Fusion:
         data = copy.deepcopy(BASE_CONFIG)
         data.update(overrides)
-        fake = FakeClock() if clock else None
-        pm = get_plugin_manager(
-            only=DEFAULT_PLUGINS if rules else ["storage-memory"], exclude=(), extra=extra_plugins
-        )
+        fake = clock if isinstance(clock, FakeClock) else FakeClock() if clock else None
+        plugins = [*(DEFAULT_PLUGINS if rules else ["storage-memory"]), "journal-sqlite"]
+        pm = get_plugin_manager(only=plugins, exclude=(), extra=extra_plugins)
         app = create_app(parse_fusion_config(data), now=fake or time.time, plugin_manager=pm)
-        url = stack.enter_context(serve_app(app))
-        fusion = Fusion(url=url, app=app, clock=fake)
-        stack.callback(fusion.close)
+        own = ExitStack()
+        url = own.enter_context(serve_app(app))
+        fusion = Fusion(url=url, app=app, clock=fake, stopper=own)
+        own.callback(fusion.close)
+        stack.callback(own.close)
         return fusion
 
     with stack:

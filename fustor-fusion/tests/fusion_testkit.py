@@ -29,6 +29,7 @@ BASE_CONFIG: dict[str, Any] = {
     "tombstone_ttl_s": 3600,
     "tick_interval_s": 0.05,
     "ordering_wait_s": 5,
+    "journal": {"driver": "none"},  # durability has its own tests (test_journal_*.py)
     "datastores": {
         "demo": {
             "api_keys": [
@@ -116,7 +117,13 @@ class Fusion:
     url: str
     app: Starlette
     clock: FakeClock | None
+    stopper: contextlib.ExitStack | None = None
     _clients: list[httpx.Client] = field(default_factory=list)
+
+    def stop(self) -> None:
+        """Stop serving now (lifespan shutdown runs: journals are closed)."""
+        if self.stopper is not None:
+            self.stopper.close()
 
     @property
     def service(self) -> FusionService:

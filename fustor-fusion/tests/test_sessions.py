@@ -19,9 +19,12 @@ def test_open_heartbeat_close(fusion: Fusion) -> None:
     assert body["heartbeat_interval_s"] == 10
     assert body["session_timeout_s"] == 30
     sid = body["session_id"]
+    assert body["view"]["restored"] is False  # no journal in these tests: never restored
     beat = agent.http.post(f"/api/v1/ingest/sessions/{sid}/heartbeat")
     assert beat.status_code == 200
-    assert beat.json() == {
+    view = beat.json().pop("view")
+    assert view["id"] == body["view"]["id"] and view["seq"] >= body["view"]["seq"]
+    assert {k: v for k, v in beat.json().items() if k != "view"} == {
         "session_id": sid,
         "role": "leader",
         "leader_session_id": sid,

@@ -30,6 +30,7 @@ def fusion_url(registry_url: str) -> Iterator[str]:
     config = parse_fusion_config(
         {
             "tick_interval_s": 0.05,
+            "journal": {"driver": "none"},
             "registry": {
                 "url": registry_url,
                 "service_token": SERVICE_TOKEN,

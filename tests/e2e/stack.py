@@ -146,6 +146,7 @@ class LabStack:
             "tick_interval_s": 0.2,
             "hot_window_s": 4,
             "tombstone_ttl_s": 600,
+            "journal": {"driver": "sqlite", "path": str(self.workdir / "journal")},
             "registry": {
                 "url": self.registry.url,
                 "service_token": self.registry.service_token,

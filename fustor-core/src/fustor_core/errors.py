@@ -79,3 +79,10 @@ class TooManyRequests(FustorError):
 
     status = 429
     code = "too_many_requests"
+
+
+class Unavailable(FustorError):
+    """The service cannot answer this yet, e.g. a view still loading after a restart (HTTP 503)."""
+
+    status = 503
+    code = "unavailable"

@@ -9,6 +9,7 @@ A plugin is a module (or object) with functions named like the hooks below, mark
 Families and who calls them:
 
 * **storage** (Fusion) — the tree store behind each view;
+* **journal** (Fusion) — where each view's inputs and snapshots are kept, so it survives a restart;
 * **merge rules** (Fusion) — admit/drop decisions on incoming rows, bookkeeping after a change,
   flags and stats added to query answers;
 * **sources**, **pushers**, **sync modes** (agent) — drivers that read a tree, send to Fusion,
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
         SentinelUpdate,
         ViewLike,
     )
+    from fustor_core.journal import Journal
     from fustor_core.storage import TreeStore
 
 # --------------------------------------------------------------------------------------------
@@ -62,6 +64,29 @@ def fustor_tree_store(datastore: str, backend: str, options: dict[str, Any]) -> 
 
 
 # --------------------------------------------------------------------------------------------
+# journal (Fusion)
+# --------------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def fustor_journal(datastore: str, driver: str, options: dict[str, Any]) -> Journal | None:
+    """Create the journal of one datastore's view (see :mod:`fustor_core.journal`).
+
+    Called once per view when Fusion starts serving it, before any I/O: validate ``options``
+    here and raise :class:`~fustor_core.errors.ConfigError` naming the key (``journal.path: ...``)
+    so a bad configuration stops Fusion at start; open files later, in :meth:`Journal.open`.
+
+    :param datastore: the datastore name the view serves (a journal keeps each view apart).
+    :param driver: the ``journal.driver`` of ``fusion.yaml`` (``"sqlite"`` by default); return
+        None unless it is yours. Fusion does not call this hook for ``driver: none``.
+    :param options: the other keys of the ``journal`` section that Fusion itself does not use
+        (e.g. ``path``, ``url``).
+    :return: a :class:`~fustor_core.journal.Journal`. ``firstresult``: the first non-None answer
+        is used; Fusion refuses to start if nobody answers.
+    """
+
+
+# --------------------------------------------------------------------------------------------
 # merge rules (Fusion)
 # --------------------------------------------------------------------------------------------
 
@@ -73,7 +98,8 @@ def fustor_view_started(view: ViewLike) -> None:
     A rule keeps its state on the view (never in module globals, so one process can hold many
     views) and publishes what queries should see with ``view.register_list(name, PathList)``;
     known names are ``suspects``, ``tombstones``, ``blind_spot_additions`` and
-    ``blind_spot_deletions``.
+    ``blind_spot_deletions``. Published lists are what a snapshot of the view keeps (through
+    ``items()``/``put()``) when Fusion journals views: keep all durable state in them.
     """
 
 

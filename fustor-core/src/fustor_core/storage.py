@@ -8,8 +8,8 @@ no global path index) and maintains recursive file/dir/byte counts incrementally
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, NamedTuple, Protocol
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from fustor_core.arbitration import NodeInfo
 from fustor_core.event_model import Row
@@ -89,4 +89,26 @@ class TreeStore(Protocol):
 
     def totals(self) -> Aggregate:
         """Counts of the whole tree (same as ``aggregate('/')``)."""
+        ...
+
+
+@runtime_checkable
+class SnapshotStore(Protocol):
+    """Optional methods of a :class:`TreeStore` that lets Fusion snapshot its view.
+
+    Fusion keeps a view across restarts with a journal of its inputs plus periodic snapshots of
+    the whole view (:mod:`fustor_core.journal`). A store without these methods still works, but
+    its view can only be rebuilt by replaying the journal from the beginning (which is then never
+    trimmed).
+    """
+
+    def export_snapshot(self) -> Iterator[bytes]:
+        """The whole tree as opaque chunks (compact: this is what sits on disk), every node with
+        its size, mtime and confirmed_at. Fusion holds its write lock meanwhile (the tree does not
+        change) and runs it in a worker thread while queries keep reading the store."""
+        ...
+
+    def import_snapshot(self, chunks: Iterable[bytes]) -> None:
+        """Replace the tree with the one ``chunks`` (from :meth:`export_snapshot`) describe;
+        raise :class:`~fustor_core.journal.JournalCorrupt` if they cannot be decoded."""
         ...

@@ -6,7 +6,7 @@ hot paths, and these models describe them for the OpenAPI document (``/api/v1/op
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -58,10 +58,25 @@ class SentinelFeedbackRequest(_Strict):
 # -- ingest answers ----------------------------------------------------------------------------
 
 
+class ViewInfo(_Strict):
+    """Which incarnation of the datastore's view Fusion holds, and how far its journal got."""
+
+    id: str
+    """The view's incarnation, created when the view started empty. An agent (or a cursor) that
+    knew another id must start over: re-snapshot (or re-read the tree)."""
+    seq: int
+    """The newest durable journal sequence number of the view (without a journal: inputs
+    applied since Fusion started)."""
+    restored: bool
+    """True when the view was loaded from its journal, i.e. it survived a Fusion restart: a
+    leader may resume with an audit instead of a full snapshot."""
+
+
 class SessionOpened(_Strict):
     session_id: str
     role: Role
     datastore: str
+    view: ViewInfo
     heartbeat_interval_s: float
     session_timeout_s: float
 
@@ -72,6 +87,7 @@ class HeartbeatAnswer(_Strict):
     leader_session_id: str | None
     applied_seq: int
     """The highest ``seq`` of this session applied so far (0: none)."""
+    view: ViewInfo
     heartbeat_interval_s: float
     session_timeout_s: float
 
@@ -146,6 +162,9 @@ class Stats(_Open):
     leader: str | None
     leader_agent_id: str | None
     sessions: int
+    journal: dict[str, Any] | None = None
+    """The view's journal: driver, ``id``/``seq``/``restored``, how it was loaded (snapshot and
+    replay times apart), the last snapshot's figures."""
 
 
 class ListedPath(_Open):

@@ -59,6 +59,7 @@ def create_app(
         if service.registry is not None:
             await service.registry.refresh(service.now())
         ticker = asyncio.create_task(service.run_ticks(), name="fusion-tick")
+        service.start_loading()  # views load in the background: /readyz says which, and how far
         await asyncio.sleep(0)  # let the tick loop mark the service ready before serving
         try:
             yield
@@ -66,6 +67,7 @@ def create_app(
             ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await ticker
+            await service.close()
             log_event(logger, logging.INFO, "fusion stopped")
 
     app = Starlette(

@@ -46,6 +46,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise FustorError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     bound_port = sock.getsockname()[1]
+    sock.listen(2048)  # connections made from now on wait in the backlog until uvicorn accepts them
     server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="on"))
     log_event(
         logger,

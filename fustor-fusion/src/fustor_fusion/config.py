@@ -12,7 +12,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from fustor_core.config import ArbitrationSettings, FustorConfig, load_config, parse_config
 
@@ -47,6 +47,46 @@ class DatastoreConfig(FustorConfig):
 
     api_keys: list[ApiKeyConfig] = Field(default_factory=list)
     storage: StorageConfig = Field(default_factory=StorageConfig)
+
+
+class JournalConfig(FustorConfig):
+    """Where each view's inputs and snapshots are kept so it survives a restart.
+
+    ``driver`` picks the journal plugin (``none``: memory only, as before journals existed); the
+    keys Fusion does not know (``path``, ``synchronous``, ``url``...) are the driver's options,
+    which the plugin validates at start.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    driver: str = Field(default="sqlite", min_length=1)
+    """``sqlite`` (fustor-journal-sqlite, under ``$FUSTOR_HOME/journal``), another installed
+    driver, or ``none``."""
+    retention_s: float = Field(default=86_400.0, ge=0)
+    """Records the newest snapshot contains are kept this long (for the change feed) before trimming."""
+    snapshot_every_rows: int = Field(default=1_000_000, ge=1)
+    """Snapshot once this many rows (plus one per other input) arrived since the last snapshot..."""
+    snapshot_tree_ratio: float = Field(default=0.5, ge=0)
+    """...or, for big trees, this fraction of the tree's files, whichever is larger: a snapshot
+    costs time in proportion to the tree, so a big tree is snapshotted less often."""
+    snapshot_interval_s: float = Field(default=600.0, gt=0)
+    """Snapshot at least this often while inputs other than ticks arrive."""
+    snapshot_on_stop: bool = True
+    """Write a snapshot when Fusion stops cleanly, so the next start replays nothing."""
+
+    @property
+    def enabled(self) -> bool:
+        return self.driver != "none"
+
+    def driver_options(self) -> dict[str, Any]:
+        """The keys meant for the driver plugin."""
+        return dict(self.model_extra or {})
+
+    @model_validator(mode="after")
+    def _none_takes_no_options(self) -> JournalConfig:
+        if not self.enabled and self.model_extra:
+            raise ValueError(f"driver 'none' takes no options (remove {sorted(self.model_extra)[0]!r})")
+        return self
 
 
 class RegistryLinkConfig(FustorConfig):
@@ -90,6 +130,8 @@ class FusionConfig(ArbitrationSettings):
     """The datastores this Fusion serves, by name (with a Registry, more come from it)."""
     registry: RegistryLinkConfig | None = None
     """Check keys with a Registry and serve its datastores; without one, only static keys."""
+    journal: JournalConfig = Field(default_factory=JournalConfig)
+    """Keep every view across restarts (on by default); ``{driver: none}`` keeps them in memory only."""
 
     @model_validator(mode="after")
     def _something_to_serve(self) -> FusionConfig:

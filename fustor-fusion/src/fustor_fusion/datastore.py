@@ -4,20 +4,26 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import pluggy
 
+from fustor_core.errors import Unavailable
+from fustor_core.journal import Journal
 from fustor_fusion.config import DatastoreConfig, FusionConfig
-from fustor_fusion.engine import View
+from fustor_fusion.journaling.keeper import ViewJournal
+from fustor_fusion.journaling.recording import JournaledView
 from fustor_fusion.sessions import SessionTable
+
+T = TypeVar("T")
 
 
 class Datastore:
     """Everything Fusion keeps for one datastore.
 
-    The engine is synchronous and not thread-safe; every write goes through ``write_lock`` so
-    that one writer at a time touches the view, whichever session it comes from.
+    The engine is synchronous and not thread-safe; every change of the view goes through
+    :meth:`write` (under ``write_lock``) so that one writer at a time touches it, whichever
+    session it comes from, and is answered only once its journal records are durable.
     """
 
     def __init__(
@@ -28,35 +34,89 @@ class Datastore:
         *,
         pm: pluggy.PluginManager,
         now: Callable[[], float],
+        journal: Journal | None = None,
     ) -> None:
         self.name = name
-        self.view = View(
-            name,
-            pm,
-            config.arbitration(),
-            storage_backend=settings.storage.backend,
-            storage_options=settings.storage.options,
-            now=now,
-        )
+
+        def make_view() -> JournaledView:
+            return JournaledView(
+                name,
+                pm,
+                config.arbitration(),
+                storage_backend=settings.storage.backend,
+                storage_options=settings.storage.options,
+                now=now,
+            )
+
+        self._make_view = make_view
+        self.view = make_view()
+        self.durability = ViewJournal(name, journal, config.journal, now=now)
+        self.ready = False
+        """False until the view was loaded from its journal (queries and ingest answer 503)."""
         self.write_lock = asyncio.Lock()
         self.sessions = SessionTable(
             name,
             timeout_s=config.session_timeout_s,
             ordering_wait_s=config.ordering_wait_s,
             now=now,
-            on_new_leader=self.view.leader_session,
+            on_new_leader=self._new_leader,
         )
 
+    def _new_leader(self, session_id: str) -> None:
+        self.view.leader_session(session_id)
+
+    async def load(self) -> None:
+        """Rebuild the view from its journal; the datastore serves once this returns."""
+        self.view = await self.durability.load(self._make_view, self.view)
+        self.ready = True
+
+    def require_ready(self) -> None:
+        """503 ``view_loading`` while the view is still being rebuilt."""
+        if not self.ready:
+            raise Unavailable(
+                f"view {self.name!r} is loading after a restart ({self.durability.progress}); retry shortly",
+                code="view_loading",
+            )
+
+    async def write(self, apply: Callable[[], T], *, wait_durable: bool = True) -> T:
+        """Run ``apply`` (a change of the view) under the write lock; return once its journal
+        records are durable, so the caller's answer means "kept" (the tick, which answers
+        nobody, passes ``wait_durable=False``)."""
+        async with self.write_lock:
+            self.require_ready()
+            result = apply()
+            durable = self.durability.durable()  # appended inline when that is cheap (then None)
+        if durable is not None and wait_durable:
+            await durable
+        self.durability.after_write(self.write_lock, self._current_view)
+        return result
+
+    def _current_view(self) -> JournaledView:
+        return self.view
+
     def tick(self) -> None:
-        """Expire silent sessions, then let the rules do their periodic work."""
+        """Expire silent sessions, then let the rules do their periodic work (under the lock)."""
         self.sessions.expire_stale()
         self.view.tick()
 
+    def view_info(self) -> dict[str, Any]:
+        """``{id, seq, restored}``: which incarnation of the view this is and how far it got."""
+        return self.durability.info()
+
+    async def snapshot(self) -> dict[str, Any] | None:
+        """Write a snapshot of the view now (tests, benchmarks); its figures."""
+        return await self.durability.snapshot(self.write_lock, self._current_view)
+
+    async def close(self) -> None:
+        """Stop cleanly: pending records durable, a last snapshot, the journal closed."""
+        await self.durability.close(self.write_lock, self._current_view)
+
     def stats(self) -> dict[str, Any]:
-        """The view's stats plus who leads and how many sessions are live."""
+        """The view's stats plus who leads, how many sessions are live, and its journal."""
         answer = self.view.stats()
         leader = self.sessions.leader
         answer["leader"] = leader.session_id if leader is not None else None
         answer["leader_agent_id"] = leader.agent_id if leader is not None else None
         answer["sessions"] = len(self.sessions.live())
+        answer["journal"] = self.durability.stats()
         return answer

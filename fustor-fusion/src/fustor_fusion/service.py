@@ -11,7 +11,8 @@ from collections.abc import Callable
 
 import pluggy
 
-from fustor_core.errors import NotFound
+from fustor_core.errors import NotFound, PluginError
+from fustor_core.journal import Journal
 from fustor_core.logs import log_event
 from fustor_fusion.auth import KeyChecker
 from fustor_fusion.config import DatastoreConfig, FusionConfig
@@ -36,8 +37,7 @@ class FusionService:
         self.pm = pm
         self.now = now
         self.datastores = {
-            name: Datastore(name, settings, config, pm=pm, now=now)
-            for name, settings in config.datastores.items()
+            name: self._new_datastore(name, settings) for name, settings in config.datastores.items()
         }
         self.ticking = False
         self.registry: RegistryLink | None = None
@@ -46,30 +46,105 @@ class FusionService:
                 config.registry, static=key_checker if config.datastores else None, adopt=self.adopt
             )
         self.key_checker: KeyChecker = self.registry if self.registry is not None else key_checker
+        self._load_turn = asyncio.Lock()
+        self._loads: set[asyncio.Task[None]] = set()
+
+    def _new_datastore(self, name: str, settings: DatastoreConfig) -> Datastore:
+        return Datastore(name, settings, self.config, pm=self.pm, now=self.now, journal=self._journal(name))
+
+    def _journal(self, name: str) -> Journal | None:
+        """The journal plugin's object for datastore ``name`` (None with ``driver: none``)."""
+        settings = self.config.journal
+        if not settings.enabled:
+            return None
+        journal: Journal | None = self.pm.hook.fustor_journal(
+            datastore=name, driver=settings.driver, options=settings.driver_options()
+        )
+        if journal is None:
+            raise PluginError(
+                f"journal.driver: no installed plugin provides the journal driver {settings.driver!r}"
+                " (is fustor-journal-sqlite installed? 'driver: none' keeps views in memory only)"
+            )
+        return journal
 
     def adopt(self, name: str) -> Datastore:
         """Serve datastore ``name`` from now on (the Registry says it exists); idempotent."""
         datastore = self.datastores.get(name)
         if datastore is None:
-            datastore = Datastore(name, DatastoreConfig(), self.config, pm=self.pm, now=self.now)
+            datastore = self._new_datastore(name, DatastoreConfig())
             self.datastores[name] = datastore
             log_event(logger, logging.INFO, "serving datastore from the registry", datastore=name)
+            self._start_loading(datastore)
         return datastore
 
     def datastore(self, name: str) -> Datastore:
-        """The datastore ``name``; 404 when this Fusion does not serve it."""
+        """The datastore ``name``; 404 when this Fusion does not serve it, 503 while it loads."""
         datastore = self.datastores.get(name)
         if datastore is None:
             raise NotFound(f"datastore {name!r} is not served by this Fusion", code="datastore_not_found")
+        datastore.require_ready()
         return datastore
 
+    # -- loading views ------------------------------------------------------------------------------
+
+    def start_loading(self) -> None:
+        """Load every view in the background, one at a time (the service listens meanwhile)."""
+        for datastore in list(self.datastores.values()):
+            self._start_loading(datastore)
+
+    def _start_loading(self, datastore: Datastore) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not serving yet: start_loading() picks it up
+            return
+        if datastore.ready or any(task.get_name() == f"load-{datastore.name}" for task in self._loads):
+            return
+        task = loop.create_task(self._load(datastore), name=f"load-{datastore.name}")
+        self._loads.add(task)
+        task.add_done_callback(self._loads.discard)
+
+    async def _load(self, datastore: Datastore) -> None:
+        delay = 1.0
+        async with self._load_turn:
+            while True:
+                try:
+                    await datastore.load()
+                    return
+                except Exception as exc:  # e.g. the journal is locked or unreadable: say so, retry
+                    datastore.durability.progress = f"cannot load: {exc}; retrying"
+                    log_event(
+                        logger,
+                        logging.ERROR,
+                        "view could not be loaded",
+                        datastore=datastore.name,
+                        error=str(exc),
+                    )
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 30.0)
+
+    def not_ready(self) -> str | None:
+        """Why the service is not ready (which view is loading, how far), or None when it is."""
+        loading = [d for d in self.datastores.values() if not d.ready]
+        if loading:
+            first = loading[0]
+            ready = len(self.datastores) - len(loading)
+            return (
+                f"loading view {first.name!r}: {first.durability.progress}"
+                f" ({ready} of {len(self.datastores)} views ready)"
+            )
+        if not self.ticking:
+            return "Fusion is starting or stopping"
+        return None
+
+    # -- housekeeping -------------------------------------------------------------------------------
+
     async def tick(self) -> None:
-        """One round of housekeeping over every datastore."""
+        """One round of housekeeping over every datastore that is loaded."""
         if self.registry is not None:
             await self.registry.refresh(self.now())
-        for datastore in self.datastores.values():
-            async with datastore.write_lock:
-                datastore.tick()
+        for datastore in list(self.datastores.values()):
+            if datastore.ready:
+                await datastore.write(datastore.tick, wait_durable=False)
 
     async def run_ticks(self) -> None:
         """Tick every ``tick_interval_s`` until cancelled; a failing tick is logged, not fatal."""
@@ -85,3 +160,14 @@ class FusionService:
             self.ticking = False
             if self.registry is not None:
                 await self.registry.aclose()
+
+    async def close(self) -> None:
+        """Stop loading, then close every view's journal (pending records, a last snapshot)."""
+        for task in list(self._loads):
+            task.cancel()
+        await asyncio.gather(*self._loads, return_exceptions=True)
+        for datastore in list(self.datastores.values()):
+            try:
+                await datastore.close()
+            except Exception:
+                logger.exception("closing the journal of %s failed", datastore.name)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections import Counter, deque
 from collections.abc import Callable
+from typing import Any
 
 from fustor_core.config import ArbitrationSettings
 from fustor_core.event_model import Event, EventType, MessageSource
@@ -85,3 +86,14 @@ class SkewClock:
             winner, votes = counts.most_common(1)[0]
             if votes >= self._min_agreeing:
                 self._skew = float(winner)
+
+    def state(self) -> dict[str, Any]:
+        """What a snapshot of the view keeps of the clock: the recent samples and the skew."""
+        return {"samples": list(self._samples), "skew": self._skew}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Take back a :meth:`state` (the samples' counts are rebuilt from them)."""
+        self._samples.clear()
+        self._samples.extend(int(sample) for sample in state["samples"])
+        self._counts = Counter(self._samples)
+        self._skew = float(state["skew"])

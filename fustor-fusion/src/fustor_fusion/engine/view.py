@@ -115,6 +115,10 @@ class View:
         """A published list, or None when the rule providing it is not loaded."""
         return self._lists.get(name)
 
+    def published_lists(self) -> dict[str, PathList]:
+        """Every published list by name (what a snapshot of the view keeps)."""
+        return dict(self._lists)
+
     def lookup(self, paths: Sequence[str]) -> list[NodeInfo | None]:
         """The tree's current node for each path."""
         return self.store.lookup(paths)

@@ -58,11 +58,13 @@ def _timing(request: Request) -> dict[str, float]:
 async def open_session(request: Request) -> Response:
     datastore = await _datastore(request)
     body = parse_model(SessionOpenRequest, await read_body(request, SMALL_BODY_BYTES))
-    session = datastore.sessions.open(body.agent_id, body.source_uri)
+    # a new session may take the leader lock, which is an input of the view: through write()
+    session = await datastore.write(lambda: datastore.sessions.open(body.agent_id, body.source_uri))
     answer = {
         "session_id": session.session_id,
         "role": str(session.role),
         "datastore": datastore.name,
+        "view": datastore.view_info(),
         **_timing(request),
     }
     return JSONResponse(answer, status_code=201)
@@ -70,13 +72,14 @@ async def open_session(request: Request) -> Response:
 
 async def heartbeat(request: Request) -> Response:
     datastore = await _datastore(request)
-    session = datastore.sessions.heartbeat(request.path_params["sid"])
+    session = await datastore.write(lambda: datastore.sessions.heartbeat(request.path_params["sid"]))
     leader = datastore.sessions.leader
     answer = {
         "session_id": session.session_id,
         "role": str(session.role),
         "leader_session_id": leader.session_id if leader is not None else None,
         "applied_seq": session.sequencer.applied_seq,
+        "view": datastore.view_info(),
         **_timing(request),
     }
     return JSONResponse(answer)
@@ -94,8 +97,7 @@ async def post_events(request: Request) -> Response:
     batch = parse_event_batch(await read_body(request, config.max_body_bytes), max_rows=config.max_batch_rows)
 
     async def work() -> dict[str, Any]:
-        async with datastore.write_lock:
-            return apply_batch(datastore, session, batch)
+        return await datastore.write(lambda: apply_batch(datastore, session, batch))
 
     answer, duplicate = await session.sequencer.apply(batch.seq, work)
     return JSONResponse({**answer, "duplicate": duplicate})
@@ -108,8 +110,7 @@ def _signal_route(signal: Signal) -> Any:
         body = parse_model(SignalRequest, await read_body(request, SMALL_BODY_BYTES), empty_ok=True)
 
         async def work() -> dict[str, Any]:
-            async with datastore.write_lock:
-                return apply_signal(datastore, session, signal)
+            return await datastore.write(lambda: apply_signal(datastore, session, signal))
 
         return JSONResponse(await session.sequencer.after(body.after_seq, work))
 
@@ -132,8 +133,7 @@ async def sentinel_feedback(request: Request) -> Response:
     )
 
     async def work() -> dict[str, Any]:
-        async with datastore.write_lock:
-            return apply_sentinel_feedback(datastore, session, updates, refused)
+        return await datastore.write(lambda: apply_sentinel_feedback(datastore, session, updates, refused))
 
     return JSONResponse(await session.sequencer.after(None, work))
 

@@ -17,9 +17,11 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    """Ready once every datastore's view is built and the background tick runs."""
-    if not fusion(request).ticking:
-        return error_response(503, "not_ready", "Fusion is starting or stopping")
+    """Ready once every datastore's view is loaded (from its journal) and the background tick runs;
+    until then 503, naming the view being loaded and how far it got."""
+    why = fusion(request).not_ready()
+    if why is not None:
+        return error_response(503, "not_ready", why)
     return JSONResponse({"status": "ready"})
 
 
@@ -31,7 +33,7 @@ async def openapi(request: Request) -> Response:
 ENDPOINTS = [
     Endpoint("GET", "/healthz", healthz, "Liveness", None, answer=Status),
     Endpoint(
-        "GET", "/readyz", readyz, "Readiness (views built, tick running)", None, answer=Status, errors=(503,)
+        "GET", "/readyz", readyz, "Readiness (views loaded, tick running)", None, answer=Status, errors=(503,)
     ),
     Endpoint("GET", "/api/v1/openapi.json", openapi, "This API as an OpenAPI 3.1 document", None),
 ]

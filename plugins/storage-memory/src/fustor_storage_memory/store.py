@@ -10,7 +10,7 @@ once. Lookups group paths into sibling runs the same way.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import groupby, repeat
 from operator import add, itemgetter
 from typing import Any, cast
@@ -19,7 +19,7 @@ from fustor_core.arbitration import NodeInfo
 from fustor_core.errors import InvalidInput
 from fustor_core.event_model import Row
 from fustor_core.storage import Aggregate, FlagPredicates
-from fustor_storage_memory import query
+from fustor_storage_memory import query, snapshot
 from fustor_storage_memory.runs import write_run
 from fustor_storage_memory.tree import (
     Dir,
@@ -297,3 +297,15 @@ class MemoryTreeStore:
             self._cache = (None, self.root)
             return True
         return False
+
+    # ------------------------------------------------------------------------------ snapshots
+
+    def export_snapshot(self) -> Iterator[bytes]:
+        """The whole tree as compressed chunks (see :mod:`fustor_storage_memory.snapshot`)."""
+        return snapshot.export_tree(self.root)
+
+    def import_snapshot(self, chunks: Iterable[bytes]) -> None:
+        """Replace the tree with the one exported in ``chunks``."""
+        root = snapshot.import_tree(chunks)
+        self.root = root
+        self._cache = (None, root)

@@ -163,7 +163,7 @@ class ExportModel:
     def note(self, path: str, what: str) -> None:
         entries = self.history.setdefault(path, [])
         if len(entries) < 12:
-            entries.append(f"{what} at {self.now}")
+            entries.append(f"{what} at {self.now} (t={time.time():.3f})")
 
     def add_file(self, path: str) -> None:
         self.files.add(path)
@@ -486,6 +486,13 @@ class ViewReader:
             return None
         return answer.status_code == 200
 
+    def stats(self) -> dict[str, Any] | None:
+        answer = self._get("stats")
+        if answer is None or answer.status_code != 200:
+            return None
+        stats: dict[str, Any] = answer.json()
+        return stats
+
     def node(self, path: str) -> dict[str, Any] | None:
         """The node as the view answers it (no children), or None."""
         answer = self._get("tree", path=path, depth=0)
@@ -663,7 +670,10 @@ class Soak:
         on_export = (self.lab.export / path.lstrip("/")).exists()
         node = self.view.node(path)
         parent = self.view.node(os.path.dirname(path))
+        stats = self.view.stats() or {}
         return (
+            f"[t={time.time():.3f} clock_skew_s={stats.get('clock_skew_s')}"
+            f" rows_dropped={stats.get('rows_dropped')}] "
             f"{path}: back in the view at {self.model.now} (on the export: {on_export});"
             f" history: {'; '.join(self.model.history.get(path, []))}; view node: {node};"
             f" view parent: {parent}; faults so far: {'; '.join(self.report.faults) or 'none'}"

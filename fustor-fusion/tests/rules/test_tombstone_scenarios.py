@@ -55,7 +55,8 @@ def test_stale_rows_cannot_resurrect_files_of_a_directory_deleted_in_realtime(fe
 def test_newer_file_under_a_deleted_name_is_accepted_and_clears_the_tombstone(feed: Feed) -> None:
     feed.snapshot(feed.file("/f", OLD))
     feed.realtime_delete("/f")
-    recreated = feed.view.clock.watermark() + 1
+    # newer than the delete beyond the clock's uncertainty (the future tolerance)
+    recreated = feed.view.clock.watermark() + feed.view.settings.future_tolerance_s + 1
     result = feed.snapshot(feed.file("/f", recreated, size=42))
     assert result.accepted == 1
     assert feed.node("/f")["size"] == 42
@@ -110,3 +111,23 @@ def test_tombstone_outlives_its_ttl_while_a_scan_that_started_before_the_delete_
         view.snapshot_end(None)
     view.tick()
     assert feed.stat("tombstones") == 0
+
+
+@pytest.mark.parametrize("skew_s", [0.0, -1.0, 1.0], ids=["no_skew", "agents_see_writes_late", "storage_ahead"])
+def test_a_file_changed_just_before_its_delete_is_not_resurrected_by_a_scan_that_listed_it(
+    feed: Feed, skew_s: float
+) -> None:
+    """The logical watermark is an estimate, off by about a second (agents observe writes a
+    little late, and samples round to seconds). A file changed where no agent watches less than
+    that before a watched host deletes it carries an mtime ahead of the watermark; the stale row
+    of a scan that listed it before the delete must still count as older than the delete."""
+    for i in range(5):  # the clock learns the skew from fresh local writes
+        feed.clock.t += 1
+        feed.realtime("insert", feed.file(f"/live/{i}", feed.clock.t + skew_s, local_write=True))
+    feed.snapshot(feed.dir("/d", OLD), feed.file("/d/f", OLD))  # the tree knows the old version
+    storage_now = feed.clock.t + skew_s
+    changed = storage_now + 0.8  # rewritten through a blind host a moment ago (rounding put it ahead)
+    feed.realtime_delete("/d/f")
+    result = feed.snapshot(feed.file("/d/f", changed))  # listed between the change and the delete
+    assert result.reasons == {"tombstoned": 1}
+    assert not feed.exists("/d/f")

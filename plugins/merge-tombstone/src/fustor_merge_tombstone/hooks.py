@@ -46,9 +46,11 @@ def fustor_batch_applied(view: ViewLike, batch: Batch, changes: Changes) -> None
         return
     if batch.event_type is EventType.DELETE:
         clock = view.clock
-        rules.record_realtime_deletes(
-            tombstones, batch, batch.existing(), now=clock.now(), watermark=clock.watermark()
-        )
+        # the watermark is an estimate good to about the future tolerance: a file changed
+        # (where no agent watches) that shortly before its delete may carry an mtime just ahead
+        # of it, and must still count as older than the delete
+        moment = clock.watermark() + view.settings.future_tolerance_s
+        rules.record_realtime_deletes(tombstones, batch, batch.existing(), now=clock.now(), watermark=moment)
     elif tombstones:
         rules.clear_recreated_paths(tombstones, batch)
 

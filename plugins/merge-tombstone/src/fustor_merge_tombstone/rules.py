@@ -3,8 +3,10 @@ end, expiry).
 
 A tombstone is ``path -> {deleted_at, mtime}``: ``deleted_at`` is Fusion's clock when the delete
 arrived (for expiry), ``mtime`` the moment of the delete in the storage's mtime frame (the
-logical watermark, or the deleted node's own mtime if that is later), which is what incoming
-rows are compared against. A tombstone on a directory covers its whole former subtree.
+logical watermark plus its uncertainty — the future tolerance —, or the deleted node's own mtime
+if that is later), which is what incoming rows are compared against. A file re-created where no
+agent watches within that tolerance after the delete is taken for the old one until the
+tombstone expires: a short lag, where the other way round would resurrect a deleted file. A tombstone on a directory covers its whole former subtree.
 
 The list declares those two fields (packed, ~32 bytes per tombstone) and is aged by
 ``deleted_at``: expiry and eviction take the oldest deletions first.

@@ -113,7 +113,9 @@ def test_tombstone_outlives_its_ttl_while_a_scan_that_started_before_the_delete_
     assert feed.stat("tombstones") == 0
 
 
-@pytest.mark.parametrize("skew_s", [0.0, -1.0, 1.0], ids=["no_skew", "agents_see_writes_late", "storage_ahead"])
+@pytest.mark.parametrize(
+    "skew_s", [0.0, -1.0, 1.0], ids=["no_skew", "agents_see_writes_late", "storage_ahead"]
+)
 def test_a_file_changed_just_before_its_delete_is_not_resurrected_by_a_scan_that_listed_it(
     feed: Feed, skew_s: float
 ) -> None:
@@ -131,3 +133,41 @@ def test_a_file_changed_just_before_its_delete_is_not_resurrected_by_a_scan_that
     result = feed.snapshot(feed.file("/d/f", changed))  # listed between the change and the delete
     assert result.reasons == {"tombstoned": 1}
     assert not feed.exists("/d/f")
+
+
+def test_a_late_realtime_row_from_another_host_does_not_rebuild_a_directory_deleted_in_realtime(
+    make_feed: Any,
+) -> None:
+    """Host A resolves a change to /d/sub/f (its stat still found the file) just as host B
+    renames /d away; B's delete reaches Fusion first. A's row comes after: writing it would
+    re-create /d and /d/sub out of nothing (directories with no mtime), and since the audit then
+    saw them as tombstoned they would stay for good. The row is dropped instead."""
+    for excluded, dropped in (((), True), (("merge-tombstone",), False)):
+        feed = make_feed(exclude=excluded)
+        feed.snapshot(feed.dir("/d", OLD), feed.dir("/d/sub", OLD), feed.file("/d/sub/f", OLD))
+        feed.realtime_delete("/d")  # host B: /d moved away
+        late = feed.realtime("update", feed.file("/d/sub/f", OLD + 5))  # host A, observed before
+        assert (late.reasons == {"parent_deleted": 1}) is dropped, excluded
+        assert feed.exists("/d/sub/f") is not dropped, excluded
+        assert feed.exists("/d") is not dropped, excluded
+
+
+def test_a_directory_re_created_in_realtime_takes_its_files_in_the_same_batch(feed: Feed) -> None:
+    feed.snapshot(feed.dir("/d", OLD), feed.file("/d/f", OLD))
+    feed.realtime_delete("/d")
+    result = feed.realtime("insert", feed.dir("/d", OLD + 10), feed.file("/d/g", OLD + 10))  # mkdir, write
+    assert result.dropped == 0
+    assert feed.exists("/d/g")
+    feed.realtime("insert", feed.file("/d/h", OLD + 11))  # and later ones too: /d is back
+    assert feed.exists("/d/h")
+
+
+def test_a_tombstone_older_than_the_audit_does_not_keep_a_node_the_audit_no_longer_lists(feed: Feed) -> None:
+    feed.snapshot(feed.dir("/d", OLD), feed.file("/d/f", OLD), feed.file("/d/g", OLD))
+    feed.realtime_delete("/d/f")
+    feed.realtime("insert", feed.file("/d/f", OLD))  # cp -p back: realtime wins, its tombstone clears
+    feed.realtime_delete("/d/g")
+    feed.view.store.upsert([feed.file("/d/g", OLD)], [0], None)  # a node back somehow, tombstone kept
+    feed.clock.t += 10
+    deleted = feed.full_audit(feed.dir("/d", OLD + 1), feed.file("/d/f", OLD, parent_mtime=OLD + 1))
+    assert deleted == ["/d/g"]

@@ -97,14 +97,26 @@ def test_realtime_rows_are_never_dropped_and_insert_clears_the_tombstone(harness
     assert h.stats() == {"tombstones": 0, "tombstones_evicted": 0}
 
 
-def test_audit_does_not_delete_a_tombstoned_node(harness: Harness) -> None:
+def test_audit_does_not_delete_a_node_realtime_deleted_after_it_started(harness: Harness) -> None:
     h = harness
-    h.send("snapshot", "insert", h.row("/a", 1.0), h.row("/b", 1.0))
-    h.view.get_list("tombstones").put("/a", deleted_at=h.view.clock.now(), mtime=0.0)
+    h.send("snapshot", "insert", h.row("/a", 1.0), h.row("/b", 1.0), h.row("/c", 1.0))
+    tombstones = h.view.get_list("tombstones")
+    tombstones.put("/c", deleted_at=h.view.clock.now(), mtime=0.0)  # deleted before the audit
+    h.view.clock.t += 1
     h.start_audit()
-    candidates = h.offer_missing(["/a", "/b"])
+    h.view.clock.t += 1
+    tombstones.put("/a", deleted_at=h.view.clock.now(), mtime=0.0)  # deleted while it ran
+    candidates = h.offer_missing(["/a", "/b", "/c"])
     assert candidates.kept == {"/a": "tombstoned"}
-    assert candidates.to_delete() == ["/b"]
+    assert candidates.to_delete() == ["/b", "/c"]
+
+
+def test_a_realtime_row_under_a_directory_deleted_in_realtime_is_dropped(harness: Harness) -> None:
+    h = harness
+    h.send("snapshot", "insert", h.row("/d", 1.0, is_dir=True), h.row("/d/f", 1.0))
+    h.send("realtime", "delete", h.row("/d", 0.0, is_dir=True))
+    late = h.send("realtime", "update", h.row("/d/f", 2.0), h.row("/e", 2.0))
+    assert late.dropped == {0: "parent_deleted"}
 
 
 def test_tombstone_expires_on_the_tick_once_older_than_its_ttl(harness: Harness) -> None:

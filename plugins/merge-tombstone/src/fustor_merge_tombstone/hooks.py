@@ -31,6 +31,10 @@ def fustor_filter_batch(view: ViewLike, batch: Batch) -> None:
     if batch.source is MessageSource.REALTIME:
         if batch.event_type is EventType.DELETE:
             batch.existing()  # look the doomed nodes up now, while they are still in the tree
+            return
+        tombstones = tombstones_of(view)
+        if tombstones:
+            rules.drop_realtime_rows_under_a_deleted_directory(tombstones, batch)
         return
     tombstones = tombstones_of(view)
     if tombstones:
@@ -59,7 +63,7 @@ def fustor_batch_applied(view: ViewLike, batch: Batch, changes: Changes) -> None
 def fustor_audit_missing(view: ViewLike, audit: AuditRun, candidates: MissingCandidates) -> None:
     tombstones = tombstones_of(view)
     if tombstones:
-        rules.keep_tombstoned_candidates(tombstones, candidates)
+        rules.keep_tombstoned_candidates(tombstones, audit, candidates)
 
 
 @hookimpl

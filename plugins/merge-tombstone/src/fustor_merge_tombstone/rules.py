@@ -6,7 +6,8 @@ arrived (for expiry), ``mtime`` the moment of the delete in the storage's mtime 
 logical watermark plus its uncertainty — the future tolerance —, or the deleted node's own mtime
 if that is later), which is what incoming rows are compared against. A file re-created where no
 agent watches within that tolerance after the delete is taken for the old one until the
-tombstone expires: a short lag, where the other way round would resurrect a deleted file. A tombstone on a directory covers its whole former subtree.
+tombstone expires: a short lag, where the other way round would resurrect a deleted file.
+A tombstone on a directory covers its whole former subtree.
 
 The list declares those two fields (packed, ~32 bytes per tombstone) and is aged by
 ``deleted_at``: expiry and eviction take the oldest deletions first.
@@ -16,11 +17,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from fustor_core.arbitration import Batch, MissingCandidates, NodeInfo, parent_of
+from fustor_core.arbitration import AuditRun, Batch, MissingCandidates, NodeInfo, parent_of
 from fustor_core.pathlist import PathList
 
 TOMBSTONED = "tombstoned"
 """Drop reason of a scan row that lies at or below a deleted path and is not newer than it."""
+PARENT_DELETED = "parent_deleted"
+"""Drop reason of a realtime row whose directory was deleted in realtime and not re-created."""
 
 FIELDS = {"deleted_at": float, "mtime": float}
 
@@ -81,10 +84,35 @@ def drop_resurrected_rows(tombstones: PathList, batch: Batch) -> None:
         tombstones.discard_many(cleared)
 
 
-def keep_tombstoned_candidates(tombstones: PathList, candidates: MissingCandidates) -> None:
-    """A node missing from an audit whose path is tombstoned is not the audit's to delete."""
-    for path in candidates.paths:
-        if path in tombstones:
+def drop_realtime_rows_under_a_deleted_directory(tombstones: PathList, batch: Batch) -> None:
+    """A realtime row for a path whose directory realtime deleted (tombstoned, and not in the tree
+    again) was observed before that delete: another host's agent resolved its event late. Realtime
+    wins over scans, but not over a later realtime delete of the directory; writing the row would
+    re-create the deleted directory chain (with no mtimes) out of nothing. A directory re-created
+    since came with a realtime row of its own, which cleared its tombstone (or comes earlier in
+    this very batch)."""
+    rows = batch.rows
+    kept = list(batch.kept())
+    parents = batch.parents()
+    made_here = {rows[i].path for i in kept if rows[i].is_dir}
+    covered: dict[str, float | None] = {}
+    for i in kept:
+        if parents[i] is not None:
+            continue
+        parent = rows[i].parent_path or parent_of(rows[i].path)
+        if parent in made_here:
+            continue
+        if _subtree_deadline(tombstones, parent, covered) is not None:
+            batch.drop(i, PARENT_DELETED)
+
+
+def keep_tombstoned_candidates(tombstones: PathList, audit: AuditRun, candidates: MissingCandidates) -> None:
+    """A node missing from a scan whose path realtime deleted after the scan started is the
+    delete's business, not the scan's. A tombstone older than the scan does not protect a node
+    the scan no longer lists (the node can only be back through a re-creation the scan missed)."""
+    deleted_at = tombstones.get_many(candidates.paths, "deleted_at")
+    for path, when in zip(candidates.paths, deleted_at, strict=True):
+        if when is not None and when > audit.started_at:
             candidates.keep(path, TOMBSTONED)
 
 

@@ -29,11 +29,13 @@ def test_query_routes_auth_matrix(fusion: Fusion, route: str) -> None:
     assert fusion.client(OTHER_QUERY_KEY).get(f"/api/v1/views/other/{route}").status_code == 200
 
 
-def test_unknown_datastore_is_404_for_a_valid_key(fusion: Fusion) -> None:
-    assert error_of(fusion.client(QUERY_KEY).get("/api/v1/views/nowhere/stats"))[:2] == (
-        404,
-        "datastore_not_found",
-    )
+def test_a_valid_key_learns_nothing_about_other_datastore_names(fusion: Fusion) -> None:
+    """An existing datastore of someone else and a made-up name are refused alike (403)."""
+    client = fusion.client(QUERY_KEY)
+    existing = error_of(client.get("/api/v1/views/other/stats"))
+    made_up = error_of(client.get("/api/v1/views/nowhere/stats"))
+    assert existing[:2] == made_up[:2] == (403, "forbidden")
+    assert existing[2].replace("'other'", "NAME") == made_up[2].replace("'nowhere'", "NAME")
     assert error_of(fusion.client().get("/api/v1/views/nowhere/stats"))[0] == 401
 
 

@@ -26,7 +26,7 @@ def test_an_unexpected_error_is_a_logged_500_without_a_trace(
     start_fusion: StartFusion, caplog: pytest.LogCaptureFixture
 ) -> None:
     fusion = start_fusion(extra_plugins=(ExplodingStats(),))
-    with caplog.at_level(logging.ERROR, logger="fustor_fusion.errors"):
+    with caplog.at_level(logging.ERROR, logger="fustor_core.http_errors"):
         answer = fusion.query().get("stats")
     status, code, message = error_of(answer)
     assert (status, code) == (500, "internal_error")

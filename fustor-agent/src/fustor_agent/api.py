@@ -1,10 +1,11 @@
-"""The agent's own HTTP API: health, status, and "run an audit/snapshot now".
+"""The agent's own HTTP API: health, status, its OpenAPI document, and "run an audit/snapshot now".
 
 Read endpoints are open (they listen on 127.0.0.1 by default); the POST endpoints need
 ``Authorization: Bearer <api.token>`` and answer 403 while no token is configured. A POST may
 carry a JSON body with the run's options: ``{"deep": true}`` asks the audit to deep-check the
 whole tree (list every directory, re-stat every file) instead of its rolling slice; no body
-means no options. Anything else is a 422.
+means no options. Anything else is a 422. Every error answer is ``{"error": {"code",
+"message"}}`` (:mod:`fustor_core.http_errors`), unknown routes and trailing slashes included.
 """
 
 from __future__ import annotations
@@ -15,12 +16,15 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from pydantic import ConfigDict, ValidationError
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from fustor_agent.openapi import build_openapi
 from fustor_core.config import FustorConfig
-from fustor_core.errors import Forbidden, FustorError, InvalidInput, Unauthorized
+from fustor_core.errors import Forbidden, InvalidInput, NotFound, Unauthorized
+from fustor_core.http_errors import ErrorBoundary, exception_handlers
 
 if TYPE_CHECKING:
     from fustor_agent.agent import Agent
@@ -66,12 +70,9 @@ def _json(body: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 
 
-def _error(exc: FustorError) -> Response:
-    return _json({"error": {"code": exc.code, "message": exc.message}}, exc.status)
-
-
 def create_app(agent: Agent, *, token: str | None = None) -> Starlette:
     """The ASGI app for one agent."""
+    document = build_openapi()
 
     def check_token(request: Request) -> None:
         if not token:
@@ -87,22 +88,27 @@ def create_app(agent: Agent, *, token: str | None = None) -> Starlette:
     async def status(request: Request) -> Response:
         return _json(agent.status())
 
+    async def openapi(request: Request) -> Response:
+        return _json(document)
+
     async def trigger(request: Request) -> Response:
         mode = request.path_params["mode"]
-        try:
-            check_token(request)
-            if mode not in TRIGGERABLE:
-                return _json({"error": {"code": "not_found", "message": f"no action {mode!r}"}}, 404)
-            options = parse_options(TRIGGERABLE[mode], await request.body())
-            agent.pipe(request.path_params["name"]).trigger(mode, options)
-        except FustorError as exc:
-            return _error(exc)
+        check_token(request)
+        if mode not in TRIGGERABLE:
+            raise NotFound(f"no action {mode!r} (one of: {', '.join(TRIGGERABLE)})")
+        options = parse_options(TRIGGERABLE[mode], await request.body())
+        agent.pipe(request.path_params["name"]).trigger(mode, options)
         return _json({"pipe": request.path_params["name"], "mode": mode, "triggered": True, **options}, 202)
 
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/healthz", healthz),
             Route("/api/v1/status", status),
+            Route("/api/v1/openapi.json", openapi),
             Route("/api/v1/pipes/{name}/{mode}", trigger, methods=["POST"]),
-        ]
+        ],
+        middleware=[Middleware(ErrorBoundary, service="agent")],
+        exception_handlers=exception_handlers(service="agent"),
     )
+    app.router.redirect_slashes = False  # one URL per resource: a trailing '/' is a JSON 404
+    return app

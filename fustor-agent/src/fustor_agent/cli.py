@@ -62,7 +62,11 @@ async def run_agent(config: AgentConfig, *, host: str, port: int) -> None:
         loop.add_signal_handler(signum, on_signal, signum)
 
     agent = Agent(config)
-    server = ApiServer(create_app(agent, token=config.api.token), host, port) if port else None
+    server = (
+        ApiServer(create_app(agent, token=config.api.token), host, port, config.api.connections)
+        if port
+        else None
+    )
     if server is not None:
         await server.start()
     log_event(

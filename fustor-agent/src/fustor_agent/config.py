@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import ConfigDict, Field, model_validator
 
 from fustor_core.config import FustorConfig, load_config
+from fustor_core.http_server import ConnectionLimits
 
 DEFAULT_API_PORT = 8103
 
@@ -82,6 +83,9 @@ class ApiConfig(FustorConfig):
     """0 disables the API."""
     token: str | None = None
     """Bearer token for the POST endpoints; without one they answer 403."""
+    connections: ConnectionLimits = Field(default_factory=lambda: ConnectionLimits(max_connections=100))
+    """Timeouts and the connection limit of the API server (100 connections: it serves an
+    operator and a monitoring probe, not a crowd)."""
 
 
 class AgentConfig(FustorConfig):

@@ -16,6 +16,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from fustor_core.errors import ConfigError
+from fustor_core.http_server import ConnectionLimits, listening_socket, uvicorn_config
 
 
 class _EmbeddedServer(uvicorn.Server):
@@ -27,21 +28,18 @@ class _EmbeddedServer(uvicorn.Server):
 class ApiServer:
     """The API on ``host:port`` for as long as the agent runs."""
 
-    def __init__(self, app: Starlette, host: str, port: int) -> None:
+    def __init__(self, app: Starlette, host: str, port: int, limits: ConnectionLimits | None = None) -> None:
         self.app = app
         self.host = host
         self.port = port
+        self.limits = limits if limits is not None else ConnectionLimits()
         self._server: _EmbeddedServer | None = None
         self._task: asyncio.Task[None] | None = None
 
     def _bind(self) -> socket.socket:
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            sock.bind((self.host, self.port))
+            sock = listening_socket(self.host, self.port)
         except OSError as exc:
-            sock.close()
             raise ConfigError(
                 f"api: cannot listen on {self.host}:{self.port}: {exc.strerror}; "
                 "choose another api.port / --port, or --port 0 to disable the API"
@@ -53,7 +51,7 @@ class ApiServer:
 
     async def start(self) -> None:
         sock = self._bind()
-        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off")
+        config = uvicorn_config(self.app, self.limits, log_level="warning", access_log=False, lifespan="off")
         self._server = _EmbeddedServer(config)
         self._task = asyncio.create_task(self._server.serve(sockets=[sock]), name="fustor-agent-api")
 

@@ -17,12 +17,12 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
+from fustor_core.http_errors import ErrorBoundary, exception_handlers
 from fustor_core.logs import log_event
 from fustor_core.plugins import get_plugin_manager
 from fustor_fusion.auth import KeyChecker, StaticKeyChecker
 from fustor_fusion.config import FusionConfig
 from fustor_fusion.endpoints import Endpoint
-from fustor_fusion.errors import EXCEPTION_HANDLERS, ErrorBoundary
 from fustor_fusion.openapi import build_openapi
 from fustor_fusion.routes import ingest, meta, query
 from fustor_fusion.service import FusionService
@@ -72,10 +72,11 @@ def create_app(
 
     app = Starlette(
         routes=[Route(e.path, e.handler, methods=[e.method]) for e in ENDPOINTS],
-        middleware=[Middleware(ErrorBoundary)],
-        exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[Middleware(ErrorBoundary, service="Fusion")],
+        exception_handlers=exception_handlers(service="Fusion"),
         lifespan=lifespan,
     )
+    app.router.redirect_slashes = False  # one URL per resource: a trailing '/' is a JSON 404
     app.state.fusion = service
     app.state.openapi = build_openapi(ENDPOINTS)
     return app

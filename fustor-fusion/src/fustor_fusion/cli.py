@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,6 +12,7 @@ import uvicorn
 
 from fustor_core.commands import add_plugins_command, run_subcommand
 from fustor_core.errors import FustorError
+from fustor_core.http_server import listening_socket, uvicorn_config
 from fustor_core.logs import configure_logging, log_event
 from fustor_core.paths import fustor_home
 from fustor_fusion.app import create_app
@@ -36,18 +36,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise FustorError(f"--log-level: {exc}") from None
     app = create_app(config)
     # bind first, so the log line names the real port even when port 0 asked for any free one
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets that say they are TCP, and
-    # without it small answers wait ~40 ms for a delayed ACK (Nagle)
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock.bind((host, port))
+        sock = listening_socket(host, port)
     except OSError as exc:
         raise FustorError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     bound_port = sock.getsockname()[1]
     sock.listen(2048)  # connections made from now on wait in the backlog until uvicorn accepts them
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn_config(app, config.connections, log_config=None, access_log=False, lifespan="on")
+    )
     log_event(
         logger,
         logging.INFO,

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from fustor_core.config import ArbitrationSettings, FustorConfig, load_config, parse_config
+from fustor_core.http_server import ConnectionLimits
 
 DEFAULT_PORT = 8102
 DATASTORE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,128}")
@@ -124,6 +125,8 @@ class FusionConfig(ArbitrationSettings):
     """Largest request body accepted; a larger one is refused with 413."""
     ordering_wait_s: float = Field(default=10.0, ge=0)
     """How long a batch that arrived before its predecessor waits for it (then 409 seq_gap)."""
+    connections: ConnectionLimits = Field(default_factory=ConnectionLimits)
+    """Request timeouts and the connection limit of the HTTP server."""
     log_level: str = Field(default="INFO", pattern=r"(?i)^(debug|info|warning|error|critical)$")
     """Log level of ``fustor-fusion serve``."""
     datastores: dict[str, DatastoreConfig] = Field(default_factory=dict)

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from fustor_core.commands import run_subcommand
 from fustor_core.errors import InvalidInput
+from fustor_core.http_server import uvicorn_config
 from fustor_core.logs import configure_logging
 from fustor_registry import migrate
 from fustor_registry.access import CLI_ADMIN
@@ -51,16 +52,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     configure_logging(config.log_level)
     logging.getLogger("alembic").setLevel(logging.WARNING)  # our own line says "database migrated"
     app = create_app(config)
-    uvicorn.run(
-        app,
-        host=args.host or config.host,
-        port=args.port if args.port is not None else config.port,
-        log_config=None,
-        access_log=False,
-        # the app decides whom to believe (trusted_proxies); uvicorn's own handling would trust
-        # X-Forwarded-For from loopback and hide the real peer from it
-        proxy_headers=False,
-    )
+    uvicorn.Server(
+        uvicorn_config(
+            app,
+            config.connections,
+            host=args.host or config.host,
+            port=args.port if args.port is not None else config.port,
+            log_config=None,
+            access_log=False,
+            # the app decides whom to believe (trusted_proxies); uvicorn's own handling would
+            # trust X-Forwarded-For from loopback and hide the real peer from it
+            proxy_headers=False,
+        )
+    ).run()
     return 0
 
 

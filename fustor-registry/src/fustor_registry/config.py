@@ -18,6 +18,7 @@ from pydantic import Field, StringConstraints, field_validator
 
 from fustor_core.config import FustorConfig, load_config
 from fustor_core.errors import ConfigError
+from fustor_core.http_server import ConnectionLimits
 from fustor_core.logs import log_event
 from fustor_core.paths import data_dir
 from fustor_registry.proxies import parse_networks
@@ -74,6 +75,8 @@ class RegistryConfig(FustorConfig):
     """Reverse proxies (addresses or CIDRs) whose ``X-Forwarded-For`` is believed; default none."""
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     password_hash: PasswordHashSettings = Field(default_factory=PasswordHashSettings)
+    connections: ConnectionLimits = Field(default_factory=ConnectionLimits)
+    """Request timeouts and the connection limit of the HTTP server."""
     log_level: str = "INFO"
 
     @field_validator("trusted_proxies")

@@ -5,10 +5,10 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from fustor_core.http_errors import error_body
 from fustor_fusion.api_models import Status
 from fustor_fusion.codec import JSONResponse
 from fustor_fusion.endpoints import Endpoint, fusion
-from fustor_fusion.errors import error_response
 
 
 async def healthz(request: Request) -> Response:
@@ -21,7 +21,7 @@ async def readyz(request: Request) -> Response:
     until then 503, naming the view being loaded and how far it got."""
     why = fusion(request).not_ready()
     if why is not None:
-        return error_response(503, "not_ready", why)
+        return JSONResponse(error_body("not_ready", why), status_code=503)
     return JSONResponse({"status": "ready"})
 
 

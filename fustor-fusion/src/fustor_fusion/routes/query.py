@@ -37,12 +37,16 @@ MAX_PATTERN = 1024
 
 
 async def _datastore(request: Request) -> Datastore:
-    """Authenticate (401), find the datastore (404), then check it is the key's and the scope (403)."""
+    """Authenticate (401), check the URL names the key's datastore and the scope (403), then
+    find it (404 only for the key's own datastore when this Fusion does not serve it).
+
+    The 403 comes first so that a key learns nothing about other datastores: an existing and a
+    made-up name are refused alike.
+    """
     service = fusion(request)
     grant = await authenticate(request, service.key_checker)
-    datastore = service.datastore(request.path_params["ds"])
-    require(grant, SCOPE, datastore.name)
-    return datastore
+    require(grant, SCOPE, request.path_params["ds"])
+    return service.datastore(grant.datastore)
 
 
 def _paged(items: list[dict[str, Any]], limit: int) -> tuple[list[dict[str, Any]], str | None]:

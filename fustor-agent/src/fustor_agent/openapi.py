@@ -1,0 +1,142 @@
+"""The agent API as an OpenAPI 3.1 document (served at ``GET /api/v1/openapi.json``).
+
+Four routes do not need a generator: the document is written here, with its schemas taken from
+the pydantic models below, and a test holds it equal to the app's route table.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+from pydantic.json_schema import models_json_schema
+
+from fustor_agent import __version__
+
+REF = "#/components/schemas/{model}"
+
+
+class Health(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["ok"]
+
+
+class PipeStatus(BaseModel):
+    """One pipe's state; counters and mode progress are free-form (the plugins fill them)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str
+    datastore: str
+    role: Literal["leader", "follower"] | None
+    session_id: str | None
+
+
+class AgentStatus(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    agent_id: str
+    version: str
+    uptime_s: float
+    pipes: list[PipeStatus]
+
+
+class Triggered(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    pipe: str
+    mode: str
+    triggered: Literal[True]
+
+
+class ErrorDetail(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: ``{"error": {"code", "message"}}``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    error: ErrorDetail
+
+
+def build_openapi() -> dict[str, Any]:
+    """The document of the agent API."""
+    models: list[type[BaseModel]] = [Health, AgentStatus, Triggered, ErrorBody]
+    refs, top = models_json_schema([(m, "serialization") for m in models], ref_template=REF)
+    schema = {m: refs[(m, "serialization")] for m in models}
+
+    def answer(status: int, description: str, model: type[BaseModel]) -> dict[str, Any]:
+        return {
+            str(status): {
+                "description": description,
+                "content": {"application/json": {"schema": schema[model]}},
+            }
+        }
+
+    errors = {
+        401: "No or wrong bearer token",
+        403: "The API has no token configured",
+        404: "No such pipe or mode",
+        409: "The pipe is not leader, or does not run that mode",
+    }
+    trigger_answers = answer(202, "The mode runs now", Triggered)
+    for status, description in errors.items():
+        trigger_answers.update(answer(status, description, ErrorBody))
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Fustor agent",
+            "version": __version__,
+            "description": "The agent's own API: health, status, run a scan now (fustor-agent/README.md).",
+        },
+        "paths": {
+            "/healthz": {
+                "get": {
+                    "operationId": "healthz",
+                    "summary": "Liveness",
+                    "responses": answer(200, "OK", Health),
+                }
+            },
+            "/api/v1/status": {
+                "get": {
+                    "operationId": "status",
+                    "summary": "Every pipe's role, session, bus and counters",
+                    "responses": answer(200, "OK", AgentStatus),
+                }
+            },
+            "/api/v1/openapi.json": {
+                "get": {
+                    "operationId": "openapi",
+                    "summary": "This document",
+                    "responses": {
+                        "200": {
+                            "description": "OK",
+                            "content": {"application/json": {"schema": {"type": "object"}}},
+                        }
+                    },
+                }
+            },
+            "/api/v1/pipes/{name}/{mode}": {
+                "post": {
+                    "operationId": "trigger",
+                    "summary": "Run a leader mode (audit, snapshot) of a pipe now",
+                    "parameters": [
+                        {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},
+                        {"name": "mode", "in": "path", "required": True, "schema": {"type": "string"}},
+                    ],
+                    "security": [{"bearer": []}],
+                    "responses": trigger_answers,
+                }
+            },
+        },
+        "components": {
+            "schemas": top.get("$defs", {}),
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+    }

@@ -1,0 +1,80 @@
+"""Test kit for the services' connection limits: clients that are slow on purpose.
+
+Each service's test opens more of these than its ``connections.max_connections`` and checks
+that a normal client is still served and that the slow ones are closed after the timeouts.
+"""
+
+from __future__ import annotations
+
+import select
+import socket
+import time
+
+SLOW_KINDS = ("silent", "half_head", "half_body")
+"""``silent``: connects and sends nothing; ``half_head``: part of a request head;
+``half_body``: a whole head announcing a body, then part of the body."""
+
+
+class SlowClients:
+    """Raw sockets to ``host:port`` that never finish their request."""
+
+    def __init__(self, host: str, port: int, path: str = "/healthz") -> None:
+        self.host = host
+        self.port = port
+        self.path = path
+        self.sockets: list[socket.socket] = []
+
+    def open(self, count: int, kind: str) -> None:
+        """Open ``count`` connections of ``kind`` (one of :data:`SLOW_KINDS`)."""
+        for _ in range(count):
+            sock = socket.create_connection((self.host, self.port), timeout=5)
+            if kind == "half_head":
+                sock.sendall(f"GET {self.path} HTTP/1.1\r\nHost: x\r\nX-Slow: ".encode())
+            elif kind == "half_body":
+                sock.sendall(
+                    f"POST {self.path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    "Content-Length: 1000\r\n\r\n{".encode()
+                )
+            elif kind != "silent":
+                raise ValueError(f"unknown kind {kind!r}")
+            self.sockets.append(sock)
+
+    def closed_by_server(self) -> int:
+        """How many were closed by the server (end of stream or reset seen without blocking).
+
+        Whatever the server wrote before closing (an error answer) is read and skipped.
+        """
+        closed = 0
+        for sock in self.sockets:
+            if sock.fileno() < 0:
+                closed += 1
+                continue
+            try:
+                while select.select([sock], [], [], 0)[0]:
+                    if not sock.recv(65536):
+                        sock.close()
+                        closed += 1
+                        break
+            except OSError:  # reset by the server
+                sock.close()
+                closed += 1
+        return closed
+
+    def wait_all_closed(self, timeout_s: float) -> float:
+        """Seconds until the server closed every one; AssertionError after ``timeout_s``."""
+        start = time.monotonic()
+        while True:
+            closed = self.closed_by_server()
+            if closed == len(self.sockets):
+                return time.monotonic() - start
+            if time.monotonic() - start > timeout_s:
+                raise AssertionError(
+                    f"{len(self.sockets) - closed} of {len(self.sockets)} slow connections still open"
+                    f" after {timeout_s} s"
+                )
+            time.sleep(0.05)
+
+    def close(self) -> None:
+        for sock in self.sockets:
+            sock.close()
+        self.sockets.clear()

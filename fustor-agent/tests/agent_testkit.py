@@ -183,17 +183,26 @@ class FusionProcess(Service):
         return response.json()  # type: ignore[no-any-return]
 
     def listing(self) -> dict[str, tuple[bool, int, float]]:
-        """Fusion's whole tree as ``path -> (is_dir, size, mtime)`` (root excluded)."""
-        response = self.client.get(
-            f"/api/v1/views/{self.datastore}/tree", params={"path": "/", "depth": -1, "max_nodes": 100000}
-        )
-        response.raise_for_status()
+        """Fusion's whole tree as ``path -> (is_dir, size, mtime)`` (root excluded).
+
+        An answer nests at most 100 levels: a directory there that has entries but lists no
+        children is asked for again at its own path, as any client of a deep tree does.
+        """
         listing: dict[str, tuple[bool, int, float]] = {}
-        stack = list(response.json().get("children", []))
-        while stack:
-            node = stack.pop()
-            listing[node["path"]] = (node["is_dir"], 0 if node["is_dir"] else node["size"], node["mtime"])
-            stack.extend(node.get("children") or [])
+        roots = ["/"]
+        while roots:
+            response = self.client.get(
+                f"/api/v1/views/{self.datastore}/tree",
+                params={"path": roots.pop(), "depth": -1, "max_nodes": 100000},
+            )
+            response.raise_for_status()
+            stack = list(response.json().get("children", []))
+            while stack:
+                node = stack.pop()
+                listing[node["path"]] = (node["is_dir"], 0 if node["is_dir"] else node["size"], node["mtime"])
+                if node["is_dir"] and "children" not in node and node["files"] + node["dirs"] > 0:
+                    roots.append(node["path"])
+                stack.extend(node.get("children") or [])
         return listing
 
     def matches(self, root: Path) -> bool:

@@ -30,8 +30,14 @@ from fustor_fusion.paging import (
 
 PREFIX = "/api/v1/views/{ds}"
 SCOPE = "query"
-MAX_DEPTH = 2048
-"""``depth=-1`` means the whole subtree; a 4096-character path has fewer levels than this."""
+MAX_DEPTH = 100
+"""Most levels of children one tree answer nests (``depth=-1`` means this many; more is 422).
+
+A directory chain can be 2048 levels deep (a 4096-character path), but JSON nested that deep is
+refused by common parsers — orjson, which encodes Fusion's answers, stops at 255 nested
+containers (about 126 levels of ``children``) — so an answer stops at 100 levels: a directory
+at the last level lists no ``children`` (its ``files``/``dirs`` counts say what is below it) and
+a client continues with a tree query at its path. Rendering is iterative at any depth."""
 DEFAULT_MAX_NODES = 10_000
 MAX_PATTERN = 1024
 
@@ -159,7 +165,8 @@ ENDPOINTS = [
             _PATH,
             QueryParam(
                 "depth",
-                "levels of children; -1 for the whole subtree",
+                f"levels of children (at most {MAX_DEPTH}); -1: {MAX_DEPTH} levels, as deep as an"
+                " answer nests (continue deeper with a tree query at a last-level directory)",
                 "integer",
                 default=1,
                 minimum=-1,

@@ -14,7 +14,6 @@ from fusion_testkit import Agent, Fusion, StartFusion, event, row
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-
 MAX_DEPTH = 100
 """The documented limit (README, OpenAPI ``maximum``)."""
 

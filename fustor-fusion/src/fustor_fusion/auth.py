@@ -62,6 +62,11 @@ class StaticKeyChecker:
         return grant
 
 
+def key_fingerprint(request: Request) -> str:
+    """A short, non-reversible name of the request's key (what per-key limits count by)."""
+    return _digest(request.headers.get(API_KEY_HEADER, "")).hex()[:16]
+
+
 async def authenticate(request: Request, checker: KeyChecker) -> KeyGrant:
     """The grant of the request's ``X-API-Key``; 401 without a key or with an unknown one."""
     key = request.headers.get(API_KEY_HEADER)

@@ -115,6 +115,8 @@ class FusionConfig(ArbitrationSettings):
     """Port to listen on (``--port`` overrides); 0 picks a free port."""
     session_timeout_s: float = Field(default=30.0, gt=0)
     """A session with no call for this long is expired; a leader's lock is released with it."""
+    max_sessions_per_key: int = Field(default=256, ge=1)
+    """Live ingest sessions one API key may hold per datastore; one more is refused with 429."""
     heartbeat_interval_s: float = Field(default=10.0, gt=0)
     """How often agents are told to heartbeat."""
     tick_interval_s: float = Field(default=1.0, gt=0)

@@ -60,6 +60,7 @@ class Datastore:
             ordering_wait_s=config.ordering_wait_s,
             now=now,
             on_new_leader=self._new_leader,
+            max_per_owner=config.max_sessions_per_key,
         )
 
     def _new_leader(self, session_id: str) -> None:
@@ -117,6 +118,6 @@ class Datastore:
         leader = self.sessions.leader
         answer["leader"] = leader.session_id if leader is not None else None
         answer["leader_agent_id"] = leader.agent_id if leader is not None else None
-        answer["sessions"] = len(self.sessions.live())
+        answer["sessions"] = self.sessions.count()
         answer["journal"] = self.durability.stats()
         return answer

@@ -27,6 +27,7 @@ _STATUS_TEXT = {
     409: "Expired session, not the leader, or a seq gap",
     413: "Batch or body too large",
     422: "Malformed body or parameter (the message names the field)",
+    429: "Too many open sessions for this key (Retry-After says when to retry)",
     503: "Not ready",
 }
 

@@ -9,13 +9,14 @@ the background tick.
 
 from __future__ import annotations
 
+import heapq
 import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from fustor_core.errors import Conflict
+from fustor_core.errors import Conflict, TooManyRequests
 from fustor_core.logs import log_event
 from fustor_fusion.ordering import BatchSequencer
 
@@ -34,6 +35,8 @@ class Session:
     session_id: str
     agent_id: str
     source_uri: str
+    owner: str
+    """Fingerprint of the API key that opened it (sessions are limited per key)."""
     opened_at: float
     last_seen: float
     sequencer: BatchSequencer
@@ -43,6 +46,17 @@ class Session:
     @property
     def is_leader(self) -> bool:
         return self.role is Role.LEADER
+
+
+class TooManySessions(TooManyRequests):
+    """429: the key already holds its limit of open sessions; ``Retry-After`` says when a silent
+    one will have expired."""
+
+    code = "too_many_sessions"
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.headers = {"Retry-After": str(max(1, round(retry_after_s)))}
 
 
 class SessionTable:
@@ -56,9 +70,11 @@ class SessionTable:
         ordering_wait_s: float,
         now: Callable[[], float],
         on_new_leader: Callable[[str], None],
+        max_per_owner: int = 256,
     ) -> None:
         self.datastore = datastore
         self._timeout_s = timeout_s
+        self._max_per_owner = max_per_owner
         self._ordering_wait_s = ordering_wait_s
         self._now = now
         self._on_new_leader = on_new_leader
@@ -67,13 +83,29 @@ class SessionTable:
 
     # -- lifecycle ----------------------------------------------------------------------------
 
-    def open(self, agent_id: str, source_uri: str) -> Session:
-        """A new session; it leads when nobody (alive) does."""
+    def open(self, agent_id: str, source_uri: str, owner: str = "") -> Session:
+        """A new session; it leads when nobody (alive) does.
+
+        429 ``too_many_sessions`` when ``owner`` (the key) already holds ``max_per_owner`` live
+        sessions: one key must not fill the table. Silent sessions are expired first, so a
+        session that was opened and never used stops counting after the session timeout.
+        """
+        self.expire_stale()
+        held = sum(1 for session in self._sessions.values() if session.owner == owner)
+        if held >= self._max_per_owner:
+            raise TooManySessions(
+                f"this API key already holds {held} open sessions of datastore {self.datastore!r}, the"
+                f" limit (max_sessions_per_key); close unused ones with DELETE"
+                f" /api/v1/ingest/sessions/{{sid}}, or wait: a silent session expires after"
+                f" {self._timeout_s:g} s",
+                retry_after_s=self._timeout_s,
+            )
         now = self._now()
         session = Session(
             session_id="s-" + secrets.token_urlsafe(16),
             agent_id=agent_id,
             source_uri=source_uri,
+            owner=owner,
             opened_at=now,
             last_seen=now,
             sequencer=BatchSequencer(wait_s=self._ordering_wait_s),
@@ -131,6 +163,16 @@ class SessionTable:
     def live(self) -> list[Session]:
         """Sessions not yet ended, oldest first."""
         return list(self._sessions.values())
+
+    def count(self) -> int:
+        """How many sessions are live."""
+        return len(self._sessions)
+
+    def page(self, *, after: str | None, limit: int) -> list[Session]:
+        """At most ``limit`` live sessions with ids greater than ``after``, in id order (a stable
+        order for cursor paging: a page boundary never moves when sessions open or end)."""
+        ids = [sid for sid in self._sessions if after is None or sid > after]
+        return [self._sessions[sid] for sid in heapq.nsmallest(limit, ids)]
 
     def age(self, session: Session) -> float:
         """Seconds since the session's last call."""

@@ -22,7 +22,7 @@ from fustor_fusion.api_models import (
     SignalAnswer,
     SignalRequest,
 )
-from fustor_fusion.auth import authenticate, require
+from fustor_fusion.auth import authenticate, key_fingerprint, require
 from fustor_fusion.codec import JSONResponse
 from fustor_fusion.datastore import Datastore
 from fustor_fusion.endpoints import SMALL_BODY_BYTES, Endpoint, QueryParam, fusion, read_body
@@ -59,7 +59,10 @@ async def open_session(request: Request) -> Response:
     datastore = await _datastore(request)
     body = parse_model(SessionOpenRequest, await read_body(request, SMALL_BODY_BYTES))
     # a new session may take the leader lock, which is an input of the view: through write()
-    session = await datastore.write(lambda: datastore.sessions.open(body.agent_id, body.source_uri))
+    owner = key_fingerprint(request)
+    session = await datastore.write(
+        lambda: datastore.sessions.open(body.agent_id, body.source_uri, owner=owner)
+    )
     answer = {
         "session_id": session.session_id,
         "role": str(session.role),
@@ -155,7 +158,7 @@ ENDPOINTS = [
         body=SessionOpenRequest,
         answer=SessionOpened,
         status=201,
-        errors=(401, 403, 404, 413, 422),
+        errors=(401, 403, 404, 413, 422, 429),
     ),
     Endpoint(
         "POST",

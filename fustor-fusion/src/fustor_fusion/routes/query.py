@@ -134,6 +134,9 @@ async def search(request: Request) -> Response:
 async def sessions(request: Request) -> Response:
     datastore = await _datastore(request)
     table = datastore.sessions
+    limit = limit_param(request)
+    page = table.page(after=cursor_param(request), limit=limit + 1)
+    next_cursor = encode_cursor(page[limit - 1].session_id) if len(page) > limit else None
     answer = [
         {
             "session_id": session.session_id,
@@ -142,9 +145,9 @@ async def sessions(request: Request) -> Response:
             "role": str(session.role),
             "last_heartbeat_age_s": round(table.age(session), 3),
         }
-        for session in table.live()
+        for session in page[:limit]
     ]
-    return JSONResponse(answer)
+    return _answer(answer, next_cursor)
 
 
 _LIMIT = QueryParam("limit", "page size", "integer", default=DEFAULT_LIMIT, minimum=1, maximum=MAX_LIMIT)
@@ -229,10 +232,11 @@ ENDPOINTS = [
         "GET",
         PREFIX + "/sessions",
         sessions,
-        "Live ingest sessions and their roles",
+        "Live ingest sessions and their roles, in session id order (paged)",
         SCOPE,
         answer=SessionInfo,
         answer_is_list=True,
-        errors=(401, 403, 404),
+        errors=_ERRORS,
+        query=(_LIMIT, _CURSOR),
     ),
 ]

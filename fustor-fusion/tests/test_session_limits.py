@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fusion_testkit import BOTH_KEY, Fusion, StartFusion, error_of, wait_until
+from fusion_testkit import BOTH_KEY, StartFusion, error_of, wait_until
 
 OPEN = "/api/v1/ingest/sessions"
 

@@ -17,6 +17,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests" / "kit"))  
 from agent_testkit import AgentProcess, FusionProcess, remove_tree
 from faultfs import FaultFs, faultfs_unavailable_reason
 
+from fustor_core.http_testing import FUZZ_REQUESTS
+
 
 @pytest.fixture
 def tree(tmp_path: Path) -> Iterator[Path]:
@@ -64,3 +66,9 @@ def faulty(tmp_path: Path) -> Iterator[FaultFs]:
         pytest.skip(reason)
     with FaultFs(tmp_path / "backing", tmp_path / "mnt") as mounted:
         yield mounted
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Report how many requests the schema fuzzer sent."""
+    for service, count in FUZZ_REQUESTS.items():
+        terminalreporter.write_line(f"schema fuzzing: {service}: {count} requests")

@@ -12,12 +12,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+import schemathesis
 import yaml
 from agent_testkit import API_TOKEN, BIN
 from openapi_spec_validator import validate
 
 from fustor_core.demo.processes import free_port, wait_for
-from fustor_core.http_testing import SlowClients
+from fustor_core.http_testing import SlowClients, fuzz
 
 LIMITS = {"header_timeout_s": 1.5, "body_timeout_s": 1.5, "keep_alive_timeout_s": 1.0, "max_connections": 10}
 
@@ -116,3 +117,11 @@ def test_slow_and_idle_connections_beyond_the_limit_do_not_lock_out_a_real_clien
         slow.wait_all_closed(timeout_s=LIMITS["body_timeout_s"] + 5)
     finally:
         slow.close()
+
+
+def test_the_agent_answers_as_its_openapi_document_says(agent_url: str) -> None:
+    """Schema-driven fuzzing of the real agent API (bounded; the request count is printed)."""
+    document = httpx.get(agent_url + "/api/v1/openapi.json").json()
+    schema = schemathesis.openapi.from_dict(document)
+    failures = fuzz(schema, agent_url, {"Authorization": f"Bearer {API_TOKEN}"}, service="agent")
+    assert not failures, "\n\n".join(failures)

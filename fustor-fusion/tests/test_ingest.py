@@ -61,10 +61,15 @@ BAD_ROWS: list[tuple[dict[str, Any], str]] = [
     ({"path": 17}, "invalid: path: Input should be a valid string"),
     ({"is_dir": False}, "invalid: path: Field required"),
     ({"path": "/s", "size": -1}, "invalid: size: Input should be greater than or equal to 0"),
-    (
-        {"path": "/s", "size": "big"},
-        "invalid: size: Input should be a valid integer, unable to parse string as an integer",
-    ),
+    ({"path": "/s", "size": "big"}, "invalid: size: Input should be a valid integer"),
+    # types are strict: nothing is coerced
+    ({"path": "/s", "size": "10"}, "invalid: size: Input should be a valid integer"),
+    ({"path": "/s", "size": 10.0}, "invalid: size: Input should be a valid integer"),
+    ({"path": "/s", "size": True}, "invalid: size: Input should be a valid integer"),
+    ({"path": "/s", "is_dir": "yes"}, "invalid: is_dir: Input should be a valid boolean"),
+    ({"path": "/s", "is_dir": 1}, "invalid: is_dir: Input should be a valid boolean"),
+    ({"path": "/s", "mtime": "1.5"}, "invalid: mtime: Input should be a valid number"),
+    ({"path": "/s", "mtime": False}, "invalid: mtime: Input should be a valid number"),
     ({"path": "/s", "colour": "red"}, "invalid: colour: Extra inputs are not permitted"),
     ("not a row", "invalid: row: Input should be a valid dictionary or instance of Row"),
     ({"path": "/" + "x" * 5000}, "invalid: path: String should have at most 4096 characters"),
@@ -125,6 +130,12 @@ ENVELOPES: list[tuple[bytes, str]] = [
     (b'{"events": {"a": 1}}', "events: Input should be a valid list"),
     (b'{"seq": 1}', "events: Field required"),
     (b'{"events": [], "seq": "one"}', "seq: Input should be a valid integer"),
+    (b'{"events": [], "seq": "1"}', "seq: Input should be a valid integer"),
+    (b'{"events": [], "seq": true}', "seq: Input should be a valid integer"),
+    (
+        b'{"events": [{"message_source": "realtime", "event_type": "insert", "index": "5", "rows": []}]}',
+        "events.0.index: Input should be a valid integer",
+    ),
     (b'{"events": [], "seq": 0}', "seq: "),
     (b'{"events": [], "seq": -4}', "seq: "),
     (b'{"events": [], "extra": true}', "extra: Extra inputs are not permitted"),
@@ -273,7 +284,14 @@ def test_lifecycle_signals(fusion: Fusion) -> None:
     assert stats["last_snapshot_end"] is not None
     assert agent.signal_ok("audit/end", {})["deleted"] == 0
     assert fusion.query().ok("stats")["audit_running"] is False
-    for body in (b"[]", b'{"after_seq": "x"}', b'{"after_seq": -1}', b'{"later": 1}', b"{"):
+    for body in (
+        b"[]",
+        b'{"after_seq": "x"}',
+        b'{"after_seq": -1}',
+        b'{"later": 1}',
+        b"{",
+        b'{"after_seq": false}',
+    ):
         status, code, _ = error_of(agent.http.post(agent.url("/audit/start"), content=body))
         assert (status, code) == (422, "invalid"), body
 
@@ -301,7 +319,7 @@ def test_sentinel_tasks_and_feedback(fusion: Fusion) -> None:
         "unchanged": 1,
         "reasons": {
             "invalid: path: path must start with '/'": 1,
-            "invalid: exists: Input should be a valid boolean, unable to interpret input": 1,
+            "invalid: exists: Input should be a valid boolean": 1,
         },
     }
     node = fusion.query().ok("tree", path="/b", depth=0)

@@ -148,13 +148,23 @@ BAD_QUERIES: list[tuple[str, dict[str, Any], int, str]] = [
     ("tree", {"limit": 10_001}, 422, "invalid"),
     ("tree", {"max_nodes": 0}, 422, "invalid"),
     ("tree", {"cursor": "%%%not-base64"}, 422, "invalid"),
-    ("tree", {"cursor": "_w"}, 422, "invalid"),  # decodes to a byte that is not UTF-8
+    ("tree", {"cursor": "A"}, 422, "invalid"),  # not base64url: 6 bits are not a byte
+    ("tree", {"cursor": "QQ=="}, 422, "invalid"),  # cursors are unpadded
+    ("search", {"pattern": ""}, 422, "invalid"),
     ("search", {}, 422, "invalid"),
     ("search", {"pattern": "*", "path": "/nowhere"}, 404, "path_not_found"),
     ("search", {"pattern": "x" * 2000}, 422, "invalid"),
     ("suspects", {"limit": "many"}, 422, "invalid"),
     ("blind-spots", {"limit": -1}, 422, "invalid"),
 ]
+
+
+def test_every_cursor_the_document_allows_is_accepted(fusion: Fusion) -> None:
+    """Any unpadded base64url string is a valid cursor (as the OpenAPI pattern says), even one
+    whose bytes are not UTF-8: it is a position among names, nothing more."""
+    fusion.agent().open().send_ok(event("snapshot", "insert", row("/a", is_dir=True)))
+    for cursor in ("_w", "AAAA", "-_-_", "YWJj"):
+        assert fusion.query().get("tree", path="/", cursor=cursor).status_code == 200, cursor
 
 
 @pytest.mark.parametrize(("what", "params", "status", "code"), BAD_QUERIES)

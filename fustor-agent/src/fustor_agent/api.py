@@ -11,6 +11,7 @@ means no options. Anything else is a 422. Every error answer is ``{"error": {"co
 from __future__ import annotations
 
 import hmac
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -66,8 +67,23 @@ def parse_options(model: type[FustorConfig], body: bytes) -> dict[str, Any]:
         raise InvalidInput(problems) from None
 
 
+Handler = Callable[[Request], Awaitable[Response]]
+
+
 def _json(body: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+def _no_query(handler: Handler) -> Handler:
+    """Refuse (422) any query parameter: no route takes one, and a typo must not pass unseen."""
+
+    async def checked(request: Request) -> Response:
+        if request.query_params:
+            name = next(iter(request.query_params))[:50]
+            raise InvalidInput(f"unknown query parameter {name!r} (this route takes none)")
+        return await handler(request)
+
+    return checked
 
 
 def create_app(agent: Agent, *, token: str | None = None) -> Starlette:
@@ -102,10 +118,10 @@ def create_app(agent: Agent, *, token: str | None = None) -> Starlette:
 
     app = Starlette(
         routes=[
-            Route("/healthz", healthz),
-            Route("/api/v1/status", status),
-            Route("/api/v1/openapi.json", openapi),
-            Route("/api/v1/pipes/{name}/{mode}", trigger, methods=["POST"]),
+            Route("/healthz", _no_query(healthz)),
+            Route("/api/v1/status", _no_query(status)),
+            Route("/api/v1/openapi.json", _no_query(openapi)),
+            Route("/api/v1/pipes/{name}/{mode}", _no_query(trigger), methods=["POST"]),
         ],
         middleware=[Middleware(ErrorBoundary, service="agent")],
         exception_handlers=exception_handlers(service="agent"),

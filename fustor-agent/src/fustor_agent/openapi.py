@@ -79,7 +79,9 @@ def build_openapi() -> dict[str, Any]:
             }
         }
 
+    unknown_query = answer(422, "An unknown query parameter (no route takes one)", ErrorBody)
     errors = {
+        422: "An unknown query parameter (no route takes one)",
         401: "No or wrong bearer token",
         403: "The API has no token configured",
         404: "No such pipe or mode",
@@ -100,14 +102,14 @@ def build_openapi() -> dict[str, Any]:
                 "get": {
                     "operationId": "healthz",
                     "summary": "Liveness",
-                    "responses": answer(200, "OK", Health),
+                    "responses": {**answer(200, "OK", Health), **unknown_query},
                 }
             },
             "/api/v1/status": {
                 "get": {
                     "operationId": "status",
                     "summary": "Every pipe's role, session, bus and counters",
-                    "responses": answer(200, "OK", AgentStatus),
+                    "responses": {**answer(200, "OK", AgentStatus), **unknown_query},
                 }
             },
             "/api/v1/openapi.json": {
@@ -118,7 +120,8 @@ def build_openapi() -> dict[str, Any]:
                         "200": {
                             "description": "OK",
                             "content": {"application/json": {"schema": {"type": "object"}}},
-                        }
+                        },
+                        **unknown_query,
                     },
                 }
             },

@@ -14,7 +14,7 @@ import math
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, StrictBool, StrictInt
 
 
 class MessageSource(StrEnum):
@@ -74,7 +74,11 @@ def _finite(value: float) -> float:
 DatastorePath = Annotated[str, Field(max_length=4096), AfterValidator(_valid_path)]
 """A validated absolute path inside a datastore."""
 
-FiniteFloat = Annotated[float, AfterValidator(_finite)]
+FiniteFloat = Annotated[float, Strict(), AfterValidator(_finite)]
+"""A finite JSON number (an integer is fine; ``true`` or ``"1.5"`` are not)."""
+
+# Types are strict: a wire value of the wrong JSON type is refused, never coerced ("10" is not
+# a size, "yes" is not a boolean), so what the OpenAPI document says is exactly what is accepted.
 
 
 class Row(BaseModel):
@@ -83,20 +87,20 @@ class Row(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     path: DatastorePath
-    is_dir: bool = False
-    size: int = Field(default=0, ge=0, lt=2**63)
+    is_dir: StrictBool = False
+    size: StrictInt = Field(default=0, ge=0, lt=2**63)
     """Bytes; bounded so every store can keep it in a signed 64-bit field."""
     mtime: FiniteFloat = 0.0
     """Modification time in float seconds, as the storage reports it (its clock, not ours)."""
     parent_path: DatastorePath | None = None
     parent_mtime: FiniteFloat | None = None
     """Scan rows: the parent directory's mtime when the scan listed it."""
-    audit_skipped: bool = False
+    audit_skipped: StrictBool = False
     """Scan directory rows: this directory's children were not (all) listed — its mtime was
     unchanged since the last audit, or listing it or stat'ing one of its entries failed — so
     Fusion must infer nothing about children missing from the scan. The rows that were read
     still apply."""
-    local_write: bool = False
+    local_write: StrictBool = False
     """Realtime file rows: the row reports a write made on the agent's own host (a regular file
     created, modified or closed after writing), so its mtime is a fresh sample of the storage
     clock. Rows of files moved in, or found by walking a new directory, keep their old mtimes
@@ -110,7 +114,7 @@ class Event(BaseModel):
 
     message_source: MessageSource
     event_type: EventType
-    index: int = Field(ge=0)
+    index: StrictInt = Field(ge=0)
     """The agent's physical observation time, milliseconds since the epoch."""
     rows: list[Row]
 
@@ -121,8 +125,9 @@ class EventBatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     events: list[Event]
-    seq: int | None = Field(default=None, ge=0)
-    """Per-session batch sequence number; a re-sent batch with a seen ``seq`` is applied once."""
+    seq: StrictInt | None = Field(default=None, ge=1)
+    """Per-session batch sequence number (1, 2, 3, ...); a re-sent batch with a seen ``seq`` is
+    applied once."""
 
 
 __all__ = [

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from fustor_core.event_model import DatastorePath, FiniteFloat
 
@@ -36,7 +36,7 @@ class SessionOpenRequest(_Strict):
 class SignalRequest(_Strict):
     """Optional body of the snapshot/audit start/end signals."""
 
-    after_seq: int | None = Field(default=None, ge=0)
+    after_seq: StrictInt | None = Field(default=None, ge=0)
     """Apply the signal only after batches 1..after_seq of this session were applied."""
 
 
@@ -44,9 +44,9 @@ class SentinelUpdateIn(_Strict):
     """The leader's fresh ``stat`` of one path it was asked to re-check."""
 
     path: DatastorePath
-    exists: bool
+    exists: StrictBool
     mtime: FiniteFloat | None = None
-    size: int | None = Field(default=None, ge=0)
+    size: StrictInt | None = Field(default=None, ge=0, lt=2**63)
 
 
 class SentinelFeedbackRequest(_Strict):

@@ -22,7 +22,7 @@ from fustor_core.logs import log_event
 from fustor_core.plugins import get_plugin_manager
 from fustor_fusion.auth import KeyChecker, StaticKeyChecker
 from fustor_fusion.config import FusionConfig
-from fustor_fusion.endpoints import Endpoint
+from fustor_fusion.endpoints import Endpoint, strict_query
 from fustor_fusion.openapi import build_openapi
 from fustor_fusion.routes import ingest, meta, query
 from fustor_fusion.service import FusionService
@@ -71,7 +71,7 @@ def create_app(
             log_event(logger, logging.INFO, "fusion stopped")
 
     app = Starlette(
-        routes=[Route(e.path, e.handler, methods=[e.method]) for e in ENDPOINTS],
+        routes=[Route(e.path, strict_query(e), methods=[e.method]) for e in ENDPOINTS],
         middleware=[Middleware(ErrorBoundary, service="Fusion")],
         exception_handlers=exception_handlers(service="Fusion"),
         lifespan=lifespan,

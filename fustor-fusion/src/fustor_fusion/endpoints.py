@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
-from fustor_core.errors import PayloadTooLarge
+from fustor_core.errors import InvalidInput, PayloadTooLarge
 from fustor_fusion.service import FusionService
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -35,6 +35,10 @@ class QueryParam:
     default: Any = None
     minimum: int | None = None
     maximum: int | None = None
+    min_length: int | None = None
+    max_length: int | None = None
+    pattern: str | None = None
+    """A regular expression the whole value matches (JSON Schema / ECMA syntax)."""
 
 
 @dataclass(frozen=True)
@@ -75,3 +79,23 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
             raise PayloadTooLarge(f"body: more than {max_bytes} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def strict_query(endpoint: Endpoint) -> Handler:
+    """``endpoint``'s handler, refusing (422) query parameters it does not document.
+
+    A misspelt parameter (``dept=3``) must not be silently ignored, just as unknown keys in a
+    body or the config are errors.
+    """
+    known = {param.name for param in endpoint.query}
+    handler = endpoint.handler
+
+    async def checked(request: Request) -> Response:
+        unknown = sorted(set(request.query_params) - known)
+        if unknown:
+            allowed = ", ".join(sorted(known)) or "none"
+            raise InvalidInput(f"unknown query parameter {unknown[0][:50]!r} (this route takes: {allowed})")
+        return await handler(request)
+
+    checked.__name__ = getattr(handler, "__name__", "handler")
+    return checked

@@ -30,6 +30,10 @@ _STATUS_TEXT = {
     429: "Too many open sessions for this key (Retry-After says when to retry)",
     503: "Not ready",
 }
+LENIENT_ARRAYS = {"Event": "rows", "SentinelFeedbackRequest": "updates"}
+"""Arrays whose malformed items are dropped one by one — counted in the answer's ``reasons`` as
+``invalid: <field>: <why>`` — instead of refusing the request: the document says so by
+accepting any item (``anyOf: [<the shape that is applied>, {}]``)."""
 
 
 def build_openapi(endpoints: Sequence[Endpoint]) -> dict[str, Any]:
@@ -40,6 +44,13 @@ def build_openapi(endpoints: Sequence[Endpoint]) -> dict[str, Any]:
     ordered = sorted(models, key=lambda m: m.__name__)
     modes = [(m, "validation") for m in ordered] + [(m, "serialization") for m in ordered]
     refs, top = models_json_schema(modes, ref_template=REF)  # type: ignore[arg-type]
+    schemas = top.get("$defs", {})
+    for model_name, field in LENIENT_ARRAYS.items():
+        array = schemas[model_name]["properties"][field]
+        array["items"] = {
+            "anyOf": [array["items"], {}],
+            "description": "an item of another shape is dropped with reason 'invalid: <field>: <why>'",
+        }
     paths: dict[str, dict[str, Any]] = {}
     for endpoint in endpoints:
         paths.setdefault(endpoint.path, {})[endpoint.method.lower()] = _operation(endpoint, refs)
@@ -52,7 +63,7 @@ def build_openapi(endpoints: Sequence[Endpoint]) -> dict[str, Any]:
         },
         "paths": paths,
         "components": {
-            "schemas": top.get("$defs", {}),
+            "schemas": schemas,
             "securitySchemes": {"apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}},
         },
     }
@@ -78,6 +89,12 @@ def _operation(endpoint: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
             schema["minimum"] = param.minimum
         if param.maximum is not None:
             schema["maximum"] = param.maximum
+        if param.min_length is not None:
+            schema["minLength"] = param.min_length
+        if param.max_length is not None:
+            schema["maxLength"] = param.max_length
+        if param.pattern is not None:
+            schema["pattern"] = param.pattern
         parameters.append(
             {
                 "name": param.name,

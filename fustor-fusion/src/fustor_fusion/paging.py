@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 
 from starlette.requests import Request
 
 from fustor_core.errors import InvalidInput
 
+CURSOR_PATTERN = r"^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-]{2,3})?$"
+"""Unpadded base64url: every string of this shape is a cursor this service accepts."""
+_CURSOR = re.compile(CURSOR_PATTERN)
 DEFAULT_LIMIT = 1000
 MAX_LIMIT = 10_000
 NEXT_CURSOR_HEADER = "X-Next-Cursor"
@@ -26,20 +30,26 @@ def encode_cursor(last: str) -> str:
 
 
 def decode_cursor(cursor: str | None) -> str | None:
-    """The name/path a cursor continues after; 422 for a cursor this service did not make."""
+    """The name/path a cursor continues after; 422 unless it is unpadded base64url.
+
+    Any such string is accepted (as the OpenAPI document says): bytes that are not UTF-8 become
+    lone surrogates, which sort among names like any other string.
+    """
     if cursor is None or cursor == "":
         return None
+    if not _CURSOR.match(cursor):
+        raise InvalidInput("cursor: not a cursor this service returned (unpadded base64url expected)")
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        return raw.decode("utf-8")
     except (binascii.Error, ValueError):
         raise InvalidInput("cursor: not a cursor this service returned") from None
+    return raw.decode("utf-8", errors="surrogateescape")
 
 
 def int_param(request: Request, name: str, default: int, *, low: int, high: int) -> int:
     """An integer query parameter within ``[low, high]``; 422 naming it otherwise."""
     raw = request.query_params.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
     try:
         value = int(raw)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, Strict, StrictInt, ValidationError
 
 from fustor_core.errors import InvalidInput, PayloadTooLarge
 from fustor_core.event_model import Event, EventBatch, EventType, MessageSource, Row
@@ -28,7 +28,7 @@ anything without '/' or NUL except '.' and '..'), so pydantic checks them in Rus
 surrogates never reach it: the JSON parser refuses them and the row-by-row path reports them."""
 
 _WirePath = Annotated[str, Field(max_length=4096, pattern=WIRE_PATH_PATTERN)]
-_WireFloat = Annotated[float, Field(allow_inf_nan=False)]
+_WireFloat = Annotated[float, Strict(), Field(allow_inf_nan=False)]
 
 
 class _WireRow(Row):
@@ -59,7 +59,7 @@ class _EventShell(BaseModel):
 
     message_source: MessageSource
     event_type: EventType
-    index: int = Field(ge=0)
+    index: StrictInt = Field(ge=0)
     rows: list[Any]
 
 
@@ -67,7 +67,7 @@ class _BatchShell(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     events: list[_EventShell]
-    seq: int | None = Field(default=None, ge=1)
+    seq: StrictInt | None = Field(default=None, ge=1)
 
 
 @dataclass
@@ -91,8 +91,6 @@ def parse_event_batch(body: bytes, *, max_rows: int) -> ParsedBatch:
     except ValidationError:
         return _parse_row_by_row(body, max_rows=max_rows)
     _check_rows(sum(len(event.rows) for event in batch.events), max_rows)
-    if batch.seq is not None and batch.seq < 1:
-        raise InvalidInput("seq: must be >= 1 (a session's batches are numbered 1, 2, 3, ...)")
     return ParsedBatch(events=list(batch.events), seq=batch.seq)
 
 

@@ -19,6 +19,7 @@ from fustor_fusion.codec import JSONResponse
 from fustor_fusion.datastore import Datastore
 from fustor_fusion.endpoints import Endpoint, QueryParam, fusion
 from fustor_fusion.paging import (
+    CURSOR_PATTERN,
     DEFAULT_LIMIT,
     MAX_LIMIT,
     NEXT_CURSOR_HEADER,
@@ -27,6 +28,7 @@ from fustor_fusion.paging import (
     int_param,
     limit_param,
 )
+from fustor_fusion.validation import WIRE_PATH_PATTERN
 
 PREFIX = "/api/v1/views/{ds}"
 SCOPE = "query"
@@ -151,8 +153,10 @@ async def sessions(request: Request) -> Response:
 
 
 _LIMIT = QueryParam("limit", "page size", "integer", default=DEFAULT_LIMIT, minimum=1, maximum=MAX_LIMIT)
-_CURSOR = QueryParam("cursor", "opaque cursor from the previous page (X-Next-Cursor)")
-_PATH = QueryParam("path", "absolute path inside the datastore", default="/")
+_CURSOR = QueryParam("cursor", "opaque cursor from the previous page (X-Next-Cursor)", pattern=CURSOR_PATTERN)
+_PATH = QueryParam(
+    "path", "absolute path inside the datastore", default="/", max_length=4096, pattern=WIRE_PATH_PATTERN
+)
 _ERRORS = (401, 403, 404, 422)
 
 ENDPOINTS = [
@@ -226,7 +230,18 @@ ENDPOINTS = [
         answer=TreeNode,
         answer_is_list=True,
         errors=_ERRORS,
-        query=(QueryParam("pattern", "glob on names, e.g. *.dat", required=True), _PATH, _LIMIT, _CURSOR),
+        query=(
+            QueryParam(
+                "pattern",
+                "glob on names (or on paths when it has a '/'), e.g. *.dat",
+                required=True,
+                min_length=1,
+                max_length=MAX_PATTERN,
+            ),
+            _PATH,
+            _LIMIT,
+            _CURSOR,
+        ),
     ),
     Endpoint(
         "GET",

@@ -40,6 +40,8 @@ class FusionService:
             name: self._new_datastore(name, settings) for name, settings in config.datastores.items()
         }
         self.ticking = False
+        self.large_answers = asyncio.Semaphore(1)
+        """Turns for building large query answers, one at a time (see routes.query)."""
         self.registry: RegistryLink | None = None
         if config.registry is not None:
             self.registry = RegistryLink(

@@ -6,6 +6,7 @@ batch, a read never sees half of one. Every answer is bounded (``limit`` + curso
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from starlette.requests import Request
@@ -28,6 +29,7 @@ from fustor_fusion.paging import (
     int_param,
     limit_param,
 )
+from fustor_fusion.sessions import SessionTable
 from fustor_fusion.validation import WIRE_PATH_PATTERN
 
 PREFIX = "/api/v1/views/{ds}"
@@ -57,6 +59,17 @@ async def _datastore(request: Request) -> Datastore:
     return service.datastore(grant.datastore)
 
 
+def large_answer_turn(request: Request) -> asyncio.Semaphore:
+    """Wait for this process's turn to build a possibly large answer (render and encode).
+
+    Large answers are built one at a time, first come first served; small requests (stats,
+    ingest, health) never wait for the turn. The event loop therefore holds at most one large
+    answer's work between two small requests, so their latency does not grow with how many
+    clients fetch large pages. Each answer is still built in one go, between two batches.
+    """
+    return fusion(request).large_answers
+
+
 def _paged(items: list[dict[str, Any]], limit: int) -> tuple[list[dict[str, Any]], str | None]:
     """Cut a ``limit + 1`` answer to ``limit`` and say where the next page starts."""
     if len(items) <= limit:
@@ -73,18 +86,22 @@ def _answer(body: Any, next_cursor: str | None) -> Response:
 async def tree(request: Request) -> Response:
     datastore = await _datastore(request)
     depth = int_param(request, "depth", 1, low=-1, high=MAX_DEPTH)
-    node = datastore.view.tree(
-        request.query_params.get("path", "/"),
-        depth=MAX_DEPTH if depth == -1 else depth,
-        limit=limit_param(request),
-        after=cursor_param(request),
-        max_nodes=int_param(request, "max_nodes", DEFAULT_MAX_NODES, low=1, high=10 * DEFAULT_MAX_NODES),
-    )
-    last = node.get("next_cursor")
-    next_cursor = encode_cursor(last) if last is not None else None
-    if next_cursor is not None:
-        node["next_cursor"] = next_cursor
-    return _answer(node, next_cursor)
+    limit = limit_param(request)
+    after = cursor_param(request)
+    max_nodes = int_param(request, "max_nodes", DEFAULT_MAX_NODES, low=1, high=10 * DEFAULT_MAX_NODES)
+    async with large_answer_turn(request):
+        node = datastore.view.tree(
+            request.query_params.get("path", "/"),
+            depth=MAX_DEPTH if depth == -1 else depth,
+            limit=limit,
+            after=after,
+            max_nodes=max_nodes,
+        )
+        last = node.get("next_cursor")
+        next_cursor = encode_cursor(last) if last is not None else None
+        if next_cursor is not None:
+            node["next_cursor"] = next_cursor
+        return _answer(node, next_cursor)
 
 
 async def stats(request: Request) -> Response:
@@ -95,14 +112,22 @@ async def stats(request: Request) -> Response:
 async def suspects(request: Request) -> Response:
     datastore = await _datastore(request)
     limit = limit_param(request)
-    items, next_cursor = _paged(datastore.view.suspects(limit=limit + 1, after=cursor_param(request)), limit)
-    return _answer(items, next_cursor)
+    after = cursor_param(request)
+    async with large_answer_turn(request):
+        items, next_cursor = _paged(datastore.view.suspects(limit=limit + 1, after=after), limit)
+        return _answer(items, next_cursor)
 
 
 async def blind_spots(request: Request) -> Response:
     datastore = await _datastore(request)
     limit = limit_param(request)
-    lists = datastore.view.blind_spots(limit=limit + 1, after=cursor_param(request))
+    after = cursor_param(request)
+    async with large_answer_turn(request):
+        return _blind_spot_page(datastore, limit, after)
+
+
+def _blind_spot_page(datastore: Datastore, limit: int, after: str | None) -> Response:
+    lists = datastore.view.blind_spots(limit=limit + 1, after=after)
     additions, deletions = lists["additions"], lists["deletions"]
     # Both lists are paged by one cursor, in list order (directory, then name): stop the page at
     # the earlier of the two cut points so that the next page (everything after the cursor)
@@ -126,18 +151,26 @@ async def search(request: Request) -> Response:
     if len(pattern) > MAX_PATTERN:
         raise InvalidInput(f"pattern: longer than {MAX_PATTERN} characters")
     limit = limit_param(request)
-    found = datastore.view.search(
-        pattern, path=request.query_params.get("path", "/"), limit=limit + 1, after=cursor_param(request)
-    )
-    items, next_cursor = _paged(found, limit)
-    return _answer(items, next_cursor)
+    after = cursor_param(request)
+    async with large_answer_turn(request):
+        found = datastore.view.search(
+            pattern, path=request.query_params.get("path", "/"), limit=limit + 1, after=after
+        )
+        items, next_cursor = _paged(found, limit)
+        return _answer(items, next_cursor)
 
 
 async def sessions(request: Request) -> Response:
     datastore = await _datastore(request)
     table = datastore.sessions
     limit = limit_param(request)
-    page = table.page(after=cursor_param(request), limit=limit + 1)
+    after = cursor_param(request)
+    async with large_answer_turn(request):
+        return _session_page(table, limit, after)
+
+
+def _session_page(table: SessionTable, limit: int, after: str | None) -> Response:
+    page = table.page(after=after, limit=limit + 1)
     next_cursor = encode_cursor(page[limit - 1].session_id) if len(page) > limit else None
     answer = [
         {

@@ -21,6 +21,7 @@ BENCHMARKS = {
     "store": "store_micro.py",
     "fusion-http": "fusion_http.py",
     "journal": "fusion_journal.py",
+    "fusion-small-queries": "fusion_small_queries.py",
     "agent": "agent_sync.py",
     "registry": "registry_keys.py",
     "soak": "soak.py",

@@ -7,6 +7,8 @@ batch, a read never sees half of one. Every answer is bounded (``limit`` + curso
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.requests import Request
@@ -59,15 +61,20 @@ async def _datastore(request: Request) -> Datastore:
     return service.datastore(grant.datastore)
 
 
-def large_answer_turn(request: Request) -> asyncio.Semaphore:
+@contextlib.asynccontextmanager
+async def large_answer_turn(request: Request) -> AsyncIterator[None]:
     """Wait for this process's turn to build a possibly large answer (render and encode).
 
-    Large answers are built one at a time, first come first served; small requests (stats,
-    ingest, health) never wait for the turn. The event loop therefore holds at most one large
-    answer's work between two small requests, so their latency does not grow with how many
-    clients fetch large pages. Each answer is still built in one go, between two batches.
+    Large answers are built one at a time, first come first served, and each turn starts with a
+    pass through the event loop: building an answer never yields, so without that pass every
+    large request that arrived together would be built back to back before the loop read the
+    next small request. Small requests (stats, ingest, health) never wait for a turn, so their
+    latency does not grow with how many clients fetch large pages. Each answer is still built
+    in one go, between two batches.
     """
-    return fusion(request).large_answers
+    async with fusion(request).large_answers:
+        await asyncio.sleep(0)
+        yield
 
 
 def _paged(items: list[dict[str, Any]], limit: int) -> tuple[list[dict[str, Any]], str | None]:

@@ -5,16 +5,21 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
 import uvicorn
+import yaml
 from starlette.applications import Starlette
 
+from fustor_core.demo.processes import free_port
 from fustor_fusion.service import FusionService
 
 INGEST_KEY = "ingest-secret"
@@ -108,6 +113,42 @@ def serve_app(app: Starlette) -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
+
+
+@contextlib.contextmanager
+def fusion_process(workdir: Path, config: dict[str, Any]) -> Iterator[int]:
+    """A real ``fustor-fusion serve`` process with ``config`` on a free 127.0.0.1 port; its port."""
+    path = workdir / "fusion.yaml"
+    path.write_text(yaml.safe_dump(config))
+    port = free_port()
+    log_path = workdir / "fusion.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "fustor-fusion"),
+                "serve",
+                "--config",
+                str(path),
+                "--port",
+                str(port),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_until(lambda: process.poll() is not None or _ready(port), timeout=20)
+        assert process.poll() is None, log_path.read_text()
+        yield port
+    finally:
+        process.terminate()
+        process.wait(15)
+
+
+def _ready(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 @dataclass

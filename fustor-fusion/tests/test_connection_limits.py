@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,9 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from fusion_testkit import MINIMAL, QUERY_KEY
+from fusion_testkit import MINIMAL, QUERY_KEY, fusion_process
 
-from fustor_core.demo.processes import free_port, wait_for
 from fustor_core.http_testing import SlowClients
 
 LIMITS = {"header_timeout_s": 1.5, "body_timeout_s": 1.5, "keep_alive_timeout_s": 1.0, "max_connections": 20}
@@ -26,38 +23,8 @@ def fusion_port(tmp_path: Path) -> Iterator[int]:
     """A ``fustor-fusion serve`` with small limits; its port."""
     config = yaml.safe_load(MINIMAL)
     config["connections"] = LIMITS
-    path = tmp_path / "fusion.yaml"
-    path.write_text(yaml.safe_dump(config))
-    port = free_port()
-    with (tmp_path / "fusion.log").open("wb") as log:
-        process = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "fustor-fusion"),
-                "serve",
-                "--config",
-                str(path),
-                "--port",
-                str(port),
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_for(
-            lambda: _answers(f"http://127.0.0.1:{port}/readyz") or process.poll() is not None, 20, "fusion"
-        )
-        assert process.poll() is None, (tmp_path / "fusion.log").read_text()
+    with fusion_process(tmp_path, config) as port:
         yield port
-    finally:
-        process.terminate()
-        process.wait(15)
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def test_slow_and_idle_connections_beyond_the_limit_do_not_lock_out_a_real_client(fusion_port: int) -> None:

@@ -1,0 +1,58 @@
+"""A small query is answered before the large answers that were asked for just before it
+(real ``fustor-fusion serve`` process). Ordering, not timing: which answers complete first."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import httpx
+import yaml
+from fusion_testkit import INGEST_KEY, MINIMAL, QUERY_KEY, fusion_process
+
+LARGE = 24
+"""Concurrent clients each asking for a 6,000-entry page."""
+ENTRIES = 6000
+
+
+def _load(port: int) -> None:
+    with httpx.Client(
+        base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": INGEST_KEY}, timeout=30
+    ) as c:
+        sid = c.post("/api/v1/ingest/sessions", json={"agent_id": "t"}).json()["session_id"]
+        rows = [{"path": f"/big/f{i:05d}", "size": i, "mtime": 1.0} for i in range(ENTRIES)]
+        event = {"message_source": "snapshot", "event_type": "insert", "index": 1, "rows": rows}
+        assert c.post(f"/api/v1/ingest/sessions/{sid}/events", json={"events": [event]}).status_code == 200
+
+
+async def _ask(port: int, target: str, done: list[str], name: str) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(
+        f"GET {target} HTTP/1.1\r\nHost: x\r\nX-API-Key: {QUERY_KEY}\r\nConnection: close\r\n\r\n".encode()
+    )
+    await writer.drain()
+    answer = await reader.read()  # until the server closes: the whole answer
+    assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
+    done.append(name)
+    writer.close()
+
+
+async def _race(port: int) -> list[str]:
+    done: list[str] = []
+    large = [
+        asyncio.create_task(
+            _ask(port, f"/api/v1/views/demo/tree?path=/big&limit={ENTRIES}", done, f"large{i}")
+        )
+        for i in range(LARGE)
+    ]
+    await asyncio.sleep(0.05)  # every large request is on its way before the small one
+    small = asyncio.create_task(_ask(port, "/api/v1/views/demo/stats", done, "stats"))
+    await asyncio.gather(*large, small)
+    return done
+
+
+def test_stats_is_answered_before_most_large_answers_asked_just_before(tmp_path: Path) -> None:
+    with fusion_process(tmp_path, yaml.safe_load(MINIMAL)) as port:
+        _load(port)
+        order = asyncio.run(_race(port))
+    assert order.index("stats") < LARGE // 4, order  # served within the first few turns

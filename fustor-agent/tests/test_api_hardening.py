@@ -17,8 +17,8 @@ import yaml
 from agent_testkit import API_TOKEN, BIN
 from openapi_spec_validator import validate
 
-from fustor_core.demo.processes import free_port, wait_for
 from fustor_core.http_testing import SlowClients, fuzz
+from fustor_core.testing import free_port, wait_for
 
 LIMITS = {"header_timeout_s": 1.5, "body_timeout_s": 1.5, "keep_alive_timeout_s": 1.0, "max_connections": 10}
 

@@ -19,7 +19,7 @@ import uvicorn
 import yaml
 from starlette.applications import Starlette
 
-from fustor_core.demo.processes import free_port
+from fustor_core.testing import free_port
 from fustor_fusion.service import FusionService
 
 INGEST_KEY = "ingest-secret"

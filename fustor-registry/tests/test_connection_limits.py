@@ -15,8 +15,8 @@ import pytest
 import yaml
 from registry_testkit import FAST_HASHING, SECRET_KEY
 
-from fustor_core.demo.processes import free_port, wait_for
 from fustor_core.http_testing import SlowClients
+from fustor_core.testing import free_port, wait_for
 
 LIMITS = {"header_timeout_s": 1.5, "body_timeout_s": 1.5, "keep_alive_timeout_s": 1.0, "max_connections": 20}
 

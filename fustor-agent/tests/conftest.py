@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests" / "kit"))  
 from agent_testkit import AgentProcess, FusionProcess, remove_tree
 from faultfs import FaultFs, faultfs_unavailable_reason
 
-from fustor_core.http_testing import FUZZ_REQUESTS
+from fustor_core.http_testing import report_fuzzing
 
 
 @pytest.fixture
@@ -70,5 +70,4 @@ def faulty(tmp_path: Path) -> Iterator[FaultFs]:
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     """Report how many requests the schema fuzzer sent."""
-    for service, count in FUZZ_REQUESTS.items():
-        terminalreporter.write_line(f"schema fuzzing: {service}: {count} requests")
+    report_fuzzing(terminalreporter)

@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from fusion_testkit import BASE_CONFIG, FakeClock, Fusion, StartFusion, serve_app
 
-from fustor_core.http_testing import FUZZ_REQUESTS
+from fustor_core.http_testing import report_fuzzing
 from fustor_core.plugins import get_plugin_manager
 from fustor_fusion.app import create_app
 from fustor_fusion.config import parse_fusion_config
@@ -66,5 +66,4 @@ def fusion(start_fusion: StartFusion) -> Fusion:
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     """Report how many requests the schema fuzzer sent."""
-    for service, count in FUZZ_REQUESTS.items():
-        terminalreporter.write_line(f"schema fuzzing: {service}: {count} requests")
+    report_fuzzing(terminalreporter)

@@ -86,6 +86,22 @@ FUZZ_EXAMPLES = 20
 
 FUZZ_REQUESTS: dict[str, int] = {}
 """Requests sent by :func:`fuzz`, per service (printed at the end of a test run)."""
+FUZZ_FAILURES: dict[str, int] = {}
+"""Operations that failed a check (a 5xx, an undocumented answer, invalid data accepted)."""
+
+
+def report_fuzzing(terminalreporter: Any) -> None:
+    """Print the requests :func:`fuzz` sent, once per test run (call it from
+    ``pytest_terminal_summary`` of every conftest whose tests fuzz)."""
+    if getattr(terminalreporter, "_fustor_fuzz_reported", False):
+        return
+    terminalreporter._fustor_fuzz_reported = True
+    for service, count in FUZZ_REQUESTS.items():
+        failing = FUZZ_FAILURES.get(service, 0)
+        terminalreporter.write_line(
+            f"schema fuzzing: {service}: {count} requests, {failing} failing operations"
+            " (5xx, answers the OpenAPI document does not describe, invalid data accepted)"
+        )
 
 
 def fuzz(
@@ -150,4 +166,5 @@ def fuzz(
                 continue  # nothing in the operation can be made invalid (no parameters, no body)
             except Exception as exc:  # every operation is fuzzed; all failures are reported
                 failures.append(f"{operation.method.upper()} {operation.path} ({mode.value}): {exc}")
+    FUZZ_FAILURES[service] = FUZZ_FAILURES.get(service, 0) + len(failures)
     return failures

@@ -10,9 +10,10 @@ import httpx
 import yaml
 from fusion_testkit import INGEST_KEY, MINIMAL, QUERY_KEY, fusion_process
 
-LARGE = 24
-"""Concurrent clients each asking for a 6,000-entry page."""
-ENTRIES = 6000
+LARGE = 32
+"""Concurrent clients each asking for a 10,000-entry page (together about half a second of
+work for the server: most of it is still queued when the small request arrives)."""
+ENTRIES = 10_000
 
 
 def _load(port: int) -> None:
@@ -45,7 +46,7 @@ async def _race(port: int) -> list[str]:
         )
         for i in range(LARGE)
     ]
-    await asyncio.sleep(0.05)  # every large request is on its way before the small one
+    await asyncio.sleep(0.1)  # every large request is on its way before the small one
     small = asyncio.create_task(_ask(port, "/api/v1/views/demo/stats", done, "stats"))
     await asyncio.gather(*large, small)
     return done
@@ -55,4 +56,6 @@ def test_stats_is_answered_before_most_large_answers_asked_just_before(tmp_path:
     with fusion_process(tmp_path, yaml.safe_load(MINIMAL)) as port:
         _load(port)
         order = asyncio.run(_race(port))
-    assert order.index("stats") < LARGE // 4, order  # served within the first few turns
+    # FIFO would answer it after every large request already received (last, or nearly); it is
+    # answered as soon as the large answer being built is done
+    assert order.index("stats") < LARGE // 2, order

@@ -10,10 +10,9 @@ import httpx
 import yaml
 from fusion_testkit import INGEST_KEY, MINIMAL, QUERY_KEY, fusion_process
 
-LARGE = 32
-"""Concurrent clients each asking for a 10,000-entry page (together about half a second of
-work for the server: most of it is still queued when the small request arrives)."""
-ENTRIES = 10_000
+LARGE = 24
+"""Concurrent clients each asking for a 6,000-entry page."""
+ENTRIES = 6000
 
 
 def _load(port: int) -> None:
@@ -26,12 +25,18 @@ def _load(port: int) -> None:
         assert c.post(f"/api/v1/ingest/sessions/{sid}/events", json={"events": [event]}).status_code == 200
 
 
-async def _ask(port: int, target: str, done: list[str], name: str) -> None:
+async def _send(port: int, target: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(
         f"GET {target} HTTP/1.1\r\nHost: x\r\nX-API-Key: {QUERY_KEY}\r\nConnection: close\r\n\r\n".encode()
     )
     await writer.drain()
+    return reader, writer
+
+
+async def _receive(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, name: str, done: list[str]
+) -> None:
     answer = await reader.read()  # until the server closes: the whole answer
     assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
     done.append(name)
@@ -39,16 +44,14 @@ async def _ask(port: int, target: str, done: list[str], name: str) -> None:
 
 
 async def _race(port: int) -> list[str]:
+    """Send every large request, then the small one; the order in which the answers complete."""
+    large = [await _send(port, f"/api/v1/views/demo/tree?path=/big&limit={ENTRIES}") for _ in range(LARGE)]
+    small = await _send(port, "/api/v1/views/demo/stats")
     done: list[str] = []
-    large = [
-        asyncio.create_task(
-            _ask(port, f"/api/v1/views/demo/tree?path=/big&limit={ENTRIES}", done, f"large{i}")
-        )
-        for i in range(LARGE)
-    ]
-    await asyncio.sleep(0.1)  # every large request is on its way before the small one
-    small = asyncio.create_task(_ask(port, "/api/v1/views/demo/stats", done, "stats"))
-    await asyncio.gather(*large, small)
+    await asyncio.gather(
+        *(_receive(reader, writer, f"large{i}", done) for i, (reader, writer) in enumerate(large)),
+        _receive(*small, "stats", done),
+    )
     return done
 
 

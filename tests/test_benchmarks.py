@@ -25,6 +25,7 @@ SCRIPTS = [
     "store_micro.py",
     "fusion_http.py",
     "fusion_journal.py",
+    "fusion_small_queries.py",
     "agent_sync.py",
     "registry_keys.py",
     "lists_memory.py",

@@ -99,8 +99,11 @@ def test_the_openapi_document_is_valid_and_lists_every_route(agent_url: str) -> 
         "/healthz",
         "/api/v1/status",
         "/api/v1/openapi.json",
-        "/api/v1/pipes/{name}/{mode}",
+        "/api/v1/pipes/{name}/audit",
+        "/api/v1/pipes/{name}/snapshot",
     }
+    audit = document["paths"]["/api/v1/pipes/{name}/audit"]["post"]["requestBody"]
+    assert audit["required"] is False  # no body: no options
 
 
 def test_slow_and_idle_connections_beyond_the_limit_do_not_lock_out_a_real_client(agent_url: str) -> None:

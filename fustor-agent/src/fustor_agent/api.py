@@ -2,10 +2,9 @@
 
 Read endpoints are open (they listen on 127.0.0.1 by default); the POST endpoints need
 ``Authorization: Bearer <api.token>`` and answer 403 while no token is configured. A POST may
-carry a JSON body with the run's options: ``{"deep": true}`` asks the audit to deep-check the
-whole tree (list every directory, re-stat every file) instead of its rolling slice; no body
-means no options. Anything else is a 422. Every error answer is ``{"error": {"code",
-"message"}}`` (:mod:`fustor_core.http_errors`), unknown routes and trailing slashes included.
+carry a JSON body with the run's options (:mod:`fustor_agent.triggers`). Every error answer is
+``{"error": {"code", "message"}}`` (:mod:`fustor_core.http_errors`), unknown routes and
+trailing slashes included.
 """
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from pydantic import ConfigDict, ValidationError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -23,48 +21,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from fustor_agent.openapi import build_openapi
-from fustor_core.config import FustorConfig
+from fustor_agent.triggers import TRIGGERABLE, parse_options, read_body
 from fustor_core.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from fustor_core.http_errors import ErrorBoundary, exception_handlers
 
 if TYPE_CHECKING:
     from fustor_agent.agent import Agent
-
-
-class AuditRequest(FustorConfig):
-    """The body of ``POST /api/v1/pipes/{name}/audit`` (optional)."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    deep: bool = False
-    """Deep-check every directory now (a full deep cycle), not only this audit's slice."""
-
-
-class SnapshotRequest(FustorConfig):
-    """The body of ``POST /api/v1/pipes/{name}/snapshot`` (optional; no options yet)."""
-
-
-TRIGGERABLE: dict[str, type[FustorConfig]] = {"audit": AuditRequest, "snapshot": SnapshotRequest}
-
-
-def parse_options(model: type[FustorConfig], body: bytes) -> dict[str, Any]:
-    """A trigger's options from its JSON body (empty body: none); InvalidInput when malformed."""
-    if not body.strip():
-        return {}
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidInput(f"the body is not JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise InvalidInput("the body must be a JSON object")
-    try:
-        return model.model_validate(data).model_dump(exclude_defaults=True)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc']) or 'body'}: {error['msg']}"
-            for error in exc.errors()
-        )
-        raise InvalidInput(problems) from None
 
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -112,7 +74,7 @@ def create_app(agent: Agent, *, token: str | None = None) -> Starlette:
         check_token(request)
         if mode not in TRIGGERABLE:
             raise NotFound(f"no action {mode!r} (one of: {', '.join(TRIGGERABLE)})")
-        options = parse_options(TRIGGERABLE[mode], await request.body())
+        options = parse_options(TRIGGERABLE[mode], await read_body(request))
         agent.pipe(request.path_params["name"]).trigger(mode, options)
         return _json({"pipe": request.path_params["name"], "mode": mode, "triggered": True, **options}, 202)
 

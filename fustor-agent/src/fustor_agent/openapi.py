@@ -1,7 +1,8 @@
 """The agent API as an OpenAPI 3.1 document (served at ``GET /api/v1/openapi.json``).
 
-Four routes do not need a generator: the document is written here, with its schemas taken from
-the pydantic models below, and a test holds it equal to the app's route table.
+A handful of routes do not need a generator: the document is written here, with its schemas
+taken from the pydantic models below and from each triggerable mode's options model, and a test
+holds it equal to the app's routes.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pydantic import BaseModel, ConfigDict
 from pydantic.json_schema import models_json_schema
 
 from fustor_agent import __version__
+from fustor_agent.triggers import TRIGGERABLE
 
 REF = "#/components/schemas/{model}"
 
@@ -68,7 +70,10 @@ class ErrorBody(BaseModel):
 def build_openapi() -> dict[str, Any]:
     """The document of the agent API."""
     models: list[type[BaseModel]] = [Health, AgentStatus, Triggered, ErrorBody]
-    refs, top = models_json_schema([(m, "serialization") for m in models], ref_template=REF)
+    options = list(TRIGGERABLE.values())
+    refs, top = models_json_schema(
+        [(m, "serialization") for m in models] + [(m, "validation") for m in options], ref_template=REF
+    )
     schema = {m: refs[(m, "serialization")] for m in models}
 
     def answer(status: int, description: str, model: type[BaseModel]) -> dict[str, Any]:
@@ -81,15 +86,34 @@ def build_openapi() -> dict[str, Any]:
 
     unknown_query = answer(422, "An unknown query parameter (no route takes one)", ErrorBody)
     errors = {
-        422: "An unknown query parameter (no route takes one)",
         401: "No or wrong bearer token",
         403: "The API has no token configured",
-        404: "No such pipe or mode",
+        404: "No such pipe",
         409: "The pipe is not leader, or does not run that mode",
+        413: "A body larger than 64 KiB",
+        422: "A malformed body or an unknown option, or a query parameter (no route takes one)",
     }
     trigger_answers = answer(202, "The mode runs now", Triggered)
     for status, description in errors.items():
         trigger_answers.update(answer(status, description, ErrorBody))
+
+    def trigger(mode: str) -> dict[str, Any]:
+        return {
+            "post": {
+                "operationId": f"trigger_{mode}",
+                "summary": f"Run the pipe's {mode} now (leader only)",
+                "parameters": [
+                    {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "requestBody": {
+                    "required": False,
+                    "content": {"application/json": {"schema": refs[(TRIGGERABLE[mode], "validation")]}},
+                },
+                "security": [{"bearer": []}],
+                "responses": trigger_answers,
+            }
+        }
+
     return {
         "openapi": "3.1.0",
         "info": {
@@ -125,18 +149,7 @@ def build_openapi() -> dict[str, Any]:
                     },
                 }
             },
-            "/api/v1/pipes/{name}/{mode}": {
-                "post": {
-                    "operationId": "trigger",
-                    "summary": "Run a leader mode (audit, snapshot) of a pipe now",
-                    "parameters": [
-                        {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},
-                        {"name": "mode", "in": "path", "required": True, "schema": {"type": "string"}},
-                    ],
-                    "security": [{"bearer": []}],
-                    "responses": trigger_answers,
-                }
-            },
+            **{f"/api/v1/pipes/{{name}}/{mode}": trigger(mode) for mode in TRIGGERABLE},
         },
         "components": {
             "schemas": top.get("$defs", {}),

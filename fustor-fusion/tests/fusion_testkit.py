@@ -19,6 +19,7 @@ import uvicorn
 import yaml
 from starlette.applications import Starlette
 
+from fustor_core.http_server import ConnectionLimits, uvicorn_config
 from fustor_core.testing import free_port
 from fustor_fusion.service import FusionService
 
@@ -102,7 +103,9 @@ def serve_app(app: Starlette) -> Iterator[str]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="on"))
+    # the server Fusion runs in production: its protocol, timeouts and connection limit
+    config = uvicorn_config(app, ConnectionLimits(), log_config=None, access_log=False, lifespan="on")
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import schemathesis
-from fusion_testkit import BASE_CONFIG, BOTH_KEY, Fusion, event, row, serve_app
+from fusion_testkit import BASE_CONFIG, BOTH_KEY, Fusion, event, row, serve_app, wait_until
 
 from fustor_core.http_testing import fuzz
 from fustor_core.plugins import get_plugin_manager
@@ -34,6 +34,7 @@ def fuzzed_fusion() -> Iterator[tuple[Fusion, str]]:
     app = create_app(parse_fusion_config(data), plugin_manager=pm)
     with serve_app(app) as url:
         fusion = Fusion(url=url, app=app, clock=None)
+        wait_until(lambda: fusion.client().get("/readyz").status_code == 200)  # views loaded
         leader = fusion.agent().open()
         leader.send_ok(event("snapshot", "insert", row("/a/b.dat", size=3), row("/a/c", is_dir=True)))
         yield fusion, leader.sid

@@ -84,8 +84,12 @@ def build_openapi() -> dict[str, Any]:
             }
         }
 
-    unknown_query = answer(422, "An unknown query parameter (no route takes one)", ErrorBody)
+    unknown_query = {
+        **answer(400, "A malformed HTTP request (framing or headers)", ErrorBody),
+        **answer(422, "An unknown query parameter (no route takes one)", ErrorBody),
+    }
     errors = {
+        400: "A malformed HTTP request (framing or headers)",
         401: "No or wrong bearer token",
         403: "The API has no token configured",
         404: "No such pipe",

@@ -20,6 +20,7 @@ from fustor_fusion.endpoints import Endpoint
 REF = "#/components/schemas/{model}"
 _STATUS_TEXT = {
     200: "OK",
+    400: "A malformed HTTP request (framing or headers)",
     201: "Created",
     401: "No or unknown API key",
     403: "Key for another datastore, or without the scope",
@@ -28,7 +29,7 @@ _STATUS_TEXT = {
     413: "Batch or body too large",
     422: "Malformed body or parameter (the message names the field)",
     429: "Too many open sessions for this key (Retry-After says when to retry)",
-    503: "Not ready",
+    503: "Not ready: a view is loading after a restart, or the Registry cannot be reached",
 }
 LENIENT_ARRAYS = {"Event": "rows", "SentinelFeedbackRequest": "updates"}
 """Arrays whose malformed items are dropped one by one — counted in the answer's ``reasons`` as
@@ -128,7 +129,10 @@ def _responses(endpoint: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
         success["content"] = {"application/json": {"schema": {"type": "object"}}}
     responses: dict[str, Any] = {str(endpoint.status): success}
     error_schema = refs[(ErrorBody, "serialization")]
-    for status in endpoint.errors:
+    # any request can be malformed HTTP; every route with a key may meet a view still loading or
+    # an unreachable Registry
+    errors = (400, *endpoint.errors) if endpoint.scope is None else (400, *endpoint.errors, 503)
+    for status in errors:
         responses[str(status)] = {
             "description": _STATUS_TEXT.get(status, "Error"),
             "content": {"application/json": {"schema": error_schema}},

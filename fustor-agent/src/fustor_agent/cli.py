@@ -29,6 +29,7 @@ from fustor_agent.status_text import render_status
 from fustor_core.commands import add_plugins_command, run_subcommand
 from fustor_core.errors import FustorError
 from fustor_core.logs import configure_logging, log_event
+from fustor_core.runtime import tune_garbage_collection
 
 logger = logging.getLogger("fustor_agent")
 
@@ -95,6 +96,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         logging.getLogger(name).setLevel(logging.WARNING)
     host = args.host or config.api.host
     port = args.port if args.port is not None else config.api.port
+    tune_garbage_collection()
     with contextlib.suppress(asyncio.CancelledError):
         asyncio.run(run_agent(config, host=host, port=port))
     return 0

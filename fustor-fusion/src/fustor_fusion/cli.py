@@ -15,6 +15,7 @@ from fustor_core.errors import FustorError
 from fustor_core.http_server import listening_socket, uvicorn_config
 from fustor_core.logs import configure_logging, log_event
 from fustor_core.paths import fustor_home
+from fustor_core.runtime import tune_garbage_collection
 from fustor_fusion.app import create_app
 from fustor_fusion.config import load_fusion_config
 
@@ -35,6 +36,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise FustorError(f"--log-level: {exc}") from None
     app = create_app(config)
+    tune_garbage_collection()
     # bind first, so the log line names the real port even when port 0 asked for any free one
     try:
         sock = listening_socket(host, port)

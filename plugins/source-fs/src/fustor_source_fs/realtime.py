@@ -16,7 +16,9 @@ moved in (``IN_MOVED_TO``), an attribute change (``touch -d``, ``chmod``), a dir
 the walk of a new directory finds keep whatever mtime they had and are not samples; a file
 moved in and then written is. One refinement: when the burst saw the file's attributes change
 after its last data write (``cp -p`` and ``rsync -a --inplace`` write, then set the old mtime),
-the row is not a sample either.
+the row is not a sample either; nor is it when the attribute change has not been read yet but
+has happened: a write sets mtime and ctime to the same moment, setting the mtime afterwards moves
+only the ctime on, so the ``lstat`` itself shows an mtime that is not the write's.
 
 When realtime cannot trust that it saw everything, it says so in the stream with an
 :class:`~fustor_core.agent_api.EventsLost` (the agent then has the leader audit those subtrees
@@ -306,7 +308,8 @@ class TreeWatcher:
                 "size": 0 if is_dir else st.st_size,
                 "mtime": st.st_mtime,
             }
-            if flags & (WRITTEN | TIMES_SET) == WRITTEN and is_regular_mode(st.st_mode):
+            written_here = flags & (WRITTEN | TIMES_SET) == WRITTEN
+            if written_here and is_regular_mode(st.st_mode) and _mtime_from_write(st):
                 row["local_write"] = True
             if is_dir and flags & (NEW_DIR | GONE):
                 new_dirs.append((path, st))
@@ -425,3 +428,13 @@ def _outermost(paths: list[str]) -> list[str]:
         if not inside:
             kept.append(path)
     return kept
+
+
+MTIME_SET_AFTER_WRITE_NS = 1_000_000
+"""How far the ctime may run ahead of the mtime for the mtime still to be a write's (a write
+stamps both with one clock reading; file systems with coarse timestamps still agree)."""
+
+
+def _mtime_from_write(st: os.stat_result) -> bool:
+    """Whether the mtime is the last data write's, not one set afterwards (``cp -p``, ``touch -d``)."""
+    return st.st_ctime_ns - st.st_mtime_ns < MTIME_SET_AFTER_WRITE_NS

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from fustor_core.config import ArbitrationSettings, FustorConfig, load_config
 from fustor_core.errors import ConfigError
@@ -47,9 +48,11 @@ def test_unreadable_and_malformed_files_are_config_errors(tmp_path: Path) -> Non
         load_config(Sample, scalar)
 
 
-def test_suspect_ttl_defaults_to_the_hot_window() -> None:
-    assert ArbitrationSettings(hot_window_s=42).effective_suspect_ttl_s == 42
-    assert ArbitrationSettings(hot_window_s=42, suspect_ttl_s=7).effective_suspect_ttl_s == 7
+def test_arbitration_settings_hold_only_engine_settings() -> None:
+    """A rule's knobs are its own options (``rules:``), not core's: core refuses them."""
+    assert set(ArbitrationSettings.model_fields) == {"hot_window_s", "future_tolerance_s"}
+    with pytest.raises(ValidationError, match="tombstone_ttl_s"):
+        ArbitrationSettings.model_validate({"tombstone_ttl_s": 10})
 
 
 def test_fustor_home_overrides_the_platform_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -29,8 +29,9 @@ def start_fusion() -> Iterator[StartFusion]:
     """Start a Fusion; ``rules=True`` loads the default rule plugins, otherwise storage only
     (the sqlite journal plugin is loaded too, but the base config says ``journal: {driver: none}``).
 
-    ``clock=True`` gives it a :class:`FakeClock` (or pass one to share it across restarts); other
-    keywords override config keys. ``fusion.stop()`` stops it early (a restart in one test).
+    ``clock=True`` gives it a :class:`FakeClock` (or pass one to share it across restarts);
+    ``rule_options`` is the config's ``rules:`` section; other keywords override config keys.
+    ``fusion.stop()`` stops it early (a restart in one test).
     """
     stack = ExitStack()
 
@@ -39,10 +40,13 @@ def start_fusion() -> Iterator[StartFusion]:
         rules: bool = False,
         clock: bool | FakeClock = False,
         extra_plugins: tuple[Any, ...] = (),
+        rule_options: dict[str, Any] | None = None,
         **overrides: Any,
     ) -> Fusion:
         data = copy.deepcopy(BASE_CONFIG)
         data.update(overrides)
+        if rule_options is not None:
+            data["rules"] = rule_options
         fake = clock if isinstance(clock, FakeClock) else FakeClock() if clock else None
         plugins = [*(DEFAULT_PLUGINS if rules else ["storage-memory"]), "journal-sqlite"]
         pm = get_plugin_manager(only=plugins, exclude=(), extra=extra_plugins)

@@ -4,6 +4,7 @@ and small builders for event bodies. Imported by the tests through conftest's sy
 from __future__ import annotations
 
 import contextlib
+import shutil
 import socket
 import subprocess
 import sys
@@ -32,7 +33,6 @@ OTHER_QUERY_KEY = "other-query"
 BASE_CONFIG: dict[str, Any] = {
     "session_timeout_s": 30,
     "hot_window_s": 600,
-    "tombstone_ttl_s": 3600,
     "tick_interval_s": 0.05,
     "ordering_wait_s": 5,
     "journal": {"driver": "none"},  # durability has its own tests (test_journal_*.py)
@@ -286,3 +286,9 @@ def error_of(answer: httpx.Response) -> tuple[int, str, str]:
     assert set(body["error"]) == {"code", "message"}, body
     assert "Traceback" not in answer.text
     return answer.status_code, body["error"]["code"], body["error"]["message"]
+
+
+def fusion_command() -> list[str]:
+    """How to run ``fustor-fusion`` as an operator would (the venv's script)."""
+    script = shutil.which("fustor-fusion", path=str(Path(sys.executable).parent))
+    return [script] if script else [sys.executable, "-m", "fustor_fusion.cli"]

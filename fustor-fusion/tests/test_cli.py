@@ -5,10 +5,8 @@ from __future__ import annotations
 import os
 import queue
 import re
-import shutil
 import signal
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,12 +14,7 @@ from typing import IO
 
 import httpx
 import pytest
-from fusion_testkit import MINIMAL, wait_until
-
-
-def fusion_command() -> list[str]:
-    script = shutil.which("fustor-fusion", path=str(Path(sys.executable).parent))
-    return [script] if script else [sys.executable, "-m", "fustor_fusion.cli"]
+from fusion_testkit import MINIMAL, fusion_command, wait_until
 
 
 def pump(stream: IO[str], lines: queue.Queue[str]) -> None:

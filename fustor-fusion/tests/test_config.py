@@ -19,8 +19,9 @@ def test_design_minimal_config_loads_with_defaults(tmp_path: Path) -> None:
     assert config.session_timeout_s == 30
     assert config.datastores["demo"].storage.backend == "memory"
     assert [k.key for k in config.datastores["demo"].api_keys] == ["ingest-secret", "query-secret"]
-    settings = config.arbitration()
-    assert (settings.hot_window_s, settings.tombstone_ttl_s) == (600, 3600)
+    assert config.arbitration().hot_window_s == 600
+    assert config.rules == {"merge-tombstone": {"ttl_s": 3600}}, "the deprecated key, where it lives now"
+    assert config.deprecated_keys() == [("tombstone_ttl_s", "rules.merge-tombstone.ttl_s")]
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from fustor_core.config import ArbitrationSettings
 from fustor_core.event_model import Event, EventType, MessageSource, Row
@@ -243,8 +243,16 @@ class ViewLike(Protocol):
     snapshot: AuditRun | None
     """The running snapshot, if any (a listing too: see :class:`AuditRun`)."""
 
+    def options(self, name: str) -> Any:
+        """The validated options registered as ``name`` (``fustor_rule_options``) for this view's
+        datastore: ``fusion.yaml``'s ``rules.<name>`` merged with ``datastores.<ds>.rules.<name>``,
+        defaults for keys nobody set. A :class:`~fustor_core.errors.PluginError` if no plugin
+        registered ``name``."""
+        ...
+
     def register_list(self, name: str, entries: PathList) -> None:
-        """Publish a path list (``suspects``, ``tombstones``, ``blind_spot_additions``...)."""
+        """Publish a path list (``suspects``, ``tombstones``, ``blind_spot_additions``...); every
+        published list is served by ``GET /api/v1/views/{ds}/lists/{name}``."""
         ...
 
     def get_list(self, name: str) -> PathList | None:

@@ -26,34 +26,16 @@ class FustorConfig(BaseModel):
 
 
 class ArbitrationSettings(FustorConfig):
-    """Knobs of the arbitration rules (DESIGN section 5), shared by Fusion and merge plugins."""
+    """Engine-level settings of arbitration: the logical clock's, shared by Fusion and every rule.
+
+    What a single rule needs (a list's TTL or bound) is that rule's own options model, configured
+    under its name (``rules: {merge-tombstone: {ttl_s: 3600}}``, see :mod:`fustor_core.options`).
+    """
 
     hot_window_s: float = Field(default=600.0, gt=0)
     """A file younger than this by the logical clock is hot, so snapshot/audit mark it suspect."""
-    tombstone_ttl_s: float = Field(default=3600.0, ge=0)
-    """A tombstone is forgotten (on the tick) once it is older than this *and* no snapshot or
-    audit that started before its delete is still running: only such a scan can still deliver
-    the stale rows it guards against."""
-    tombstone_max_entries: int = Field(default=2_000_000, ge=1)
-    """Bound of the tombstone list; beyond it the oldest tombstones are evicted (an evicted
-    tombstone no longer protects: a stale scan row may bring its file back until the next audit)."""
-    suspect_ttl_s: float | None = Field(default=None, gt=0)
-    """How long a suspect stays before its stability is checked; defaults to the hot window."""
-    suspect_max_entries: int = Field(default=10_000_000, ge=1)
-    """Bound of the suspect list; beyond it the suspects nearest their TTL are evicted (an
-    evicted file is no longer flagged ``integrity_suspect``)."""
-    blind_spot_ttl_s: float = Field(default=86_400.0, gt=0)
-    """A blind-spot addition or deletion is forgotten (on the tick) this long after it was found,
-    unless realtime, a deletion or a new leader settled it sooner."""
-    blind_spot_max_entries: int = Field(default=1_000_000, ge=1)
-    """Bound of each blind-spot list (additions, deletions); beyond it the oldest are evicted."""
     future_tolerance_s: float = Field(default=2.0, ge=0)
     """An mtime this far ahead of the watermark counts as 'in the future' (and is suspect)."""
-
-    @property
-    def effective_suspect_ttl_s(self) -> float:
-        """The suspect TTL, falling back to the hot window as DESIGN prescribes."""
-        return self.suspect_ttl_s if self.suspect_ttl_s is not None else self.hot_window_s
 
 
 def describe_validation_error(error: ValidationError) -> str:

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
         ViewLike,
     )
     from fustor_core.journal import Journal
+    from fustor_core.options import RegisterRuleOptions
     from fustor_core.storage import TreeStore
 
 # --------------------------------------------------------------------------------------------
@@ -92,6 +93,22 @@ def fustor_journal(datastore: str, driver: str, options: dict[str, Any]) -> Jour
 
 
 @hookspec
+def fustor_rule_options(register: RegisterRuleOptions) -> None:
+    """Declare a merge rule's options: ``register("merge-tombstone", TombstoneOptions)``.
+
+    The model is a pydantic model (derive from ``fustor_core.config.FustorConfig``, so a misspelt
+    key is an error) whose every field has a default. ``fusion.yaml`` configures it under the
+    registered name — ``rules: {merge-tombstone: {ttl_s: 3600}}`` for every datastore,
+    ``datastores: {NAME: {rules: {...}}}`` to override keys for one — and Fusion validates each
+    datastore's merged section at start, refusing to start with an error naming the full key
+    path. The rule reads its datastore's validated instance with ``view.options(name)``
+    (defaults when nobody configured it). Register under your entry-point name: the options of
+    a plugin left out with ``FUSTOR_DISABLE_PLUGINS`` are then ignored with a warning instead of
+    being an unknown name. Two plugins registering one name stop Fusion, naming both.
+    """
+
+
+@hookspec
 def fustor_view_started(view: ViewLike) -> None:
     """A view was created; attach per-view state and publish lists.
 
@@ -99,7 +116,10 @@ def fustor_view_started(view: ViewLike) -> None:
     views) and publishes what queries should see with ``view.register_list(name, PathList)``;
     known names are ``suspects``, ``tombstones``, ``blind_spot_additions`` and
     ``blind_spot_deletions``. Published lists are what a snapshot of the view keeps (through
-    ``items()``/``put()``) when Fusion journals views: keep all durable state in them.
+    ``items()``/``put()``) when Fusion journals views: keep all durable state in them. Every
+    published list is served by ``GET /api/v1/views/{ds}/lists/{name}``; two plugins
+    publishing one name stop the view. Read your options here (``view.options(name)``), e.g. a
+    list's bound.
     """
 
 
@@ -207,13 +227,19 @@ def fustor_node_flags(view: ViewLike) -> dict[str, Callable[[str], bool]]:
 
     Called once per query; the predicate is then called per node, so it must be O(1), e.g.
     ``{"integrity_suspect": suspects.__contains__}``. ``integrity_suspect`` and
-    ``agent_missing`` are always present in answers (False when no rule provides them).
+    ``agent_missing`` are always present in answers (False when no rule provides them). Return
+    the same names every time: the view asks once when it starts, and two plugins giving one
+    flag stop it, naming both.
     """
 
 
 @hookspec
 def fustor_view_stats(view: ViewLike) -> dict[str, Any]:
-    """Keys this rule adds to the view's stats answer, e.g. ``{"suspects": 3}``."""
+    """Keys this rule adds to the view's stats answer, e.g. ``{"suspects": 3}``.
+
+    Return the same keys every time: the view asks once when it starts, and a key given by two
+    plugins (or one of the view's own: ``files``, ``rows_accepted``...) stops it, naming them.
+    """
 
 
 # --------------------------------------------------------------------------------------------
@@ -245,10 +271,14 @@ def fustor_pusher_drivers(register: RegisterPusher) -> None:
 
 @hookspec
 def fustor_sync_modes(register: RegisterSyncMode) -> None:
-    """Register sync modes: ``register("audit", factory)``.
+    """Register sync modes: ``register("audit", factory, options=AuditOptions)``.
 
     A sync mode is the policy that drives a source for one pipe (``fustor_core.agent_api.SyncMode``):
     realtime, snapshot, audit, sentinel. The factory (``SyncModeFactory``; a mode class is one)
-    is called once per pipe. Leader-only modes are started when the pipe's role becomes leader
-    and cancelled when it is lost; the agent runs every registered mode.
+    is called once per pipe that runs the mode — with the validated instance of ``options`` when
+    a model is given (a pipe configures it as ``modes: {audit: {interval_s: 600}}``; errors name
+    ``pipes.0.modes.audit.interval_s``), without arguments otherwise. Leader-only modes are
+    started when the pipe's role becomes leader and cancelled when it is lost. A pipe runs every
+    registered mode unless its ``modes:`` turns one off (``sentinel: false``). A mode whose
+    ``triggerable`` is true can be run now through the agent API and ``fustor-agent trigger``.
     """

@@ -36,6 +36,7 @@ from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 import pluggy
+from pydantic import BaseModel
 
 from fustor_core import PROJECT_NAME, hookspecs
 from fustor_core.compatibility import core_incompatibility, declared_core_range, describe_range
@@ -119,15 +120,21 @@ class FustorPluginManager(pluggy.PluginManager):
         self.strict = strict
         self._infos: dict[str, PluginInfo] = {}
         self._refused: dict[str, PluginInfo] = {}
+        self.excluded: set[str] = set()
+        """Entry-point and distribution names of the plugins left out by ``only`` / ``exclude``
+        (their configured options are ignored with a warning instead of being an error)."""
 
     # -- loading --------------------------------------------------------------------------------
 
     def load_entry_points(self, *, only: set[str] | None = None, exclude: set[str] | None = None) -> None:
         """Register the plugins of group ``fustor`` selected by ``only`` / ``exclude``."""
         for ep in sorted(entry_points(group=PROJECT_NAME), key=lambda e: e.name):
-            if only is not None and not _matches(ep, only):
+            if (only is not None and not _matches(ep, only)) or (exclude and _matches(ep, exclude)):
+                self.excluded.add(ep.name)
+                if ep.dist is not None:
+                    self.excluded.add(ep.dist.name)
                 continue
-            if (exclude and _matches(ep, exclude)) or self.has_plugin(ep.name) or ep.name in self._refused:
+            if self.has_plugin(ep.name) or ep.name in self._refused:
                 continue
             self.register_entry_point(ep)
 
@@ -317,14 +324,95 @@ def describe_plugins(pm: pluggy.PluginManager) -> list[PluginInfo]:
     )
 
 
-def require_registry(pm: pluggy.PluginManager, hook_name: str, kind: str) -> dict[str, Any]:
-    """Collect a ``register``-style hook (sources, pushers, sync modes) into a name -> factory map."""
-    registry: dict[str, Any] = {}
+OptionsModel = type[BaseModel]
+"""A plugin's options model: a pydantic model class whose every field has a default."""
 
-    def register(name: str, factory: Any) -> None:
-        if name in registry:
-            raise PluginError(f"two plugins register the {kind} {name!r}")
-        registry[name] = factory
 
-    getattr(pm.hook, hook_name)(register=register)
+@dataclass(frozen=True)
+class Registration:
+    """One name registered through a ``register``-style hook, and who registered it."""
+
+    name: str
+    value: Any
+    """What was registered: a factory, or (``fustor_rule_options``) the options model."""
+    plugin: str
+    """The registering plugin's name (its entry-point name for installed plugins)."""
+    options: OptionsModel | None = None
+    """The options model registered with a factory (``register(name, factory, options=Model)``)."""
+
+
+def collect_registrations(pm: pluggy.PluginManager, hook_name: str, kind: str) -> dict[str, Registration]:
+    """Call the ``register``-style hook ``hook_name`` of every plugin and collect what it registers.
+
+    Each plugin is given its own ``register`` callback, so that two plugins registering the same
+    name are a :class:`PluginError` naming both (the service refuses to start).
+    """
+    registry: dict[str, Registration] = {}
+    for plugin, call in hook_callers_by_plugin(pm, hook_name):
+
+        def register(
+            name: str, value: Any, *, options: OptionsModel | None = None, _plugin: str = plugin
+        ) -> None:
+            earlier = registry.get(name)
+            if earlier is not None:
+                raise PluginError(
+                    f"two plugins register the {kind} {name!r}: {plugin_origin(pm, earlier.plugin)}"
+                    f" and {plugin_origin(pm, _plugin)}"
+                )
+            if options is not None and not (isinstance(options, type) and issubclass(options, BaseModel)):
+                raise PluginError(
+                    f"plugin {plugin_origin(pm, _plugin)}: the options of {kind} {name!r} must be a pydantic"
+                    f" model class, got {options!r}"
+                )
+            registry[name] = Registration(name, value, _plugin, options)
+
+        call(register=register)
     return registry
+
+
+def require_registry(pm: pluggy.PluginManager, hook_name: str, kind: str) -> dict[str, Any]:
+    """Collect a ``register``-style hook (sources, pushers, sync modes) into a name -> factory map.
+
+    Two plugins registering one name are a :class:`PluginError` naming both; the options models
+    registered beside factories are in :func:`fustor_core.options.collect_registrations`.
+    """
+    return {name: reg.value for name, reg in collect_registrations(pm, hook_name, kind).items()}
+
+
+def call_each(pm: pluggy.PluginManager, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
+    """Call hook ``hook_name`` plugin by plugin, in pluggy's calling order, and say who answered
+    what: ``[(plugin name, its result or None)]``.
+
+    For the checks that must name the plugins behind a conflict (two rules giving one flag). Each
+    call still goes through pluggy (``subset_hook_caller``), so tracing sees it; wrappers are left
+    out.
+    """
+    answers: list[tuple[str, Any]] = []
+    for plugin, call in hook_callers_by_plugin(pm, hook_name):
+        results = call(**kwargs)
+        answers.append((plugin, results[0] if results else None))
+    return answers
+
+
+def hook_callers_by_plugin(pm: pluggy.PluginManager, hook_name: str) -> list[tuple[str, Callable[..., Any]]]:
+    """(plugin name, a caller reaching only that plugin) for each implementation of the hook, in
+    pluggy's calling order, wrappers left out. The callers go through pluggy (and its tracing)."""
+    impls = getattr(pm.hook, hook_name).get_hookimpls()
+    return [
+        (
+            impl.plugin_name,
+            pm.subset_hook_caller(hook_name, remove_plugins=[o.plugin for o in impls if o is not impl]),
+        )
+        for impl in reversed(impls)
+        if not (impl.hookwrapper or impl.wrapper)
+    ]
+
+
+def plugin_origin(pm: pluggy.PluginManager, name: str) -> str:
+    """Who to blame for plugin ``name``: its entry point and distribution when known."""
+    return pm.info(name).origin if isinstance(pm, FustorPluginManager) else repr(name)
+
+
+def excluded_plugins(pm: pluggy.PluginManager) -> set[str]:
+    """Entry-point and distribution names ``pm`` left out on purpose (empty for a plain manager)."""
+    return set(pm.excluded) if isinstance(pm, FustorPluginManager) else set()

@@ -25,13 +25,16 @@ import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pluggy
+from pydantic import BaseModel
 
 from fustor_core.arbitration import AuditRun, Batch, Changes, MissingCandidates, NodeInfo, is_under
 from fustor_core.config import ArbitrationSettings
+from fustor_core.errors import PluginError
 from fustor_core.event_model import Event, EventType, MessageSource, Row
+from fustor_core.options import build_options, rule_option_models
 from fustor_core.pathlist import PathList
 from fustor_core.plugins import get_plugin_manager
 
@@ -89,9 +92,13 @@ class DictStore:
 
 
 class FakeView:
-    """The :class:`~fustor_core.arbitration.ViewLike` surface, backed by :class:`DictStore`."""
+    """The :class:`~fustor_core.arbitration.ViewLike` surface, backed by :class:`DictStore`.
 
-    def __init__(self, settings: ArbitrationSettings) -> None:
+    ``options`` are the rules' validated options by registered name (what ``view.options(name)``
+    answers); :meth:`RuleHarness.for_plugin` builds them from plain sections.
+    """
+
+    def __init__(self, settings: ArbitrationSettings, options: Mapping[str, BaseModel] | None = None) -> None:
         self.name = "test"
         self.settings = settings
         self.clock = FakeClock(settings)
@@ -99,6 +106,13 @@ class FakeView:
         self.audit: AuditRun | None = None
         self.snapshot: AuditRun | None = None
         self.lists: dict[str, PathList] = {}
+        self.rule_options: dict[str, BaseModel] = dict(options or {})
+
+    def options(self, name: str) -> Any:
+        try:
+            return self.rule_options[name]
+        except KeyError:
+            raise PluginError(f"no plugin registered rule options {name!r}") from None
 
     def register_list(self, name: str, entries: PathList) -> None:
         self.lists[name] = entries
@@ -120,12 +134,34 @@ class RuleHarness:
     row = staticmethod(make_row)
 
     @classmethod
-    def for_plugin(cls, name: str, settings: ArbitrationSettings | None = None) -> RuleHarness:
-        """Load only the installed plugin ``name`` (entry-point or distribution name)."""
+    def for_plugin(
+        cls,
+        name: str,
+        settings: ArbitrationSettings | None = None,
+        *,
+        options: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> RuleHarness:
+        """Load only the installed plugin ``name`` (entry-point or distribution name).
+
+        :param options: sections as ``fusion.yaml``'s ``rules:`` holds them, e.g.
+            ``{"merge-tombstone": {"ttl_s": 100}}``; validated against the models the plugin
+            registers (a bad value raises the service's ConfigError), defaults for the rest.
+        """
         pm = get_plugin_manager(only=[name])
         if not pm.get_plugins():
             raise AssertionError(f"plugin {name!r} is not installed (entry point group 'fustor')")
-        return cls(pm, FakeView(settings or ArbitrationSettings()))
+        models = rule_option_models(pm)
+        sections = options or {}
+        unknown = set(sections) - set(models)
+        if unknown:
+            raise AssertionError(
+                f"no rule options {sorted(unknown)} registered (registered: {sorted(models)})"
+            )
+        validated = {
+            rule: build_options(model, sections.get(rule), where=f"rules.{rule}")
+            for rule, model in models.items()
+        }
+        return cls(pm, FakeView(settings or ArbitrationSettings(), validated))
 
     def __init__(self, pm: pluggy.PluginManager, view: FakeView) -> None:
         self.pm = pm

@@ -154,8 +154,8 @@ class Stats(_Open):
     blind_spot_deletions: int
     has_blind_spot: bool
     suspects_evicted: int
-    """Entries the list's size bound (``suspect_max_entries``) evicted since Fusion started;
-    likewise for the other lists."""
+    """Entries the list's size bound (``rules.merge-suspect.max_entries``) evicted since Fusion
+    started; likewise for the other lists."""
     tombstones_evicted: int
     blind_spot_additions_evicted: int
     blind_spot_deletions_evicted: int
@@ -168,9 +168,19 @@ class Stats(_Open):
 
 
 class ListedPath(_Open):
-    """An entry of the suspect or blind-spot lists (the rule that keeps it adds fields)."""
+    """An entry of a rule's list: its path, and the fields of the rule's record."""
 
     path: str
+
+
+class ListSummary(_Strict):
+    """One list a rule publishes (``GET .../lists``)."""
+
+    name: str
+    """What ``GET .../lists/{name}`` takes."""
+    entries: int
+    evicted: int
+    """Entries the list's size bound evicted since Fusion started (0 for an unbounded list)."""
 
 
 class BlindSpots(_Strict):

@@ -11,7 +11,7 @@ from pathlib import Path
 import uvicorn
 
 from fustor_core.commands import add_plugins_command, run_subcommand
-from fustor_core.errors import FustorError
+from fustor_core.errors import ConfigError, FustorError
 from fustor_core.http_server import listening_socket, uvicorn_config
 from fustor_core.logs import configure_logging, log_event
 from fustor_core.paths import fustor_home
@@ -35,7 +35,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         configure_logging((args.log_level or config.log_level).upper())
     except ValueError as exc:
         raise FustorError(f"--log-level: {exc}") from None
-    app = create_app(config)
+    try:
+        app = create_app(config)
+    except ConfigError as exc:  # a rule's options, validated against the installed plugins
+        raise ConfigError(f"{_config_path(args.config)}: {exc.message}") from None
     tune_garbage_collection()
     # bind first, so the log line names the real port even when port 0 asked for any free one
     try:

@@ -1,8 +1,12 @@
 """Fusion's configuration file (``fusion.yaml``), validated with messages that name the bad key.
 
-The arbitration knobs (``hot_window_s``, ``tombstone_ttl_s``...) are inherited from
-:class:`fustor_core.config.ArbitrationSettings`, so the names in DESIGN 6.1 are exactly the
-names merge rules see; everything else here is about serving HTTP.
+The engine-level arbitration settings (``hot_window_s``, ``future_tolerance_s``) are inherited
+from :class:`fustor_core.config.ArbitrationSettings`. Each merge rule's own options live under
+its name — ``rules: {merge-tombstone: {ttl_s: 3600}}`` for every datastore, ``datastores: {NAME:
+{rules: ...}}`` for one — and are validated against the rule's model at start
+(:mod:`fustor_fusion.rule_options`); here they are plain mappings. The flat keys of earlier
+versions (``tombstone_ttl_s``...) are still read, folded into ``rules`` with a deprecation
+warning. Everything else here is about serving HTTP.
 """
 
 from __future__ import annotations
@@ -12,10 +16,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from fustor_core.config import ArbitrationSettings, FustorConfig, load_config, parse_config
 from fustor_core.http_server import ConnectionLimits
+from fustor_core.options import LegacyKeys, deprecation_notes, fold_legacy_keys
 
 DEFAULT_PORT = 8102
 DATASTORE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,128}")
@@ -43,11 +48,27 @@ class StorageConfig(FustorConfig):
     options: dict[str, Any] = Field(default_factory=dict)
 
 
+RuleSections = dict[str, dict[str, Any] | None]
+"""Rule name -> its options (a mapping; empty or null: the defaults), validated at start."""
+
+LEGACY_RULE_KEYS: LegacyKeys = {
+    "tombstone_ttl_s": ("merge-tombstone", "ttl_s"),
+    "tombstone_max_entries": ("merge-tombstone", "max_entries"),
+    "suspect_ttl_s": ("merge-suspect", "ttl_s"),
+    "suspect_max_entries": ("merge-suspect", "max_entries"),
+    "blind_spot_ttl_s": ("merge-blindspot", "ttl_s"),
+    "blind_spot_max_entries": ("merge-blindspot", "max_entries"),
+}
+"""Top-level keys of earlier versions -> where they live now (read with a deprecation warning)."""
+
+
 class DatastoreConfig(FustorConfig):
     """One datastore served by this Fusion."""
 
     api_keys: list[ApiKeyConfig] = Field(default_factory=list)
     storage: StorageConfig = Field(default_factory=StorageConfig)
+    rules: RuleSections = Field(default_factory=dict)
+    """Rule options for this datastore only, merged key by key over the top-level ``rules``."""
 
 
 class JournalConfig(FustorConfig):
@@ -131,6 +152,9 @@ class FusionConfig(ArbitrationSettings):
     """Request timeouts and the connection limit of the HTTP server."""
     log_level: str = Field(default="INFO", pattern=r"(?i)^(debug|info|warning|error|critical)$")
     """Log level of ``fustor-fusion serve``."""
+    rules: RuleSections = Field(default_factory=dict)
+    """Merge rules' options by rule name, for every datastore (``rules: {merge-tombstone: {ttl_s:
+    3600}}``); each rule documents its own. Datastores adopted from a Registry get these."""
     datastores: dict[str, DatastoreConfig] = Field(default_factory=dict)
     """The datastores this Fusion serves, by name (with a Registry, more come from it)."""
     registry: RegistryLinkConfig | None = None
@@ -138,11 +162,41 @@ class FusionConfig(ArbitrationSettings):
     journal: JournalConfig = Field(default_factory=JournalConfig)
     """Keep every view across restarts (on by default); ``{driver: none}`` keeps them in memory only."""
 
+    tombstone_ttl_s: float | None = None
+    """Deprecated: ``rules.merge-tombstone.ttl_s``."""
+    tombstone_max_entries: int | None = None
+    """Deprecated: ``rules.merge-tombstone.max_entries``."""
+    suspect_ttl_s: float | None = None
+    """Deprecated: ``rules.merge-suspect.ttl_s``."""
+    suspect_max_entries: int | None = None
+    """Deprecated: ``rules.merge-suspect.max_entries``."""
+    blind_spot_ttl_s: float | None = None
+    """Deprecated: ``rules.merge-blindspot.ttl_s``."""
+    blind_spot_max_entries: int | None = None
+    """Deprecated: ``rules.merge-blindspot.max_entries``."""
+
+    _rule_aliases: dict[str, dict[str, str]] = PrivateAttr(default_factory=dict)
+
     @model_validator(mode="after")
     def _something_to_serve(self) -> FusionConfig:
         if not self.datastores and self.registry is None:
             raise ValueError("datastores: at least one datastore is required unless a registry is configured")
         return self
+
+    @model_validator(mode="after")
+    def _fold_deprecated_rule_keys(self) -> FusionConfig:
+        given = {key: getattr(self, key) for key in LEGACY_RULE_KEYS if key in self.model_fields_set}
+        self._rule_aliases = fold_legacy_keys(given, LEGACY_RULE_KEYS, self.rules, where="rules")
+        return self
+
+    def deprecated_keys(self) -> list[tuple[str, str]]:
+        """(deprecated key given, the key to use instead), to warn about once at start."""
+        given = [key for key in LEGACY_RULE_KEYS if key in self.model_fields_set]
+        return deprecation_notes(given, LEGACY_RULE_KEYS, prefix="", where="rules")
+
+    def rule_aliases(self) -> dict[str, dict[str, str]]:
+        """Rule -> {option key: the deprecated top-level key it was given as}."""
+        return self._rule_aliases
 
     @field_validator("datastores")
     @classmethod

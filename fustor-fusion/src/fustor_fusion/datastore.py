@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import pluggy
+from pydantic import BaseModel
 
 from fustor_core.errors import Unavailable
 from fustor_core.journal import Journal
@@ -35,6 +36,7 @@ class Datastore:
         pm: pluggy.PluginManager,
         now: Callable[[], float],
         journal: Journal | None = None,
+        rule_options: Mapping[str, BaseModel] | None = None,
     ) -> None:
         self.name = name
 
@@ -45,6 +47,7 @@ class Datastore:
                 config.arbitration(),
                 storage_backend=settings.storage.backend,
                 storage_options=settings.storage.options,
+                rule_options=rule_options,
                 now=now,
             )
 

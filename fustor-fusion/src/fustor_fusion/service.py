@@ -7,17 +7,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import pluggy
+from pydantic import BaseModel
 
 from fustor_core.errors import NotFound, PluginError
 from fustor_core.journal import Journal
 from fustor_core.logs import log_event
+from fustor_core.options import log_deprecations
 from fustor_fusion.auth import KeyChecker
 from fustor_fusion.config import DatastoreConfig, FusionConfig
 from fustor_fusion.datastore import Datastore
 from fustor_fusion.registry_link import RegistryLink
+from fustor_fusion.rule_options import RuleOptions
 
 logger = logging.getLogger(__name__)
 
@@ -36,8 +39,11 @@ class FusionService:
         self.config = config
         self.pm = pm
         self.now = now
+        log_deprecations(logger, config.deprecated_keys(), source="fusion")
+        self.rule_options = RuleOptions(config, pm)
         self.datastores = {
-            name: self._new_datastore(name, settings) for name, settings in config.datastores.items()
+            name: self._new_datastore(name, settings, self.rule_options.for_datastore(name, settings))
+            for name, settings in config.datastores.items()
         }
         self.ticking = False
         self.large_answers = asyncio.Semaphore(1)
@@ -51,8 +57,18 @@ class FusionService:
         self._load_turn = asyncio.Lock()
         self._loads: set[asyncio.Task[None]] = set()
 
-    def _new_datastore(self, name: str, settings: DatastoreConfig) -> Datastore:
-        return Datastore(name, settings, self.config, pm=self.pm, now=self.now, journal=self._journal(name))
+    def _new_datastore(
+        self, name: str, settings: DatastoreConfig, rule_options: Mapping[str, BaseModel]
+    ) -> Datastore:
+        return Datastore(
+            name,
+            settings,
+            self.config,
+            pm=self.pm,
+            now=self.now,
+            journal=self._journal(name),
+            rule_options=rule_options,
+        )
 
     def _journal(self, name: str) -> Journal | None:
         """The journal plugin's object for datastore ``name`` (None with ``driver: none``)."""
@@ -73,7 +89,7 @@ class FusionService:
         """Serve datastore ``name`` from now on (the Registry says it exists); idempotent."""
         datastore = self.datastores.get(name)
         if datastore is None:
-            datastore = self._new_datastore(name, DatastoreConfig())
+            datastore = self._new_datastore(name, DatastoreConfig(), self.rule_options.top_level)
             self.datastores[name] = datastore
             log_event(logger, logging.INFO, "serving datastore from the registry", datastore=name)
             self._start_loading(datastore)

@@ -115,7 +115,7 @@ def test_sentinel_finding_a_file_gone_clears_its_addition(harness: Harness) -> N
 
 
 def test_additions_and_deletions_expire_on_the_tick_after_their_ttl(settings: ArbitrationSettings) -> None:
-    h = Harness.for_plugin("merge-blindspot", settings.model_copy(update={"blind_spot_ttl_s": 100}))
+    h = Harness.for_plugin("merge-blindspot", settings, options={"merge-blindspot": {"ttl_s": 100}})
     h.send("snapshot", "insert", h.row("/gone", 1.0))
     h.send("audit", "insert", h.row("/x", 1.0))
     h.start_audit()
@@ -135,10 +135,21 @@ def test_additions_and_deletions_expire_on_the_tick_after_their_ttl(settings: Ar
 
 
 def test_each_blind_spot_list_is_bounded_and_evicts_the_oldest(settings: ArbitrationSettings) -> None:
-    h = Harness.for_plugin("merge-blindspot", settings.model_copy(update={"blind_spot_max_entries": 32}))
+    h = Harness.for_plugin("merge-blindspot", settings, options={"merge-blindspot": {"max_entries": 32}})
     for i in range(40):
         h.send("audit", "insert", h.row(f"/d/f{i:02}", 1.0))
         h.view.clock.t += 1
     assert len(additions(h)) <= 32
     assert h.stats()["blind_spot_additions_evicted"] == 40 - len(additions(h))
     assert "/d/f39" in additions(h) and "/d/f00" not in additions(h)
+
+
+def test_the_default_ttl_is_a_day(harness: Harness) -> None:
+    h = harness
+    h.send("audit", "insert", h.row("/new", 1.0))
+    h.view.clock.t += 86_400
+    h.tick()
+    assert list(additions(h)) == ["/new"]
+    h.view.clock.t += 1
+    h.tick()
+    assert list(additions(h)) == []

@@ -223,7 +223,7 @@ def test_a_fresh_upload_is_marked_and_settled_a_bounded_number_per_tick(
 def test_the_suspect_list_is_bounded_and_evicts_the_suspects_nearest_their_ttl(
     settings: ArbitrationSettings, caplog: pytest.LogCaptureFixture
 ) -> None:
-    h = Harness.for_plugin("merge-suspect", settings.model_copy(update={"suspect_max_entries": 64}))
+    h = Harness.for_plugin("merge-suspect", settings, options={"merge-suspect": {"max_entries": 64}})
     clock = h.view.clock
     for i in range(100):
         h.send("snapshot", "insert", h.row(f"/d/f{i:03}", clock.now()))
@@ -236,3 +236,15 @@ def test_the_suspect_list_is_bounded_and_evicts_the_suspects_nearest_their_ttl(
         h.tick()
         h.tick()
     assert [r.getMessage() for r in caplog.records] == ["list bound reached: oldest entries evicted"]
+
+
+def test_the_ttl_defaults_to_the_hot_window_and_is_the_rules_own_option(
+    settings: ArbitrationSettings,
+) -> None:
+    default = Harness.for_plugin("merge-suspect", settings)
+    configured = Harness.for_plugin("merge-suspect", settings, options={"merge-suspect": {"ttl_s": 30}})
+    for h in (default, configured):
+        h.send("snapshot", "insert", h.row("/f", h.view.clock.now()))
+    now = default.view.clock.now()
+    assert suspects(default).get("/f")["expires_at"] == now + settings.hot_window_s
+    assert suspects(configured).get("/f")["expires_at"] == now + 30

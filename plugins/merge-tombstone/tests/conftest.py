@@ -12,7 +12,7 @@ PLUGIN = "merge-tombstone"
 
 @pytest.fixture
 def settings() -> ArbitrationSettings:
-    return ArbitrationSettings(hot_window_s=600, tombstone_ttl_s=3600, future_tolerance_s=2)
+    return ArbitrationSettings(hot_window_s=600, future_tolerance_s=2)
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from fustor_core.config import ArbitrationSettings
+from fustor_core.errors import ConfigError
 from fustor_core.testing import RuleHarness as Harness
 
 
@@ -172,7 +173,7 @@ def test_tombstone_younger_than_its_ttl_survives_an_audit(harness: Harness) -> N
 
 
 def test_the_tombstone_list_is_bounded_and_evicts_the_oldest_deletes(settings: ArbitrationSettings) -> None:
-    h = Harness.for_plugin("merge-tombstone", settings.model_copy(update={"tombstone_max_entries": 32}))
+    h = Harness.for_plugin("merge-tombstone", settings, options={"merge-tombstone": {"max_entries": 32}})
     for i in range(50):
         h.send("realtime", "delete", h.row(f"/d/f{i:02}", 0.0))
         h.view.clock.t += 1
@@ -182,3 +183,20 @@ def test_the_tombstone_list_is_bounded_and_evicts_the_oldest_deletes(settings: A
     assert "/d/f49" in tombstones and "/d/f00" not in tombstones
     stale = h.send("snapshot", "insert", h.row("/d/f00", 1.0), h.row("/d/f49", 1.0))
     assert stale.dropped == {1: "tombstoned"}, "an evicted tombstone no longer protects"
+
+
+def test_the_ttl_is_the_rules_own_option(settings: ArbitrationSettings) -> None:
+    h = Harness.for_plugin("merge-tombstone", settings, options={"merge-tombstone": {"ttl_s": 60}})
+    h.send("realtime", "delete", h.row("/f", 0.0))
+    h.view.clock.t += 61
+    h.tick()
+    assert "/f" not in h.view.get_list("tombstones"), "ttl_s: 60 expires it after a minute, not an hour"
+
+
+def test_a_bad_option_is_refused_naming_its_key(settings: ArbitrationSettings) -> None:
+    with pytest.raises(
+        ConfigError, match=r"rules\.merge-tombstone\.ttl_s: Input should be greater than or equal to 0"
+    ):
+        Harness.for_plugin("merge-tombstone", settings, options={"merge-tombstone": {"ttl_s": -1}})
+    with pytest.raises(ConfigError, match=r"rules\.merge-tombstone\.ttl: Extra inputs are not permitted"):
+        Harness.for_plugin("merge-tombstone", settings, options={"merge-tombstone": {"ttl": 5}})

@@ -13,10 +13,11 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pluggy
+from pydantic import BaseModel
 
 from fustor_core.arbitration import (
     AuditRun,
@@ -30,8 +31,11 @@ from fustor_core.config import ArbitrationSettings
 from fustor_core.errors import InvalidInput, NotFound, PluginError
 from fustor_core.event_model import Event, EventType, MessageSource, Row, path_problem
 from fustor_core.logs import log_event
+from fustor_core.options import default_options, rule_option_models
 from fustor_core.pathlist import PathList
+from fustor_core.plugins import hook_callers_by_plugin, plugin_origin
 from fustor_core.storage import TreeStore
+from fustor_fusion.engine.answer_keys import check_answer_keys
 from fustor_fusion.engine.clock import SkewClock
 from fustor_fusion.engine.results import BatchResult, DropCounters
 
@@ -79,10 +83,16 @@ class View:
         *,
         storage_backend: str = "memory",
         storage_options: dict[str, Any] | None = None,
+        rule_options: Mapping[str, BaseModel] | None = None,
         now: Callable[[], float] = time.time,
     ) -> None:
+        """:param rule_options: the rules' validated options for this datastore, by registered
+        name (what :meth:`options` answers); by default every registered model's defaults."""
         self.name = name
         self.settings = settings or ArbitrationSettings()
+        self._options = (
+            dict(rule_options) if rule_options is not None else default_options(rule_option_models(pm))
+        )
         self.clock = SkewClock(self.settings, now)
         self.audit: AuditRun | None = None
         self.snapshot: AuditRun | None = None
@@ -90,8 +100,12 @@ class View:
         self.last_snapshot_end: float | None = None
         self.last_audit_end: float | None = None
         self.counters = DropCounters()
+        self._pm = pm
         self._hook = pm.hook
         self._lists: dict[str, PathList] = {}
+        self._list_owners: dict[str, str | None] = {}
+        self._starting: str | None = None
+        """The plugin whose ``fustor_view_started`` runs (so a clash of list names names it)."""
         store: TreeStore | None = pm.hook.fustor_tree_store(
             datastore=name, backend=storage_backend, options=storage_options or {}
         )
@@ -101,15 +115,29 @@ class View:
                 " (is fustor-storage-memory installed?)"
             )
         self.store = store
-        self._hook.fustor_view_started(view=self)
+        for plugin, call in hook_callers_by_plugin(pm, "fustor_view_started"):
+            self._starting = plugin
+            call(view=self)
+        self._starting = None
+        check_answer_keys(pm, self)
 
     # -- what rules use ---------------------------------------------------------------------
+
+    def options(self, name: str) -> Any:
+        """The validated options registered as ``name`` for this datastore."""
+        try:
+            return self._options[name]
+        except KeyError:
+            raise PluginError(f"no plugin registered rule options {name!r}") from None
 
     def register_list(self, name: str, entries: PathList) -> None:
         """Publish a rule's path list under ``name`` for queries and other rules."""
         if name in self._lists and self._lists[name] is not entries:
-            raise PluginError(f"two plugins publish the list {name!r}")
+            owners = [self._list_owners[name], self._starting]
+            named = " and ".join(plugin_origin(self._pm, p) for p in owners if p is not None)
+            raise PluginError(f"datastore {self.name!r}: two plugins publish the list {name!r}: {named}")
         self._lists[name] = entries
+        self._list_owners.setdefault(name, self._starting)
 
     def get_list(self, name: str) -> PathList | None:
         """A published list, or None when the rule providing it is not loaded."""
@@ -434,6 +462,24 @@ class View:
     def _page(self, list_name: str, limit: int, after: str | None) -> list[dict[str, Any]]:
         entries = self._lists.get(list_name)
         return entries.page(after=after, limit=limit) if entries is not None else []
+
+    def lists(self) -> list[dict[str, Any]]:
+        """Every published list, by name, with its entry count and how many its bound evicted."""
+        return [
+            {"name": name, "entries": len(entries), "evicted": entries.evicted}
+            for name, entries in sorted(self._lists.items())
+        ]
+
+    def list_page(self, name: str, *, limit: int = 1000, after: str | None = None) -> list[dict[str, Any]]:
+        """Entries of the list ``name`` in list order (by directory, then name), each
+        ``{path, ...record}``; NotFound when no rule published that list."""
+        entries = self._lists.get(name)
+        if entries is None:
+            known = ", ".join(sorted(self._lists)) or "none"
+            raise NotFound(
+                f"datastore {self.name!r} has no list {name!r} (lists: {known})", code="list_not_found"
+            )
+        return entries.page(after=after, limit=limit)
 
 
 def _require_valid_path(path: str) -> None:

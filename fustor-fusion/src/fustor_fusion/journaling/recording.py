@@ -13,11 +13,12 @@ Queries are not inputs: they read the live clock and change nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 import pluggy
+from pydantic import BaseModel
 
 from fustor_core.arbitration import SentinelUpdate
 from fustor_core.config import ArbitrationSettings
@@ -41,6 +42,7 @@ class JournaledView(View):
         *,
         storage_backend: str = "memory",
         storage_options: dict[str, Any] | None = None,
+        rule_options: Mapping[str, BaseModel] | None = None,
         now: Callable[[], float],
     ) -> None:
         self.input_time = inputs.InputTime(now)
@@ -52,6 +54,7 @@ class JournaledView(View):
             settings,
             storage_backend=storage_backend,
             storage_options=storage_options,
+            rule_options=rule_options,
             now=self.input_time,
         )
 

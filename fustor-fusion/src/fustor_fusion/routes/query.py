@@ -1,5 +1,9 @@
 """Query routes (scope ``query``): the live tree and the lists arbitration keeps.
 
+Every list a rule publishes (``view.register_list``) is served by ``/lists/{name}``, a third
+party's as well as the default rules'; ``/suspects`` and ``/blind-spots`` are the same lists
+under the names earlier versions gave them.
+
 Reads call the synchronous engine inline; since writes hold the event loop for the whole of a
 batch, a read never sees half of one. Every answer is bounded (``limit`` + cursor paging).
 """
@@ -16,7 +20,7 @@ from starlette.responses import Response
 
 from fustor_core.errors import InvalidInput
 from fustor_core.pathlist import order_key
-from fustor_fusion.api_models import BlindSpots, ListedPath, SessionInfo, Stats, TreeNode
+from fustor_fusion.api_models import BlindSpots, ListedPath, ListSummary, SessionInfo, Stats, TreeNode
 from fustor_fusion.auth import authenticate, require
 from fustor_fusion.codec import JSONResponse
 from fustor_fusion.datastore import Datastore
@@ -150,6 +154,19 @@ def _blind_spot_page(datastore: Datastore, limit: int, after: str | None) -> Res
     return _answer({"additions": additions, "deletions": deletions, "next_cursor": next_cursor}, next_cursor)
 
 
+async def lists(request: Request) -> Response:
+    datastore = await _datastore(request)
+    return JSONResponse(datastore.view.lists())
+
+
+async def list_entries(request: Request) -> Response:
+    datastore = await _datastore(request)
+    limit = limit_param(request)
+    page = datastore.view.list_page(request.path_params["name"], limit=limit + 1, after=cursor_param(request))
+    items, next_cursor = _paged(page, limit)
+    return _answer(items, next_cursor)
+
+
 async def search(request: Request) -> Response:
     datastore = await _datastore(request)
     pattern = request.query_params.get("pattern")
@@ -258,6 +275,27 @@ ENDPOINTS = [
         "Changes made from hosts without an agent",
         SCOPE,
         answer=BlindSpots,
+        errors=_ERRORS,
+        query=(_LIMIT, _CURSOR),
+    ),
+    Endpoint(
+        "GET",
+        PREFIX + "/lists",
+        lists,
+        "Every list the rules keep (suspects, tombstones, blind spots, a third party's...), with sizes",
+        SCOPE,
+        answer=ListSummary,
+        answer_is_list=True,
+        errors=_ERRORS,
+    ),
+    Endpoint(
+        "GET",
+        PREFIX + "/lists/{name}",
+        list_entries,
+        "The entries of one list in list order (by directory, then name), paged",
+        SCOPE,
+        answer=ListedPath,
+        answer_is_list=True,
         errors=_ERRORS,
         query=(_LIMIT, _CURSOR),
     ),

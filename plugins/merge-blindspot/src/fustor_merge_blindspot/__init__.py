@@ -17,19 +17,23 @@ from fustor_merge_blindspot.hooks import (
     fustor_filter_batch,
     fustor_leader_session,
     fustor_node_flags,
+    fustor_rule_options,
     fustor_sentinel_feedback,
     fustor_snapshot_ended,
     fustor_tick,
     fustor_view_started,
     fustor_view_stats,
 )
+from fustor_merge_blindspot.options import BlindSpotOptions
 
 __all__ = [
+    "BlindSpotOptions",
     "fustor_audit_ended",
     "fustor_batch_applied",
     "fustor_filter_batch",
     "fustor_leader_session",
     "fustor_node_flags",
+    "fustor_rule_options",
     "fustor_sentinel_feedback",
     "fustor_snapshot_ended",
     "fustor_tick",

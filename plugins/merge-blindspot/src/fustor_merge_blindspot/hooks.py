@@ -10,8 +10,10 @@ from typing import Any
 from fustor_core import hookimpl
 from fustor_core.arbitration import Batch, Changes, NodeInfo, ViewLike
 from fustor_core.event_model import EventType, MessageSource
+from fustor_core.options import RegisterRuleOptions
 from fustor_core.pathlist import log_evictions
 from fustor_merge_blindspot import rules
+from fustor_merge_blindspot.options import NAME, BlindSpotOptions, options_of
 
 ADDITIONS = "blind_spot_additions"
 DELETIONS = "blind_spot_deletions"
@@ -27,8 +29,13 @@ def blind_spots_of(view: ViewLike) -> rules.BlindSpots | None:
 
 
 @hookimpl
+def fustor_rule_options(register: RegisterRuleOptions) -> None:
+    register(NAME, BlindSpotOptions)
+
+
+@hookimpl
 def fustor_view_started(view: ViewLike) -> None:
-    spots = rules.BlindSpots.empty(view.settings.blind_spot_max_entries)
+    spots = rules.BlindSpots.empty(options_of(view).max_entries)
     view.register_list(ADDITIONS, spots.additions)
     view.register_list(DELETIONS, spots.deletions)
 
@@ -110,7 +117,7 @@ def fustor_tick(view: ViewLike, now: float) -> None:
     log_evictions(spots.additions, log, view=view.name, name=ADDITIONS)
     log_evictions(spots.deletions, log, view=view.name, name=DELETIONS)
     if spots:
-        rules.expire_old_findings(spots, now=now, ttl_s=view.settings.blind_spot_ttl_s)
+        rules.expire_old_findings(spots, now=now, ttl_s=options_of(view).ttl_s)
 
 
 @hookimpl

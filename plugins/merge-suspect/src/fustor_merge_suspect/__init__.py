@@ -14,6 +14,7 @@ from fustor_merge_suspect.hooks import (
     fustor_batch_applied,
     fustor_filter_batch,
     fustor_node_flags,
+    fustor_rule_options,
     fustor_sentinel_feedback,
     fustor_sentinel_tasks,
     fustor_snapshot_ended,
@@ -21,12 +22,15 @@ from fustor_merge_suspect.hooks import (
     fustor_view_started,
     fustor_view_stats,
 )
+from fustor_merge_suspect.options import SuspectOptions
 
 __all__ = [
+    "SuspectOptions",
     "fustor_audit_ended",
     "fustor_batch_applied",
     "fustor_filter_batch",
     "fustor_node_flags",
+    "fustor_rule_options",
     "fustor_sentinel_feedback",
     "fustor_sentinel_tasks",
     "fustor_snapshot_ended",

@@ -10,8 +10,10 @@ from typing import Any
 from fustor_core import hookimpl
 from fustor_core.arbitration import Batch, Changes, NodeInfo, SentinelUpdate, ViewLike
 from fustor_core.event_model import EventType, MessageSource
+from fustor_core.options import RegisterRuleOptions
 from fustor_core.pathlist import log_evictions
 from fustor_merge_suspect import rules
+from fustor_merge_suspect.options import NAME, SuspectOptions, options_of
 from fustor_merge_suspect.suspect_list import SuspectList
 
 LIST_NAME = "suspects"
@@ -32,14 +34,19 @@ def moment_of(view: ViewLike, now: float | None = None) -> rules.Moment:
     return rules.Moment.at(
         clock,
         clock.now() if now is None else now,
-        settings.effective_suspect_ttl_s,
+        options_of(view).effective_ttl_s(settings.hot_window_s),
         settings.future_tolerance_s,
     )
 
 
 @hookimpl
+def fustor_rule_options(register: RegisterRuleOptions) -> None:
+    register(NAME, SuspectOptions)
+
+
+@hookimpl
 def fustor_view_started(view: ViewLike) -> None:
-    view.register_list(LIST_NAME, SuspectList(max_entries=view.settings.suspect_max_entries))
+    view.register_list(LIST_NAME, SuspectList(max_entries=options_of(view).max_entries))
 
 
 @hookimpl

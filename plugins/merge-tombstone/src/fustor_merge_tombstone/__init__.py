@@ -13,15 +13,19 @@ from fustor_merge_tombstone.hooks import (
     fustor_audit_missing,
     fustor_batch_applied,
     fustor_filter_batch,
+    fustor_rule_options,
     fustor_tick,
     fustor_view_started,
     fustor_view_stats,
 )
+from fustor_merge_tombstone.options import TombstoneOptions
 
 __all__ = [
+    "TombstoneOptions",
     "fustor_audit_missing",
     "fustor_batch_applied",
     "fustor_filter_batch",
+    "fustor_rule_options",
     "fustor_tick",
     "fustor_view_started",
     "fustor_view_stats",

@@ -9,8 +9,10 @@ from fustor_core import hookimpl
 from fustor_core.arbitration import AuditRun, Batch, Changes, MissingCandidates, ViewLike
 from fustor_core.event_model import EventType, MessageSource
 from fustor_core.logs import log_event
+from fustor_core.options import RegisterRuleOptions
 from fustor_core.pathlist import PathList, log_evictions
 from fustor_merge_tombstone import rules
+from fustor_merge_tombstone.options import NAME, TombstoneOptions, options_of
 
 LIST_NAME = "tombstones"
 log = logging.getLogger(__name__)
@@ -22,8 +24,13 @@ def tombstones_of(view: ViewLike) -> PathList | None:
 
 
 @hookimpl
+def fustor_rule_options(register: RegisterRuleOptions) -> None:
+    register(NAME, TombstoneOptions)
+
+
+@hookimpl
 def fustor_view_started(view: ViewLike) -> None:
-    view.register_list(LIST_NAME, rules.new_tombstone_list(view.settings.tombstone_max_entries))
+    view.register_list(LIST_NAME, rules.new_tombstone_list(options_of(view).max_entries))
 
 
 @hookimpl
@@ -75,7 +82,7 @@ def fustor_tick(view: ViewLike, now: float) -> None:
     if not tombstones:
         return
     expired = rules.expire_old_tombstones(
-        tombstones, now=now, ttl_s=view.settings.tombstone_ttl_s, oldest_scan=oldest_scan_start(view)
+        tombstones, now=now, ttl_s=options_of(view).ttl_s, oldest_scan=oldest_scan_start(view)
     )
     if expired:
         log_event(

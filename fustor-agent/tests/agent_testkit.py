@@ -229,20 +229,27 @@ def _same(fusion: dict[str, tuple[bool, int, float]], disk: dict[str, tuple[bool
     return True
 
 
+TEST_MODES: dict[str, Any] = {"audit": {"interval_s": 1.0}, "sentinel": {"interval_s": 1.0}}
+"""Short intervals for the tests; a test's ``modes={...}`` is merged over them mode by mode."""
+
+
 class AgentProcess(Service):
-    """``fustor-agent run`` watching ``root``, pushing to ``fusion``, with short test intervals."""
+    """``fustor-agent run`` watching ``root``, pushing to ``fusion``, with short test intervals.
+
+    ``pipe`` keys go into the pipe's config; ``modes={"audit": {"interval_s": 3600}}`` is merged
+    over :data:`TEST_MODES` mode by mode (``{"sentinel": False}`` turns a mode off).
+    """
 
     def __init__(self, workdir: Path, agent_id: str, root: Path, fusion: FusionProcess, **pipe: Any) -> None:
         super().__init__(agent_id, workdir)
         self.api_port = free_port()
         self.api_url = f"http://127.0.0.1:{self.api_port}"
         self.config_path = workdir / "agent.yaml"
-        settings = {
-            "audit_interval_s": 1.0,
-            "sentinel_interval_s": 1.0,
-            "heartbeat_interval_s": 0.3,
-            **pipe,
-        }
+        modes = dict(TEST_MODES)
+        for name, section in (pipe.pop("modes", None) or {}).items():
+            merged = isinstance(section, dict) and isinstance(modes.get(name), dict)
+            modes[name] = {**modes[name], **section} if merged else section
+        settings = {"heartbeat_interval_s": 0.3, "modes": modes, **pipe}
         config = {
             "agent_id": agent_id,
             "shutdown_timeout_s": 5.0,

@@ -102,7 +102,7 @@ def test_a_missing_driver_or_mode_is_named(tree: Path) -> None:
                 }
             )
         )
-    with pytest.raises(ConfigError, match=r"pipes\.0\.modes: unknown sync mode\(s\) turbo"):
+    with pytest.raises(ConfigError, match=r"pipes\.0\.modes\.turbo: no sync mode 'turbo' is installed"):
         Agent(agent_config(tree, modes=["realtime", "turbo"]))
     with pytest.raises(ConfigError, match=r"pipes\.0\.source: watch_stepp_ms: Extra inputs"):
         Agent(
@@ -137,7 +137,7 @@ def test_run_refuses_a_bad_config_naming_the_key(tmp_path: Path) -> None:
 def test_status_and_trigger_commands_talk_to_a_running_agent(
     tree: Path, fusion: FusionProcess, start_agent: Callable[..., AgentProcess]
 ) -> None:
-    agent = start_agent(tree, audit_interval_s=3600)
+    agent = start_agent(tree, modes={"audit": {"interval_s": 3600}})
     wait_for(lambda: agent.runs("snapshot") == 1, 10, "the snapshot")
     status = subprocess.run(
         [str(BIN / "fustor-agent"), "status", "--port", str(agent.api_port)],

@@ -33,6 +33,12 @@ def test_the_minimal_config_of_the_design_brief_loads_with_defaults(tmp_path: Pa
     assert pipe.pusher.options() == {"url": "http://127.0.0.1:8102", "api_key": "ingest-secret"}
     assert (pipe.batch_size, pipe.flush_interval_s, pipe.bus_capacity) == (5000, 0.0, 20_000)
     assert config.api.port == DEFAULT_API_PORT and config.api.host == "127.0.0.1"
+    # the brief's flat keys are deprecated spellings of the modes' own options
+    assert pipe.mode_sections() == {"audit": {"interval_s": 600}, "sentinel": {"interval_s": 120}}
+    assert config.deprecated_keys() == [
+        ("pipes.0.audit_interval_s", "pipes.0.modes.audit.interval_s"),
+        ("pipes.0.sentinel_interval_s", "pipes.0.modes.sentinel.interval_s"),
+    ]
 
 
 def test_agent_id_defaults_to_the_host_name(tmp_path: Path) -> None:
@@ -45,7 +51,11 @@ def test_agent_id_defaults_to_the_host_name(tmp_path: Path) -> None:
     ("replace", "key"),
     [
         (("audit_interval_s: 600", "audit_intervall_s: 600"), "pipes.0.audit_intervall_s"),
-        (("audit_interval_s: 600", "audit_interval_s: -1"), "pipes.0.audit_interval_s"),
+        (("audit_interval_s: 600", "audit_interval_s: soon"), "pipes.0.audit_interval_s"),
+        (
+            ("audit_interval_s: 600", "modes: {audit: 600}"),
+            "pipes.0.modes: Value error, audit: true, false or",
+        ),
         (("datastore: demo", "datastor: demo"), "pipes.0.datastore"),
     ],
 )

@@ -32,7 +32,7 @@ def test_an_entry_whose_stat_fails_stays_in_the_view_and_its_directory_is_listed
     faulty: Any, fusion: FusionProcess, start_agent: Callable[..., AgentProcess]
 ) -> None:
     build(faulty.backing)
-    agent = start_agent(faulty.mountpoint, audit_interval_s=3600, deep_audit_period_s=0)
+    agent = start_agent(faulty.mountpoint, modes={"audit": {"interval_s": 3600, "deep_period_s": 0}})
     wait_for(lambda: fusion.matches(faulty.backing), 15, "the snapshot")
 
     # from a host without an agent: f2 is deleted, a file is added (so /d's mtime changes and

@@ -92,7 +92,7 @@ def test_sigterm_delivers_and_closes_the_session(
 def test_the_agent_api_runs_an_audit_on_request_for_a_token_holder(
     tree: Path, fusion: FusionProcess, start_agent: Callable[..., AgentProcess]
 ) -> None:
-    agent = start_agent(tree, audit_interval_s=3600)
+    agent = start_agent(tree, modes={"audit": {"interval_s": 3600}})
     wait_for(lambda: agent.runs("snapshot") == 1, 10, "the snapshot")
     assert agent.trigger("audit", token=None).status_code == 401
     assert agent.trigger("audit", token="wrong").status_code == 401

@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import Any
 
 import pluggy
 
 from fustor_agent import __version__
-from fustor_agent.config import AgentConfig, PipeConfig
+from fustor_agent.config import OTHER_MODES, AgentConfig, PipeConfig
 from fustor_agent.pipe import Pipe
 from fustor_core.agent_api import Pusher, Source, SyncMode
 from fustor_core.errors import ConfigError, NotFound, PluginError
-from fustor_core.plugins import get_plugin_manager, require_registry
+from fustor_core.options import build_options, check_names, log_deprecations
+from fustor_core.plugins import (
+    Registration,
+    collect_registrations,
+    excluded_plugins,
+    get_plugin_manager,
+    require_registry,
+)
+
+logger = logging.getLogger(__name__)
 
 
 def _pick(registry: dict[str, Any], name: str, kind: str, key: str, package: str) -> Any:
@@ -24,15 +34,32 @@ def _pick(registry: dict[str, Any], name: str, kind: str, key: str, package: str
     return factory
 
 
+def _make_mode(
+    registration: Registration, section: dict[str, Any] | None, where: str, aliases: dict[str, str] | None
+) -> SyncMode:
+    """Call the mode's factory: with its validated options, or with nothing if it has none."""
+    factory = registration.value
+    if registration.options is None:
+        if section:
+            raise ConfigError(f"{where}: the sync mode {registration.name!r} takes no options")
+        mode: SyncMode = factory()
+        return mode
+    options = build_options(registration.options, section, where=where, aliases=aliases)
+    mode = factory(options)
+    return mode
+
+
 class Agent:
     """Every pipe of one ``agent.yaml``."""
 
     def __init__(self, config: AgentConfig, *, plugin_manager: pluggy.PluginManager | None = None) -> None:
         self.config = config
         pm = plugin_manager or get_plugin_manager()
+        log_deprecations(logger, config.deprecated_keys(), source="agent")
         self._sources = require_registry(pm, "fustor_source_drivers", "source driver")
         self._pushers = require_registry(pm, "fustor_pusher_drivers", "pusher driver")
-        self._modes = require_registry(pm, "fustor_sync_modes", "sync mode")
+        self._modes = collect_registrations(pm, "fustor_sync_modes", "sync mode")
+        self._excluded = excluded_plugins(pm)
         self.pipes = [self._build_pipe(i, pipe) for i, pipe in enumerate(config.pipes)]
         self.started_at = time.time()
 
@@ -44,20 +71,34 @@ class Agent:
         pusher_factory = _pick(
             self._pushers, config.pusher.driver, "pusher driver", f"{key}.pusher.driver", "fustor-pusher-http"
         )
-        names = config.modes if config.modes is not None else sorted(self._modes)
-        unknown = [name for name in names if name not in self._modes]
-        if unknown:
-            installed = ", ".join(sorted(self._modes))
-            raise ConfigError(
-                f"{key}.modes: unknown sync mode(s) {', '.join(unknown)} (installed: {installed})"
-            )
+        modes = self._build_modes(config, f"{key}.modes")
         try:
             source: Source = source_factory(config.source.options())
             pusher: Pusher = pusher_factory(config.pusher.options())
         except ConfigError as exc:  # the driver names the key inside its section; add where that is
             raise ConfigError(f"{key}.{exc.message}") from None
-        modes: list[SyncMode] = [self._modes[name]() for name in names]
         return Pipe(config, agent_id=self.config.agent_id, source=source, pusher=pusher, modes=modes)
+
+    def _build_modes(self, config: PipeConfig, where: str) -> list[SyncMode]:
+        """The pipe's modes: every registered one unless ``modes:`` turns it off, each made by its
+        factory with its validated options."""
+        sections = config.mode_sections()
+        named = [name for name in sections if name != OTHER_MODES]
+        check_names(named, self._modes, where=where, kind="sync mode", excluded=self._excluded, logger=logger)
+        others_run = sections.get(OTHER_MODES, True)
+        pipe_key = where.rsplit(".", 1)[0]
+        aliases = {
+            mode: {option: f"{pipe_key}.{old}" for option, old in keys.items()}
+            for mode, keys in config.mode_aliases().items()
+        }
+        modes: list[SyncMode] = []
+        for name, registration in sorted(self._modes.items()):
+            entry = sections.get(name, others_run)
+            if entry is False:
+                continue
+            section = entry if isinstance(entry, dict) else None
+            modes.append(_make_mode(registration, section, f"{where}.{name}", aliases.get(name)))
+        return modes
 
     def pipe(self, name: str) -> Pipe:
         for pipe in self.pipes:

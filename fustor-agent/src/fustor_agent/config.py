@@ -9,7 +9,11 @@ The minimal file of the design brief is enough::
         pusher: {driver: http, url: "http://127.0.0.1:8102", api_key: "ingest-secret"}
 
 Driver sections (``source``, ``pusher``) may hold driver-specific keys beside ``driver``; the
-driver validates them itself, so a typo there is still reported with its key.
+driver validates them itself, so a typo there is still reported with its key. Likewise each
+sync mode's options live under its name in ``modes:`` and are validated against the mode's own
+model when the agent starts (``pipes.0.modes.audit.interval_s: ...``); here they are plain
+mappings. The flat keys of earlier versions (``audit_interval_s``...) and the list form of
+``modes`` are still read, with a deprecation warning.
 """
 
 from __future__ import annotations
@@ -18,12 +22,26 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from fustor_core.config import FustorConfig, load_config
 from fustor_core.http_server import ConnectionLimits
+from fustor_core.options import LegacyKeys, deprecation_notes, fold_legacy_keys
 
 DEFAULT_API_PORT = 8103
+
+ModeEntry = bool | dict[str, Any] | None
+"""A mode under ``modes:``: its options (a mapping), ``true``/null (run, defaults) or ``false`` (off)."""
+
+OTHER_MODES = "*"
+"""The ``modes:`` key that says what every mode not named does (``"*": false``: only the named run)."""
+
+LEGACY_MODE_KEYS: LegacyKeys = {
+    "audit_interval_s": ("audit", "interval_s"),
+    "deep_audit_period_s": ("audit", "deep_period_s"),
+    "sentinel_interval_s": ("sentinel", "interval_s"),
+}
+"""Pipe keys of earlier versions -> the mode option they are now (read with a deprecation warning)."""
 
 
 class DriverSection(FustorConfig):
@@ -46,15 +64,6 @@ class PipeConfig(FustorConfig):
     datastore: str
     source: DriverSection
     pusher: DriverSection
-    audit_interval_s: float = Field(default=600.0, gt=0)
-    """Leader: seconds between audits (the first one comes this long after the snapshot)."""
-    deep_audit_period_s: float = Field(default=86400.0, ge=0)
-    """Leader: every directory is deep-checked (listed in full, every file re-stat'ed, even when
-    its mtime is unchanged) at least once per this many seconds, a slice of the tree per audit.
-    It finds files rewritten in place from hosts without an agent, which change no directory's
-    mtime. 0 turns the deep audit off."""
-    sentinel_interval_s: float = Field(default=120.0, gt=0)
-    """Leader: seconds between sentinel sweeps over Fusion's suspects."""
     heartbeat_interval_s: float = Field(default=10.0, gt=0)
     """Seconds between heartbeats (never more than a third of Fusion's session timeout)."""
     batch_size: int = Field(default=5000, ge=1)
@@ -67,12 +76,73 @@ class PipeConfig(FustorConfig):
     latency); a little more trades latency for fewer, larger requests."""
     bus_capacity: int = Field(default=20_000, ge=1)
     """Rows the pipe's event bus holds before producers wait (backpressure)."""
-    modes: list[str] | None = None
-    """Sync modes to run (default: every installed one)."""
+    modes: dict[str, ModeEntry] | list[str] = Field(default_factory=dict)
+    """The sync modes this pipe runs, with their options: every installed mode runs unless
+    turned off here (``sentinel: false``); ``audit: {interval_s: 600}`` sets a mode's options
+    (each mode documents its own); ``"*": false`` turns off every mode not named. The list form
+    of earlier versions (``[realtime, audit]``: only these) still works, deprecated."""
+
+    audit_interval_s: float | None = None
+    """Deprecated: ``modes.audit.interval_s``."""
+    deep_audit_period_s: float | None = None
+    """Deprecated: ``modes.audit.deep_period_s``."""
+    sentinel_interval_s: float | None = None
+    """Deprecated: ``modes.sentinel.interval_s``."""
+
+    _mode_aliases: dict[str, dict[str, str]] = PrivateAttr(default_factory=dict)
+    _listed_modes: bool = PrivateAttr(default=False)
+
+    @field_validator("modes", mode="before")
+    @classmethod
+    def _modes_shape(cls, value: Any) -> Any:
+        """One readable error for a malformed ``modes`` (not one per member of the union)."""
+        if isinstance(value, list):
+            if not all(isinstance(name, str) for name in value):
+                raise ValueError("a list of mode names (deprecated) or a mapping of mode -> options")
+        elif isinstance(value, dict):
+            for name, entry in value.items():
+                if not (entry is None or isinstance(entry, bool | dict)):
+                    raise ValueError(f"{name}: true, false or a mapping of options (got {entry!r})")
+        elif value is not None:
+            raise ValueError("a mapping of mode -> true, false or its options")
+        return value if value is not None else {}
+
+    @model_validator(mode="after")
+    def _normalise_modes(self) -> PipeConfig:
+        """The list form becomes the mapping it means; deprecated keys move into their mode."""
+        if isinstance(self.modes, list):
+            self._listed_modes = True
+            self.modes = {OTHER_MODES: False, **dict.fromkeys(self.modes, True)}
+        others = self.modes.get(OTHER_MODES, True)
+        if not isinstance(others, bool):
+            raise ValueError(f'modes."{OTHER_MODES}": true or false (what the modes not named do)')
+        given = {key: getattr(self, key) for key in LEGACY_MODE_KEYS if key in self.model_fields_set}
+        self._mode_aliases = fold_legacy_keys(
+            given, LEGACY_MODE_KEYS, self.modes, where="modes", default_on=others
+        )
+        return self
 
     @property
     def pipe_name(self) -> str:
         return self.name or self.datastore
+
+    def mode_sections(self) -> dict[str, ModeEntry]:
+        """``modes`` as a mapping (the list form converted), ``"*"`` included when given."""
+        assert isinstance(self.modes, dict)  # _normalise_modes made it one
+        return self.modes
+
+    def mode_aliases(self) -> dict[str, dict[str, str]]:
+        """Mode -> {option key: the deprecated pipe key it was given as}."""
+        return self._mode_aliases
+
+    def deprecated_keys(self, where: str) -> list[tuple[str, str]]:
+        """(deprecated key given, what to write instead), ``where`` being this pipe's key path."""
+        given = [key for key in LEGACY_MODE_KEYS if key in self.model_fields_set]
+        notes = deprecation_notes(given, LEGACY_MODE_KEYS, prefix=f"{where}.", where=f"{where}.modes")
+        if self._listed_modes:
+            named = ", ".join(f"{name}: true" for name in self.mode_sections() if name != OTHER_MODES)
+            notes.append((f"{where}.modes (a list)", f'{where}.modes: {{"*": false, {named}}}'))
+        return notes
 
 
 class ApiConfig(FustorConfig):
@@ -97,6 +167,10 @@ class AgentConfig(FustorConfig):
     log_level: str = "INFO"
     shutdown_timeout_s: float = Field(default=10.0, ge=0)
     """On SIGTERM/SIGINT: how long to keep delivering queued rows before closing anyway."""
+
+    def deprecated_keys(self) -> list[tuple[str, str]]:
+        """(deprecated key given, what to write instead) over every pipe, to warn about at start."""
+        return [note for i, pipe in enumerate(self.pipes) for note in pipe.deprecated_keys(f"pipes.{i}")]
 
     @model_validator(mode="after")
     def _unique_pipe_names(self) -> AgentConfig:

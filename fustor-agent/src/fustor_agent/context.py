@@ -152,9 +152,9 @@ class ModeContext:
         self.progress.update(fields)
         self.progress["updated_at"] = time.time()
 
-    async def sentinel_tasks(self) -> list[str]:
+    async def sentinel_tasks(self, limit: int = 1000) -> list[str]:
         self._check_tenure()
-        return await self._pipe.pusher.sentinel_tasks()
+        return await self._pipe.pusher.sentinel_tasks(limit)
 
     async def sentinel_feedback(self, updates: list[SentinelCheck]) -> dict[str, Any]:
         self._check_tenure()

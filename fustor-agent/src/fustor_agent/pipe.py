@@ -35,7 +35,7 @@ from fustor_core.agent_api import (
     StreamItem,
     SyncMode,
 )
-from fustor_core.errors import Conflict
+from fustor_core.errors import Conflict, NotFound
 from fustor_core.logs import log_event
 
 logger = logging.getLogger(__name__)
@@ -270,13 +270,26 @@ class Pipe:
             context.ready()
             return
 
+    def triggerable(self) -> list[str]:
+        """The modes of this pipe an operator may run now (each says so: ``triggerable``)."""
+        return [mode.name for mode in self.modes if getattr(mode, "triggerable", False)]
+
     def trigger(self, mode_name: str, options: dict[str, Any] | None = None) -> None:
-        """Run a leader mode now (the agent API); Conflict unless leading and the mode runs."""
-        if self.current_tenure is None:
+        """Run a triggerable mode now (the agent API).
+
+        NotFound unless this pipe runs the mode and the mode is triggerable; Conflict for a
+        leader-only mode while this agent does not lead (or before the mode started).
+        """
+        mode = next((mode for mode in self.modes if mode.name == mode_name), None)
+        if mode is None or not getattr(mode, "triggerable", False):
+            choices = ", ".join(self.triggerable()) or "none"
+            why = "runs no mode" if mode is None else "cannot trigger the mode"
+            raise NotFound(f"pipe {self.name!r} {why} {mode_name!r} (triggerable: {choices})")
+        if mode.leader_only and self.current_tenure is None:
             raise Conflict(f"pipe {self.name!r} is not leader (role: {self.role or 'no session'})")
         context = self.contexts.get(mode_name)
-        if context is None or not context.mode.leader_only or context.tenure != self.current_tenure:
-            raise Conflict(f"pipe {self.name!r} does not run the {mode_name!r} mode")
+        if context is None or (mode.leader_only and context.tenure != self.current_tenure):
+            raise Conflict(f"the {mode_name!r} mode of pipe {self.name!r} has not started yet")
         context.trigger(options)
 
     def request_relisting(self, paths: Sequence[str], reason: str) -> bool:

@@ -34,6 +34,8 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapp
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypedDict, TypeVar
 
+from pydantic import BaseModel
+
 RowDict = dict[str, Any]
 """One row as sent to Fusion: the keys of :class:`~fustor_core.event_model.Row`."""
 
@@ -242,13 +244,12 @@ class Source(Protocol):
 
 
 class PipeSettings(Protocol):
-    """The pipe's sync settings a mode may read (all from the agent config)."""
+    """The pipe's settings shared by its modes and its pusher (all from the agent config).
 
-    audit_interval_s: float
-    deep_audit_period_s: float
-    """Every directory is deep-checked (listed in full, every entry re-stat'ed) at least once
-    per this many seconds, spread over the audits; 0 turns the deep audit off."""
-    sentinel_interval_s: float
+    A mode's own settings (an interval, a budget) are its options, given to its factory (see
+    :data:`SyncModeFactory`), not pipe settings.
+    """
+
     heartbeat_interval_s: float
     batch_size: int
     flush_interval_s: float
@@ -335,8 +336,8 @@ class SyncContext(Protocol):
         """Publish this mode's progress in the agent status (e.g. ``state=``, ``files=``)."""
         ...
 
-    async def sentinel_tasks(self) -> list[str]:
-        """Paths Fusion wants re-checked now (leader only)."""
+    async def sentinel_tasks(self, limit: int = 1000) -> list[str]:
+        """Up to ``limit`` paths Fusion wants re-checked now, most urgent first (leader only)."""
         ...
 
     async def sentinel_feedback(self, updates: list[SentinelCheck]) -> dict[str, Any]:
@@ -346,7 +347,8 @@ class SyncContext(Protocol):
 
 class SyncMode(Protocol):
     """A policy that drives the source of one pipe. The factory registered with
-    ``fustor_sync_modes`` is called with no arguments, once per pipe.
+    ``fustor_sync_modes`` is called once per pipe that runs the mode: with the validated
+    instance of the options model registered beside it, or with no arguments when there is none.
     """
 
     name: str
@@ -354,6 +356,11 @@ class SyncMode(Protocol):
     """Leader-only modes start when the pipe becomes leader and are cancelled when it is not."""
     order: int
     """Start order: lower first. Each mode starts after the previous ones called ``ready()``."""
+    triggerable: bool
+    """True when an operator may run it now: ``POST /api/v1/pipes/{name}/{mode}`` and
+    ``fustor-agent trigger MODE PIPE`` wake the mode's :meth:`SyncContext.wait_for_trigger`
+    (leader-only modes: while this agent leads). A mode that never waits for a trigger says
+    False (the API answers 404 for it)."""
 
     async def run(self, ctx: SyncContext) -> None:
         """Run until cancelled (or return when there is nothing more to do)."""
@@ -438,8 +445,9 @@ SourceFactory = Callable[[dict[str, Any]], Source]
 PusherFactory = Callable[[dict[str, Any]], Pusher]
 """Called with a pipe's ``pusher`` section (without ``driver``); validates it, returns the pusher."""
 
-SyncModeFactory = Callable[[], SyncMode]
-"""Called once per pipe that runs the mode (a mode class itself is a factory)."""
+SyncModeFactory = Callable[[Any], SyncMode] | Callable[[], SyncMode]
+"""Called once per pipe that runs the mode (a mode class itself is a factory): with the validated
+options instance when an options model was registered with it, without arguments otherwise."""
 
 RegisterSource = Callable[[str, SourceFactory], None]
 """The ``register`` callback of ``fustor_source_drivers``: ``register("fs", factory)``."""
@@ -447,8 +455,20 @@ RegisterSource = Callable[[str, SourceFactory], None]
 RegisterPusher = Callable[[str, PusherFactory], None]
 """The ``register`` callback of ``fustor_pusher_drivers``: ``register("http", factory)``."""
 
-RegisterSyncMode = Callable[[str, SyncModeFactory], None]
-"""The ``register`` callback of ``fustor_sync_modes``: ``register("audit", factory)``."""
+
+class RegisterSyncMode(Protocol):
+    """The ``register`` callback of ``fustor_sync_modes``:
+    ``register("audit", AuditMode, options=AuditOptions)``.
+
+    ``options`` is the mode's options model (a pydantic model, every field defaulted): a pipe
+    configures it under ``modes: {audit: {...}}`` and the factory is called with the validated
+    instance. Without it the factory is called with no arguments and configuring options for
+    the mode is an error.
+    """
+
+    def __call__(
+        self, name: str, factory: SyncModeFactory, *, options: type[BaseModel] | None = None
+    ) -> None: ...
 
 
 __all__ = [

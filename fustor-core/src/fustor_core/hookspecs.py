@@ -102,9 +102,10 @@ def fustor_rule_options(register: RegisterRuleOptions) -> None:
     ``datastores: {NAME: {rules: {...}}}`` to override keys for one — and Fusion validates each
     datastore's merged section at start, refusing to start with an error naming the full key
     path. The rule reads its datastore's validated instance with ``view.options(name)``
-    (defaults when nobody configured it). Register under your entry-point name: the options of
-    a plugin left out with ``FUSTOR_DISABLE_PLUGINS`` are then ignored with a warning instead of
-    being an unknown name. Two plugins registering one name stop Fusion, naming both.
+    (defaults when nobody configured it). Register under your entry-point name (or name the
+    entry point ``<anything>-<name>``): the options of a plugin left out with
+    ``FUSTOR_DISABLE_PLUGINS`` are then recognised and ignored with a warning instead of being an
+    unknown name. Two plugins registering one name stop Fusion, naming both.
     """
 
 

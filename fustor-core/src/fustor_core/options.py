@@ -14,8 +14,10 @@ A section that does not validate stops the service with an error naming the full
 (``datastores.demo.rules.merge-tombstone.ttl_s: Input should be greater than or equal to 0``); a
 section under a name nobody registered is an error naming the registered ones, unless the name
 is a plugin that was left out on purpose (``FUSTOR_DISABLE_PLUGINS``, ``FUSTOR_PLUGINS``): its
-options are then ignored with a warning. Name your options after your entry point so that this
-works for your plugin too.
+options are then ignored with a warning. An excluded plugin is not imported, so what it would
+register is not known: the name is matched against its entry-point and distribution names —
+register under your entry point's name (``merge-tombstone``), or name the entry point
+``<anything>-<name>`` (entry point ``sync-audit`` registers the mode ``audit``).
 
 Derive options models from :class:`fustor_core.config.FustorConfig`, so that a misspelt key is an
 error rather than a silently ignored setting, and give every field a default: a plugin must run
@@ -104,7 +106,7 @@ def check_names(
     for name in sections:
         if name in registered:
             known.append(name)
-        elif name in excluded:
+        elif any(plugin == name or plugin.endswith(f"-{name}") for plugin in excluded):
             log_event(
                 logger,
                 logging.WARNING,

@@ -9,8 +9,11 @@ from types import SimpleNamespace
 from typing import Any
 
 from fustor_core.agent_api import OutgoingEvent
-from fustor_sync_audit import AuditMode
+from fustor_core.plugins import collect_registrations, get_plugin_manager
+from fustor_sync_audit import AuditMode, AuditOptions
 from fustor_sync_audit.deep import DeepPlan, DeepSchedule, slice_of
+
+FAST = AuditOptions(interval_s=0.01, deep_period_s=0.0)
 
 
 class Source:
@@ -41,7 +44,7 @@ class Context:
     def __init__(self) -> None:
         self.pipe = "demo"
         self.source = Source()
-        self.settings = SimpleNamespace(batch_size=100, audit_interval_s=0.01, deep_audit_period_s=0.0)
+        self.settings = SimpleNamespace(batch_size=100)
         self.dir_cache: dict[str, Any] = {}
         self.scan_lock = asyncio.Lock()
         self.log: list[Any] = []
@@ -76,7 +79,7 @@ class Context:
 def test_an_audit_is_framed_and_reports_what_it_saw() -> None:
     async def scenario() -> None:
         ctx = Context()
-        await AuditMode().audit_once(ctx)  # type: ignore[arg-type]
+        await AuditMode(FAST).audit_once(ctx)  # type: ignore[arg-type]
         assert ctx.log == ["audit/start", ("audit", 3), "audit/end"]
         assert (
             ctx.progress["files"] == 1
@@ -93,7 +96,7 @@ def test_audits_repeat_every_interval_and_wait_for_a_running_scan() -> None:
     async def scenario() -> None:
         ctx = Context()
         await ctx.scan_lock.acquire()  # a snapshot is running
-        task = asyncio.create_task(AuditMode().run(ctx))  # type: ignore[arg-type]
+        task = asyncio.create_task(AuditMode(FAST).run(ctx))  # type: ignore[arg-type]
         await asyncio.sleep(0.05)
         assert ctx.source.audits == 0 and ctx.log == ["ready"]
         ctx.scan_lock.release()
@@ -110,9 +113,9 @@ def test_a_relisting_request_forgets_those_subtrees_before_the_walk() -> None:
     async def scenario() -> None:
         ctx = Context()
         ctx.dir_cache.update({"/": 1, "/a": 1, "/a/b": 1, "/ab": 1, "/c": 1})
-        await AuditMode().audit_once(ctx, relist=["/a"])  # type: ignore[arg-type]
+        await AuditMode(FAST).audit_once(ctx, relist=["/a"])  # type: ignore[arg-type]
         assert ctx.source.cache_seen == [{"/", "/ab", "/c"}]
-        await AuditMode().audit_once(ctx, relist=["/"])  # type: ignore[arg-type]
+        await AuditMode(FAST).audit_once(ctx, relist=["/"])  # type: ignore[arg-type]
         assert ctx.source.cache_seen[1] == set()
 
     asyncio.run(scenario())
@@ -121,9 +124,7 @@ def test_a_relisting_request_forgets_those_subtrees_before_the_walk() -> None:
 def test_each_audit_hands_the_source_its_deep_slice_and_reports_the_cycle() -> None:
     async def scenario() -> None:
         ctx = Context()
-        ctx.settings.deep_audit_period_s = 4 * 3600.0
-        ctx.settings.audit_interval_s = 3600.0
-        mode = AuditMode()
+        mode = AuditMode(AuditOptions(interval_s=3600.0, deep_period_s=4 * 3600.0))
         await mode.audit_once(ctx)  # type: ignore[arg-type]
         plan = ctx.source.deep[0]
         assert isinstance(plan, DeepPlan) and (plan.first, plan.end, plan.slices) == (0, 1, 4)
@@ -140,7 +141,7 @@ def test_each_audit_hands_the_source_its_deep_slice_and_reports_the_cycle() -> N
 def test_with_the_deep_audit_off_the_source_gets_no_slice_but_a_requested_deep_audit_runs() -> None:
     async def scenario() -> None:
         ctx = Context()
-        mode = AuditMode()
+        mode = AuditMode(FAST)
         await mode.audit_once(ctx)  # type: ignore[arg-type]
         assert ctx.source.deep == [None]
         await mode.audit_once(ctx, deep=True)  # type: ignore[arg-type]
@@ -191,3 +192,10 @@ def test_slices_are_stable_and_a_full_plan_covers_everything() -> None:
     full = DeepSchedule(period_s=0, interval_s=600).plan(0.0, full=True)
     assert full is not None and full.full and all(full(path) for path in DIRS)
     assert DeepSchedule(period_s=0, interval_s=600).plan(0.0) is None
+
+
+def test_the_mode_registers_its_options_and_defaults_to_ten_minutes_and_a_day() -> None:
+    registration = collect_registrations(get_plugin_manager(only=["sync-audit"]), "fustor_sync_modes", "mode")
+    assert registration["audit"].options is AuditOptions
+    assert AuditMode().options == AuditOptions(interval_s=600, deep_period_s=86_400)
+    assert AuditMode.triggerable

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from types import SimpleNamespace
 from typing import Any
 
 from fustor_core.errors import FustorError
-from fustor_sync_sentinel import SentinelMode
+from fustor_core.plugins import collect_registrations, get_plugin_manager
+from fustor_sync_sentinel import SentinelMode, SentinelOptions
+
+FAST = SentinelOptions(interval_s=0.001)
 
 
 class Source:
@@ -25,7 +27,7 @@ class Context:
     def __init__(self, tasks: list[Any]) -> None:
         self.pipe = "demo"
         self.source = Source()
-        self.settings = SimpleNamespace(sentinel_interval_s=0.001)
+        self.limits: list[int] = []
         self.tasks = tasks
         self.feedback: list[list[dict[str, Any]]] = []
         self.progress: dict[str, Any] = {}
@@ -33,7 +35,8 @@ class Context:
     def ready(self) -> None:
         pass
 
-    async def sentinel_tasks(self) -> list[str]:
+    async def sentinel_tasks(self, limit: int = 1000) -> list[str]:
+        self.limits.append(limit)
         task = self.tasks.pop(0) if self.tasks else []
         if isinstance(task, Exception):
             raise task
@@ -78,7 +81,7 @@ def test_nothing_to_check_means_no_stat_and_no_feedback() -> None:
 def test_a_failing_fusion_call_is_reported_and_the_next_sweep_still_runs() -> None:
     async def scenario() -> None:
         ctx = Context([FustorError("Fusion unreachable"), ["/later"]])
-        task = asyncio.create_task(SentinelMode().run(ctx))  # type: ignore[arg-type]
+        task = asyncio.create_task(SentinelMode(FAST).run(ctx))  # type: ignore[arg-type]
         while not ctx.feedback:
             await asyncio.sleep(0.001)
         task.cancel()
@@ -86,3 +89,22 @@ def test_a_failing_fusion_call_is_reported_and_the_next_sweep_still_runs() -> No
         assert ctx.progress["last_error"] == "Fusion unreachable"
 
     asyncio.run(scenario())
+
+
+def test_a_sweep_asks_for_at_most_max_paths_suspects() -> None:
+    async def scenario() -> None:
+        ctx = Context([["/a"]])
+        await SentinelMode(SentinelOptions(max_paths=25)).sweep_once(ctx)  # type: ignore[arg-type]
+        await SentinelMode().sweep_once(ctx)  # type: ignore[arg-type]
+        assert ctx.limits == [25, 1000]
+
+    asyncio.run(scenario())
+
+
+def test_the_mode_registers_its_options_and_can_be_triggered() -> None:
+    registration = collect_registrations(
+        get_plugin_manager(only=["sync-sentinel"]), "fustor_sync_modes", "mode"
+    )
+    assert registration["sentinel"].options is SentinelOptions
+    assert SentinelMode().options.interval_s == 120
+    assert SentinelMode.triggerable

@@ -1,14 +1,14 @@
 """Sync mode ``audit`` (leader only): periodic walk that lists only directories that changed,
 plus a rolling slice of deep checks.
 
-Every ``audit_interval_s`` (or on request) the source walks the tree against the tenure's
-directory cache (seeded by the snapshot): unchanged directories are sent once with
-``audit_skipped`` and not listed, changed ones in full. Each audit also deep-checks its slice of
-the tree (see :mod:`fustor_sync_audit.deep`): those directories are listed and every file
-re-stat'ed even when unchanged, so a file rewritten in place from a host without an agent is
-found within ``deep_audit_period_s``. The walk is framed by ``audit/start`` and ``audit/end``;
-the end waits until Fusion applied every audit row and reports how many nodes it removed as
-missing. Audits and snapshots never overlap (the pipe's scan lock).
+Every ``interval_s`` (its options, :class:`AuditOptions`; or on request) the source walks the
+tree against the tenure's directory cache (seeded by the snapshot): unchanged directories are
+sent once with ``audit_skipped`` and not listed, changed ones in full. Each audit also
+deep-checks its slice of the tree (see :mod:`fustor_sync_audit.deep`): those directories are
+listed and every file re-stat'ed even when unchanged, so a file rewritten in place from a host
+without an agent is found within ``deep_period_s``. The walk is framed by ``audit/start`` and
+``audit/end``; the end waits until Fusion applied every audit row and reports how many nodes it
+removed as missing. Audits and snapshots never overlap (the pipe's scan lock).
 
 Requests (the agent API, or the agent itself) may ask for ``{"deep": true}`` — deep-check the
 whole tree now — or ``{"relist": [paths]}`` — realtime may have missed changes there: the
@@ -26,18 +26,21 @@ from fustor_core import hookimpl
 from fustor_core.agent_api import OutgoingEvent, RegisterSyncMode, RowDict, SyncContext, forget_listings
 from fustor_core.logs import log_event
 from fustor_sync_audit.deep import DeepPlan, DeepSchedule
+from fustor_sync_audit.options import AuditOptions
 
 logger = logging.getLogger(__name__)
 
 
 class AuditMode:
-    """An audit every ``audit_interval_s``, and on request."""
+    """An audit every ``interval_s``, and on request."""
 
     name = "audit"
     leader_only = True
     order = 20
+    triggerable = True
 
-    def __init__(self) -> None:
+    def __init__(self, options: AuditOptions | None = None) -> None:
+        self.options = options or AuditOptions()
         self.runs = 0
         self.schedule: DeepSchedule | None = None
 
@@ -46,14 +49,13 @@ class AuditMode:
         ctx.ready()
         ctx.report(state="waiting", deep=self.schedule.status())
         while True:
-            woken = await ctx.wait_for_trigger(ctx.settings.audit_interval_s)
+            woken = await ctx.wait_for_trigger(self.options.interval_s)
             request = dict(ctx.requested) if woken else {}
             async with ctx.scan_lock:
                 await self.audit_once(ctx, deep=bool(request.get("deep")), relist=request.get("relist") or ())
 
-    @staticmethod
-    def _new_schedule(ctx: SyncContext) -> DeepSchedule:
-        return DeepSchedule(ctx.settings.deep_audit_period_s, ctx.settings.audit_interval_s)
+    def _new_schedule(self, ctx: SyncContext) -> DeepSchedule:
+        return DeepSchedule(self.options.deep_period_s, self.options.interval_s)
 
     async def audit_once(self, ctx: SyncContext, *, deep: bool = False, relist: Sequence[str] = ()) -> None:
         """One audit: forget ``relist``'s subtrees, walk (deep-checking this audit's slice, or
@@ -129,7 +131,7 @@ def _deep_status(schedule: DeepSchedule, running: DeepPlan | None) -> dict[str, 
 
 @hookimpl
 def fustor_sync_modes(register: RegisterSyncMode) -> None:
-    register("audit", AuditMode)
+    register("audit", AuditMode, options=AuditOptions)
 
 
-__all__ = ["AuditMode", "DeepPlan", "DeepSchedule", "fustor_sync_modes"]
+__all__ = ["AuditMode", "AuditOptions", "DeepPlan", "DeepSchedule", "fustor_sync_modes"]

@@ -22,6 +22,8 @@ class RealtimeMode:
     name = "realtime"
     leader_only = False
     order = 0
+    triggerable = False
+    """It streams all the time: there is nothing to run now."""
 
     async def run(self, ctx: SyncContext) -> None:
         ctx.report(state="starting")

@@ -24,6 +24,7 @@ class SnapshotMode:
     name = "snapshot"
     leader_only = True
     order = 10
+    triggerable = True
 
     def __init__(self) -> None:
         self.runs = 0

@@ -53,6 +53,13 @@ def test_status_is_open_and_triggers_need_a_configured_token(tree: Path) -> None
             assert not_leader.status_code == 409 and "not leader" in not_leader.json()["error"]["message"]
             assert (await client.post("/api/v1/pipes/nope/audit", headers=headers)).status_code == 404
             assert (await client.post("/api/v1/pipes/demo/reboot", headers=headers)).status_code == 404
+            realtime = await client.post("/api/v1/pipes/demo/realtime", headers=headers)
+            assert realtime.status_code == 404
+            assert realtime.json()["error"]["message"] == (
+                "pipe 'demo' cannot trigger the mode 'realtime' (triggerable: snapshot, audit, sentinel)"
+            )
+            sentinel = await client.post("/api/v1/pipes/demo/sentinel", headers=headers)
+            assert sentinel.status_code == 409, "triggerable (it says so), but only on the leader"
 
     asyncio.run(scenario())
 
@@ -177,6 +184,39 @@ def test_status_and_trigger_commands_talk_to_a_running_agent(
     audit = agent.mode("audit")
     assert audit["deep"]["cycles_completed"] == 1 and audit["deep_requested"] is True
     assert audit["dirs_deep_checked"] == audit["dirs_listed"] >= 1  # the whole tree, root included
+    sentinel = subprocess.run(
+        [
+            str(BIN / "fustor-agent"),
+            "trigger",
+            "sentinel",
+            "demo",
+            "--port",
+            str(agent.api_port),
+            "--token",
+            API_TOKEN,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert sentinel.returncode == 0, sentinel.stderr
+    realtime = subprocess.run(
+        [
+            str(BIN / "fustor-agent"),
+            "trigger",
+            "realtime",
+            "demo",
+            "--port",
+            str(agent.api_port),
+            "--token",
+            API_TOKEN,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert realtime.returncode == 2
+    assert "cannot trigger the mode 'realtime' (triggerable: snapshot, audit, sentinel)" in realtime.stderr
     nobody = subprocess.run(
         [str(BIN / "fustor-agent"), "status", "--port", "9"], capture_output=True, text=True, timeout=30
     )

@@ -43,3 +43,16 @@ def test_a_deprecated_pipe_key_still_sets_the_option_and_is_logged(
     warnings = [line for line in agent.log_tail(200).splitlines() if 'msg="deprecated config key"' in line]
     assert len(warnings) == 1, agent.log_tail()
     assert "key=pipes.0.sentinel_interval_s use=pipes.0.modes.sentinel.interval_s" in warnings[0]
+
+
+def test_any_triggerable_mode_runs_on_request(
+    tree: Path, fusion: FusionProcess, start_agent: Callable[..., AgentProcess]
+) -> None:
+    """The sentinel says it is triggerable: the API runs it although its interval is an hour."""
+    agent = start_agent(tree, modes={"sentinel": {"interval_s": 3600}, "audit": {"interval_s": 3600}})
+    wait_for(lambda: agent.runs("snapshot") == 1 and "sentinel" in agent.status()["modes"], 10, "leading")
+    assert agent.status()["triggerable"] == ["snapshot", "audit", "sentinel"]
+    before = agent.runs("sentinel")  # its first sweep comes an hour after the tenure began
+    agent.run_now("sentinel")
+    assert agent.runs("sentinel") == before + 1
+    assert agent.trigger("realtime").status_code == 404

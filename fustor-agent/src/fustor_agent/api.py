@@ -1,10 +1,11 @@
-"""The agent's own HTTP API: health, status, its OpenAPI document, and "run an audit/snapshot now".
+"""The agent's own HTTP API: health, status, its OpenAPI document, and "run a mode now".
 
 Read endpoints are open (they listen on 127.0.0.1 by default); the POST endpoints need
-``Authorization: Bearer <api.token>`` and answer 403 while no token is configured. A POST may
-carry a JSON body with the run's options (:mod:`fustor_agent.triggers`). Every error answer is
-``{"error": {"code", "message"}}`` (:mod:`fustor_core.http_errors`), unknown routes and
-trailing slashes included.
+``Authorization: Bearer <api.token>`` and answer 403 while no token is configured.
+``POST /api/v1/pipes/{name}/{mode}`` runs any mode of the pipe that says it is ``triggerable``
+(404 otherwise); it may carry a JSON body with the run's options (:mod:`fustor_agent.triggers`).
+Every error answer is ``{"error": {"code", "message"}}`` (:mod:`fustor_core.http_errors`),
+unknown routes and trailing slashes included.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from fustor_agent.openapi import build_openapi
-from fustor_agent.triggers import TRIGGERABLE, parse_options, read_body
-from fustor_core.errors import Forbidden, InvalidInput, NotFound, Unauthorized
+from fustor_agent.triggers import parse_options, read_body, trigger_model, triggerable_models
+from fustor_core.errors import Forbidden, InvalidInput, Unauthorized
 from fustor_core.http_errors import ErrorBoundary, exception_handlers
 
 if TYPE_CHECKING:
@@ -50,7 +51,7 @@ def _no_query(handler: Handler) -> Handler:
 
 def create_app(agent: Agent, *, token: str | None = None) -> Starlette:
     """The ASGI app for one agent."""
-    document = build_openapi()
+    document = build_openapi(triggerable_models(mode for pipe in agent.pipes for mode in pipe.modes))
 
     def check_token(request: Request) -> None:
         if not token:
@@ -72,10 +73,9 @@ def create_app(agent: Agent, *, token: str | None = None) -> Starlette:
     async def trigger(request: Request) -> Response:
         mode = request.path_params["mode"]
         check_token(request)
-        if mode not in TRIGGERABLE:
-            raise NotFound(f"no action {mode!r} (one of: {', '.join(TRIGGERABLE)})")
-        options = parse_options(TRIGGERABLE[mode], await read_body(request))
-        agent.pipe(request.path_params["name"]).trigger(mode, options)
+        pipe = agent.pipe(request.path_params["name"])
+        options = parse_options(trigger_model(pipe.triggerable_mode(mode)), await read_body(request))
+        pipe.trigger(mode, options)
         return _json({"pipe": request.path_params["name"], "mode": mode, "triggered": True, **options}, 202)
 
     app = Starlette(

@@ -2,7 +2,7 @@
 
 fustor-agent run --config agent.yaml [--host 127.0.0.1] [--port 8103]
 fustor-agent status [--config agent.yaml | --port 8103] [--json]
-fustor-agent trigger audit|snapshot PIPE --config agent.yaml [--deep]
+fustor-agent trigger MODE PIPE --config agent.yaml [--deep]   (any triggerable mode of the pipe)
 fustor-agent plugins
 """
 
@@ -137,9 +137,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_trigger(args: argparse.Namespace) -> int:
     host, port, token = _api_address(args)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    if args.deep and args.mode != "audit":
-        raise FustorError("--deep applies to an audit only")
-    body = {"deep": True} if args.deep else None
+    body = {"deep": True} if args.deep else None  # the mode says whether it takes it (422 if not)
     try:
         response = httpx.post(
             f"http://{host}:{port}/api/v1/pipes/{args.pipe}/{args.mode}", headers=headers, json=body
@@ -171,11 +169,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name, func, help_text in (
         ("status", cmd_status, "show a running agent's status"),
-        ("trigger", cmd_trigger, "run an audit or a snapshot now (leader only)"),
+        ("trigger", cmd_trigger, "run a mode of a pipe now (audit, snapshot, sentinel...)"),
     ):
         command = sub.add_parser(name, help=help_text)
         if name == "trigger":
-            command.add_argument("mode", choices=["audit", "snapshot"])
+            command.add_argument(
+                "mode", help="a triggerable mode of the pipe (its status lists them: 'triggerable')"
+            )
             command.add_argument("pipe", help="pipe name (default: the datastore name)")
             command.add_argument("--token", help="the agent's api.token (default: from --config)")
             command.add_argument(

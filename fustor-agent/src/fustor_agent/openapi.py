@@ -2,18 +2,20 @@
 
 A handful of routes do not need a generator: the document is written here, with its schemas
 taken from the pydantic models below and from each triggerable mode's options model, and a test
-holds it equal to the app's routes.
+holds it equal to the app's routes. The trigger route is documented once per mode this agent
+can run on request (the installed modes that say they are ``triggerable``), so a client sees
+each mode's body.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 from pydantic.json_schema import models_json_schema
 
 from fustor_agent import __version__
-from fustor_agent.triggers import TRIGGERABLE
 
 REF = "#/components/schemas/{model}"
 
@@ -67,10 +69,11 @@ class ErrorBody(BaseModel):
     error: ErrorDetail
 
 
-def build_openapi() -> dict[str, Any]:
-    """The document of the agent API."""
+def build_openapi(triggerable: Mapping[str, type[BaseModel]]) -> dict[str, Any]:
+    """The document of the agent API; ``triggerable`` maps each mode that can be run on request
+    to the model of its trigger's body."""
     models: list[type[BaseModel]] = [Health, AgentStatus, Triggered, ErrorBody]
-    options = list(TRIGGERABLE.values())
+    options = list(dict.fromkeys(triggerable.values()))
     refs, top = models_json_schema(
         [(m, "serialization") for m in models] + [(m, "validation") for m in options], ref_template=REF
     )
@@ -92,8 +95,8 @@ def build_openapi() -> dict[str, Any]:
         400: "A malformed HTTP request (framing or headers)",
         401: "No or wrong bearer token",
         403: "The API has no token configured",
-        404: "No such pipe",
-        409: "The pipe is not leader, or does not run that mode",
+        404: "No such pipe, or the pipe does not run that mode",
+        409: "The pipe is not leader (the mode runs on the leader only), or the mode has not started yet",
         413: "A body larger than 64 KiB",
         422: "A malformed body or an unknown option, or a query parameter (no route takes one)",
     }
@@ -105,13 +108,13 @@ def build_openapi() -> dict[str, Any]:
         return {
             "post": {
                 "operationId": f"trigger_{mode}",
-                "summary": f"Run the pipe's {mode} now (leader only)",
+                "summary": f"Run the pipe's {mode} mode now",
                 "parameters": [
                     {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
                 ],
                 "requestBody": {
                     "required": False,
-                    "content": {"application/json": {"schema": refs[(TRIGGERABLE[mode], "validation")]}},
+                    "content": {"application/json": {"schema": refs[(triggerable[mode], "validation")]}},
                 },
                 "security": [{"bearer": []}],
                 "responses": trigger_answers,
@@ -153,7 +156,7 @@ def build_openapi() -> dict[str, Any]:
                     },
                 }
             },
-            **{f"/api/v1/pipes/{{name}}/{mode}": trigger(mode) for mode in TRIGGERABLE},
+            **{f"/api/v1/pipes/{{name}}/{mode}": trigger(mode) for mode in triggerable},
         },
         "components": {
             "schemas": top.get("$defs", {}),

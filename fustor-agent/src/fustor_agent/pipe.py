@@ -274,17 +274,22 @@ class Pipe:
         """The modes of this pipe an operator may run now (each says so: ``triggerable``)."""
         return [mode.name for mode in self.modes if getattr(mode, "triggerable", False)]
 
+    def triggerable_mode(self, mode_name: str) -> SyncMode:
+        """The mode ``mode_name`` of this pipe; NotFound unless the pipe runs it and it is triggerable."""
+        mode = next((mode for mode in self.modes if mode.name == mode_name), None)
+        if mode is None or not getattr(mode, "triggerable", False):
+            choices = ", ".join(self.triggerable()) or "none"
+            why = "runs no mode" if mode is None else "cannot trigger the mode"
+            raise NotFound(f"pipe {self.name!r} {why} {mode_name!r} (triggerable: {choices})")
+        return mode
+
     def trigger(self, mode_name: str, options: dict[str, Any] | None = None) -> None:
         """Run a triggerable mode now (the agent API).
 
         NotFound unless this pipe runs the mode and the mode is triggerable; Conflict for a
         leader-only mode while this agent does not lead (or before the mode started).
         """
-        mode = next((mode for mode in self.modes if mode.name == mode_name), None)
-        if mode is None or not getattr(mode, "triggerable", False):
-            choices = ", ".join(self.triggerable()) or "none"
-            why = "runs no mode" if mode is None else "cannot trigger the mode"
-            raise NotFound(f"pipe {self.name!r} {why} {mode_name!r} (triggerable: {choices})")
+        mode = self.triggerable_mode(mode_name)
         if mode.leader_only and self.current_tenure is None:
             raise Conflict(f"pipe {self.name!r} is not leader (role: {self.role or 'no session'})")
         context = self.contexts.get(mode_name)
@@ -402,6 +407,7 @@ class Pipe:
             "role": session.role if session else None,
             "session_id": session.session_id if session else None,
             "leader_tenure": self.current_tenure,
+            "triggerable": self.triggerable(),
             "source": {"uri": self.source.uri, "counters": self.source.counters()},
             "stat_errors": self.source.stat_errors(),
             "bus": {

@@ -60,6 +60,10 @@ def render_status(status: dict[str, Any]) -> str:
         ]
         for name, progress in sorted(pipe["modes"].items()):
             lines.append("  " + _mode_line(name, progress))
+        if pipe.get("triggerable"):
+            lines.append(
+                f"  trigger  fustor-agent trigger {{{'|'.join(pipe['triggerable'])}}} {pipe['name']}"
+            )
         if pipe.get("stat_errors"):
             errors = ", ".join(f"{reason} {count:,}" for reason, count in sorted(pipe["stat_errors"].items()))
             lines.append(f"  stat errors (directories sent as not fully listed): {errors}")

@@ -1,18 +1,21 @@
 """What ``POST /api/v1/pipes/{name}/{mode}`` accepts: the modes it runs and each one's options.
 
-A trigger may carry a JSON body with the run's options (``{"deep": true}`` for an audit); no
-body means no options; anything else is a 422. The models here are also what the OpenAPI
-document shows for each mode's body.
+Any mode that says it is ``triggerable`` is run on request. A trigger may carry a JSON body with
+the run's options, validated against the mode's own ``trigger_options`` model (``{"deep":
+true}`` for an audit); a mode without one takes none; no body means no options; anything else
+is a 422. The same models are what the OpenAPI document shows for each mode's body.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
-from pydantic import ConfigDict, ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 
+from fustor_core.agent_api import SyncMode
 from fustor_core.config import FustorConfig
 from fustor_core.errors import InvalidInput, PayloadTooLarge
 
@@ -20,21 +23,19 @@ MAX_BODY_BYTES = 64 * 1024
 """A trigger's options are a few bytes; a larger body is refused (413) before it is held."""
 
 
-class AuditRequest(FustorConfig):
-    """The body of ``POST /api/v1/pipes/{name}/audit`` (optional)."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    deep: bool = False
-    """Deep-check every directory now (a full deep cycle), not only this audit's slice."""
+class NoOptions(FustorConfig):
+    """The body of a trigger for a mode without ``trigger_options``: nothing (or ``{}``)."""
 
 
-class SnapshotRequest(FustorConfig):
-    """The body of ``POST /api/v1/pipes/{name}/snapshot`` (optional; no options yet)."""
+def trigger_model(mode: SyncMode) -> type[BaseModel]:
+    """The model a trigger's body is validated against: the mode's ``trigger_options``, if any."""
+    model = getattr(mode, "trigger_options", None)
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else NoOptions
 
 
-TRIGGERABLE: dict[str, type[FustorConfig]] = {"audit": AuditRequest, "snapshot": SnapshotRequest}
-"""The modes the API runs on request, with the model of their options."""
+def triggerable_models(modes: Iterable[SyncMode]) -> dict[str, type[BaseModel]]:
+    """Mode name -> its trigger body model, for the modes (of any pipe) that are triggerable."""
+    return {mode.name: trigger_model(mode) for mode in modes if getattr(mode, "triggerable", False)}
 
 
 async def read_body(request: Request) -> bytes:
@@ -49,7 +50,7 @@ async def read_body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-def parse_options(model: type[FustorConfig], body: bytes) -> dict[str, Any]:
+def parse_options(model: type[BaseModel], body: bytes) -> dict[str, Any]:
     """A trigger's options from its JSON body (empty body: none); InvalidInput when malformed."""
     if not body.strip():
         return {}

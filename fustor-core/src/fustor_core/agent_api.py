@@ -360,7 +360,10 @@ class SyncMode(Protocol):
     """True when an operator may run it now: ``POST /api/v1/pipes/{name}/{mode}`` and
     ``fustor-agent trigger MODE PIPE`` wake the mode's :meth:`SyncContext.wait_for_trigger`
     (leader-only modes: while this agent leads). A mode that never waits for a trigger says
-    False (the API answers 404 for it)."""
+    False (the API answers 404 for it). A triggerable mode may also set ``trigger_options``, a
+    pydantic model of what a trigger may ask for (the JSON body of the POST, e.g. the audit's
+    ``{"deep": true}``), which :attr:`SyncContext.requested` then holds; without it a trigger
+    takes no options."""
 
     async def run(self, ctx: SyncContext) -> None:
         """Run until cancelled (or return when there is nothing more to do)."""

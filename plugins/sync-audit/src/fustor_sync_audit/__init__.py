@@ -26,7 +26,7 @@ from fustor_core import hookimpl
 from fustor_core.agent_api import OutgoingEvent, RegisterSyncMode, RowDict, SyncContext, forget_listings
 from fustor_core.logs import log_event
 from fustor_sync_audit.deep import DeepPlan, DeepSchedule
-from fustor_sync_audit.options import AuditOptions
+from fustor_sync_audit.options import AuditOptions, AuditRequest
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +38,8 @@ class AuditMode:
     leader_only = True
     order = 20
     triggerable = True
+    trigger_options = AuditRequest
+    """``POST .../audit`` may ask for ``{"deep": true}``."""
 
     def __init__(self, options: AuditOptions | None = None) -> None:
         self.options = options or AuditOptions()
@@ -134,4 +136,4 @@ def fustor_sync_modes(register: RegisterSyncMode) -> None:
     register("audit", AuditMode, options=AuditOptions)
 
 
-__all__ = ["AuditMode", "AuditOptions", "DeepPlan", "DeepSchedule", "fustor_sync_modes"]
+__all__ = ["AuditMode", "AuditOptions", "AuditRequest", "DeepPlan", "DeepSchedule", "fustor_sync_modes"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from fustor_core.config import FustorConfig
 
@@ -18,3 +18,12 @@ class AuditOptions(FustorConfig):
     is unchanged) at least once per this many seconds, a slice of the tree per audit. It finds
     files rewritten in place from hosts without an agent, which change no directory's mtime.
     0 turns the deep audit off."""
+
+
+class AuditRequest(FustorConfig):
+    """The body of ``POST /api/v1/pipes/{name}/audit`` (optional): this run's options."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    deep: bool = False
+    """Deep-check every directory now (a full deep cycle), not only this audit's slice."""

@@ -12,7 +12,7 @@ files, mtimes in the past) built once on disk under ``--root`` (reused when pres
    tree, polled on a keep-alive connection (budgets: p50 ≤ 15 ms, p99 ≤ 50 ms);
 4. a no-change audit requested through the agent API: it must send no file rows and take ≤ 25%
    of the snapshot walk's time (the walk alone, measured in this process on the same tree). The
-   deep audit is off for it (``deep_audit_period_s: 0``): its slice would list files on purpose.
+   deep audit is off for it (``modes.audit.deep_period_s: 0``): its slice would list files on purpose.
 
 Usage: ``python benchmarks/agent_sync.py [--root /tmp/fustor-bench/tree1m] [--uploads N]
 [--budget-scale F] [--smoke]``; exits 1 when a budget is missed (see ``budgets.py``). ``--smoke``
@@ -172,10 +172,11 @@ def run(args: argparse.Namespace, budgets: Budgets) -> int:
                         "datastore": "bench",
                         "source": {"driver": "fs", "path": str(root)},
                         "pusher": {"driver": "http", "url": fusion_url, "api_key": INGEST_KEY},
-                        "audit_interval_s": 3600,
-                        # the no-change audit measures the skip path: no deep slice in it
-                        "deep_audit_period_s": 0,
-                        "sentinel_interval_s": 3600,
+                        "modes": {
+                            # the no-change audit measures the skip path: no deep slice in it
+                            "audit": {"interval_s": 3600, "deep_period_s": 0},
+                            "sentinel": {"interval_s": 3600},
+                        },
                         **({"batch_size": args.batch_size} if args.batch_size else {}),
                     }
                 ],

@@ -71,8 +71,7 @@ def configs(work: Path, root: Path, fusion_url: str) -> None:
         "datastore": "bench",
         "source": {"driver": "fs", "path": str(root)},
         "pusher": {"driver": "http", "url": fusion_url, "api_key": INGEST_KEY},
-        "audit_interval_s": 3600,
-        "sentinel_interval_s": 3600,
+        "modes": {"audit": {"interval_s": 3600}, "sentinel": {"interval_s": 3600}},
     }
     (work / "agent.yaml").write_text(
         yaml.safe_dump({"agent_id": "bench-agent", "api": {"token": TOKEN}, "pipes": [pipe]})

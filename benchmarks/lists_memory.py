@@ -50,18 +50,19 @@ def batches(shape: TreeShape) -> Iterator[list[tuple[str, int, float]]]:
 
 
 def new_list(name: str) -> Any:
-    """The list exactly as its rule creates it (default bounds from the settings)."""
-    from fustor_core.config import ArbitrationSettings
+    """The list exactly as its rule creates it (default bounds from the rule's options)."""
+    from fustor_merge_blindspot import BlindSpotOptions
     from fustor_merge_blindspot.rules import BlindSpots
+    from fustor_merge_suspect import SuspectOptions
     from fustor_merge_suspect.suspect_list import SuspectList
+    from fustor_merge_tombstone import TombstoneOptions
     from fustor_merge_tombstone.rules import new_tombstone_list
 
-    settings = ArbitrationSettings()
     if name == "suspects":
-        return SuspectList(settings.suspect_max_entries)
+        return SuspectList(SuspectOptions().max_entries)
     if name == "tombstones":
-        return new_tombstone_list(settings.tombstone_max_entries)
-    spots = BlindSpots.empty(settings.blind_spot_max_entries)
+        return new_tombstone_list(TombstoneOptions().max_entries)
+    spots = BlindSpots.empty(BlindSpotOptions().max_entries)
     return spots.additions if name == "blind_spot_additions" else spots.deletions
 
 

@@ -868,5 +868,5 @@ def soak_settings() -> tuple[dict[str, Any], dict[str, Any]]:
     """Fusion and agent settings for a soak: short intervals so one audit and one deep cycle
     happen in seconds."""
     fusion = {"session_timeout_s": 3, "hot_window_s": 4}
-    agent = {"audit_interval_s": 8, "deep_audit_period_s": 40, "sentinel_interval_s": 1}
+    agent = {"modes": {"audit": {"interval_s": 8, "deep_period_s": 40}, "sentinel": {"interval_s": 1}}}
     return fusion, agent

@@ -139,21 +139,21 @@ class LabStack:
 
     def start_fusion(self) -> Service:
         config = self.workdir / "fusion.yaml"
-        settings = {
+        defaults = {
             "port": self.fusion_port,
             "session_timeout_s": 3,
             "heartbeat_interval_s": 0.5,
             "tick_interval_s": 0.2,
             "hot_window_s": 4,
-            "tombstone_ttl_s": 600,
+            "rules": {"merge-tombstone": {"ttl_s": 600}},
             "journal": {"driver": "sqlite", "path": str(self.workdir / "journal")},
             "registry": {
                 "url": self.registry.url,
                 "service_token": self.registry.service_token,
                 "cache_ttl_s": 2,
             },
-            **self.fusion_settings,
         }
+        settings = merge_settings(defaults, self.fusion_settings, "rules")
         config.write_text(yaml.safe_dump(settings))
         self.registry.route_datastore(self.fusion_url)
         if self.fusion is None:
@@ -174,15 +174,14 @@ class LabStack:
         source: dict[str, Any] = {"driver": "fs", "path": str(self.lab.host(host))}
         if host in self.pausable_hosts:
             source = {"driver": "pausable", "gate": str(self.gate.directory), "inner": source}
-        pipe = {
+        defaults = {
             "datastore": DATASTORE,
             "source": source,
             "pusher": {"driver": "http", "api_key": self.registry.ingest_key, **where},
-            "audit_interval_s": 3600,
-            "sentinel_interval_s": 0.5,
+            "modes": {"audit": {"interval_s": 3600}, "sentinel": {"interval_s": 0.5}},
             "heartbeat_interval_s": 0.5,
-            **self.agent_settings,
         }
+        pipe = merge_settings(defaults, self.agent_settings, "modes")
         config.write_text(
             yaml.safe_dump(
                 {
@@ -314,3 +313,16 @@ def write(path: Path, data: bytes = b"x") -> Path:
 
 def now() -> float:
     return time.time()
+
+
+def merge_settings(defaults: dict[str, Any], overrides: dict[str, Any], plugins_key: str) -> dict[str, Any]:
+    """``defaults`` with ``overrides`` on top; the plugins' section (``rules`` / ``modes``) is
+    merged plugin by plugin and key by key, so ``{"modes": {"audit": {"interval_s": 1}}}`` keeps
+    the default sentinel interval (``{"sentinel": False}`` turns it off)."""
+    merged = {**defaults, **overrides}
+    sections = dict(defaults.get(plugins_key) or {})
+    for name, section in (overrides.get(plugins_key) or {}).items():
+        both = isinstance(section, dict) and isinstance(sections.get(name), dict)
+        sections[name] = {**sections[name], **section} if both else section
+    merged[plugins_key] = sections
+    return merged

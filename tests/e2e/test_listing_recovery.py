@@ -57,7 +57,7 @@ def test_deletions_made_while_the_leader_was_down_are_removed_by_its_snapshot(
     for i in range(10):  # and some at the top: the root is a listed directory too
         files.append(lab.export / f"top{i}.dat")
         files[-1].write_bytes(b"top")
-    stack = make_stack(hosts=("a",), agent={"deep_audit_period_s": 0})
+    stack = make_stack(hosts=("a",), agent={"modes": {"audit": {"deep_period_s": 0}}})
     stack.wait(lambda: stack.stats()["files"] == len(files), 30, "the tree in Fusion")
     stack.agents["a"].stop()
     doomed = [*files[:3000:15], *files[3000::3]]  # 200 files in every directory, 4 at the top

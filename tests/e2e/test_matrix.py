@@ -299,7 +299,7 @@ def test_b5_a_file_deleted_via_a_watched_mount_while_an_audit_runs_is_not_re_add
 
 
 def rewrite_in_place_in_a_settled_directory(
-    make_stack: MakeStack, lab: NfsLab, deep_audit_period_s: float
+    make_stack: MakeStack, lab: NfsLab, deep_period_s: float
 ) -> tuple[LabStack, str, int]:
     """Ten settled directories and files (an hour old); once the leader has them cached, a file
     is rewritten in place through the blind mount: 2 bytes become 9, its mtime changes (still an
@@ -311,7 +311,7 @@ def rewrite_in_place_in_a_settled_directory(
     for directory in [*(lab.export / "settled").iterdir(), lab.export / "settled", lab.export]:
         os.utime(directory, (past, past))
     stack = make_stack(
-        hosts=("a",), agent={"audit_interval_s": 0.5, "deep_audit_period_s": deep_audit_period_s}
+        hosts=("a",), agent={"modes": {"audit": {"interval_s": 0.5, "deep_period_s": deep_period_s}}}
     )
     target = "/settled/d3/data.bin"
     stack.wait_node(target, size=2)
@@ -336,7 +336,7 @@ def test_b6_a_file_rewritten_in_place_through_the_blind_mount_is_seen_within_one
 
 
 def test_b6_without_the_deep_audit_the_rewrite_stays_unseen(make_stack: MakeStack, lab: NfsLab) -> None:
-    """The same scenario with ``deep_audit_period_s: 0``: as many audits, and the view still
+    """The same scenario with ``modes.audit.deep_period_s: 0``: as many audits, and the view still
     holds the old size (this is what proves the test above can fail)."""
     stack, target, audits_before = rewrite_in_place_in_a_settled_directory(make_stack, lab, 0)
     stack.wait(lambda: stack.mode_runs("a", "audit") >= audits_before + 5, 20, "as many audits")
@@ -473,7 +473,7 @@ def test_d3_an_audit_that_listed_the_file_before_the_delete_does_not_resurrect_i
 
 def test_d4_tombstones_expire(make_stack: MakeStack, lab: NfsLab) -> None:
     write(lab.path("a", "/t/short-lived.dat"))
-    stack = make_stack(fusion={"tombstone_ttl_s": 1})
+    stack = make_stack(fusion={"rules": {"merge-tombstone": {"ttl_s": 1}}})
     stack.wait_node("/t/short-lived.dat")
     lab.path("a", "/t/short-lived.dat").unlink()
     stack.wait(lambda: stack.stats()["tombstones"] == 1, 5, "the tombstone")
@@ -501,7 +501,7 @@ def test_e1_killing_the_leader_makes_the_follower_leader_within_the_session_time
 
 def test_e2_the_new_leader_runs_snapshot_audit_and_sentinel(make_stack: MakeStack, lab: NfsLab) -> None:
     write(lab.path("a", "/e/file.dat"))
-    stack = make_stack(hosts=("a", "b"), agent={"audit_interval_s": 1})
+    stack = make_stack(hosts=("a", "b"), agent={"modes": {"audit": {"interval_s": 1}}})
     assert stack.mode_runs("b", "snapshot") == 0
     stack.agents["a"].kill()
     stack.wait_leader("b", timeout=6)

@@ -129,8 +129,7 @@ class Demo:
                         "datastore": DATASTORE,
                         "source": {"driver": "fs", "path": str(watched)},
                         "pusher": {"driver": "http", "url": self.fusion_url, "api_key": state.ingest_key},
-                        "audit_interval_s": 60,
-                        "sentinel_interval_s": 30,
+                        "modes": {"audit": {"interval_s": 60}, "sentinel": {"interval_s": 30}},
                         "heartbeat_interval_s": 5,
                     }
                 ],

@@ -14,11 +14,14 @@ import httpx
 import pytest
 import yaml
 
+from fustor_agent.agent import Agent
 from fustor_agent.config import AgentConfig
 from fustor_core.config import parse_config
+from fustor_core.plugins import get_plugin_manager
 from fustor_core.testing import free_port
 from fustor_demo.processes import Service, command_path
 from fustor_fusion.config import FusionConfig
+from fustor_fusion.rule_options import RuleOptions
 from fustor_registry.config import RegistryConfig
 
 README = Path(__file__).parents[1] / "README.md"
@@ -40,11 +43,26 @@ def curl_lines() -> list[str]:
     return [line for line in re.findall(r"^curl .*$", section, flags=re.M)]
 
 
-def test_every_config_example_in_the_readme_is_valid() -> None:
+def test_every_config_example_in_the_readme_is_valid(tmp_path: Path) -> None:
+    """Valid as the services read it at start: the rules' and modes' options included, against
+    the installed plugins (a deprecated key would be logged: none is used). The agent's watched
+    directory is this test's (the source refuses a path that is not a directory)."""
     blocks = yaml_blocks()
     assert {name for name, _ in blocks} >= set(MODELS), "an example per service"
+    pm = get_plugin_manager()
     for name, text in blocks:
-        parse_config(MODELS[name], yaml.safe_load(text), source=f"README {name}")
+        data = yaml.safe_load(text)
+        for pipe in data.get("pipes", []) if name == "agent.yaml" else []:
+            pipe["source"]["path"] = str(tmp_path)
+        config = parse_config(MODELS[name], data, source=f"README {name}")
+        if isinstance(config, FusionConfig):
+            rules = RuleOptions(config, pm)
+            for datastore, settings in config.datastores.items():
+                rules.for_datastore(datastore, settings)
+            assert config.deprecated_keys() == []
+        elif isinstance(config, AgentConfig):
+            Agent(config, plugin_manager=pm)
+            assert config.deprecated_keys() == []
 
 
 def _static_fusion_config() -> dict[str, Any]:

@@ -25,12 +25,19 @@ from fustor_fusion.journaling import inputs
 from fustor_fusion.journaling.recording import JournaledView
 from fustor_fusion.journaling.replay import replay_record
 from fustor_fusion.journaling.view_snapshot import dump_view, restore_view
+from fustor_fusion.rule_options import RuleOptions
 
 DEFAULT_PLUGINS = ["storage-memory", "merge-mtime", "merge-tombstone", "merge-suspect", "merge-blindspot"]
 T0 = 1_700_000_000.0
-SETTINGS = FusionConfig(
-    datastores={"demo": {}}, hot_window_s=60, tombstone_ttl_s=120, suspect_ttl_s=30
-).arbitration()
+CONFIG = FusionConfig(
+    datastores={"demo": {}},
+    hot_window_s=60,
+    rules={"merge-tombstone": {"ttl_s": 120}, "merge-suspect": {"ttl_s": 30}},
+)
+SETTINGS = CONFIG.arbitration()
+RULE_OPTIONS = RuleOptions(CONFIG, get_plugin_manager(only=DEFAULT_PLUGINS)).for_datastore(
+    "demo", CONFIG.datastores["demo"]
+)
 
 
 class Clock:
@@ -42,7 +49,8 @@ class Clock:
 
 
 def new_view(now: Callable[[], float]) -> JournaledView:
-    return JournaledView("demo", get_plugin_manager(only=DEFAULT_PLUGINS), SETTINGS, now=now)
+    pm = get_plugin_manager(only=DEFAULT_PLUGINS)
+    return JournaledView("demo", pm, SETTINGS, rule_options=RULE_OPTIONS, now=now)
 
 
 def describe(view: JournaledView) -> dict[str, Any]:

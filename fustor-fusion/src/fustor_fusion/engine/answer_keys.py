@@ -37,6 +37,7 @@ VIEW_STATS_KEYS = frozenset(
         "leader",
         "leader_agent_id",
         "sessions",
+        "journal",
     }
 )
 """Stats keys the view and its datastore fill themselves; no rule may give them."""

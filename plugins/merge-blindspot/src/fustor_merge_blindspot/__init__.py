@@ -4,7 +4,7 @@ Some hosts write to the export without an agent watching. Only scans find what t
 row the tree did not know (or a newer version of a file) is a **blind-spot addition**, a node an
 audit no longer finds is a **blind-spot deletion**. Query answers flag additions
 ``agent_missing`` until an agent sees the path in realtime, the file is deleted, a new leader
-session starts discovery afresh or ``blind_spot_ttl_s`` passes; deletions stay listed until
+session starts discovery afresh or the option ``ttl_s`` passes; deletions stay listed until
 realtime or a scan shows the path again, a new leader session starts or the same TTL passes.
 
 The hooks live in :mod:`fustor_merge_blindspot.hooks`, the policy in

@@ -4,11 +4,11 @@ An audit skips a directory whose mtime is unchanged, and rewriting a file in pla
 truncate, overwrite) changes no directory's mtime: from a host without an agent such an edit is
 never seen. A *deep check* lists the directory and re-stats every entry anyway. Doing that for
 the whole tree at every audit would cost a snapshot each time, so the tree is cut into
-``N = ceil(deep_audit_period_s / audit_interval_s)`` slices by a stable hash of each directory's
+``N = ceil(deep_period_s / interval_s)`` slices by a stable hash of each directory's
 path, and each audit deep-checks the next slice: every directory is deep-checked once per cycle
 of N audits, i.e. about once per period, and each audit pays 1/N of a full listing — no burst.
 
-Audits do not come exactly every ``audit_interval_s`` (each waits that long *after* the last one
+Audits do not come exactly every ``interval_s`` (each waits that long *after* the last one
 ended, and some are requested on demand), so the schedule is kept by time: an audit that finds
 itself behind (more slices due since the cycle started than were done) checks the overdue
 slices too, and never fewer than one. On demand, a *full* deep audit checks every slice at once

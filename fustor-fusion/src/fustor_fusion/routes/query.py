@@ -162,9 +162,11 @@ async def lists(request: Request) -> Response:
 async def list_entries(request: Request) -> Response:
     datastore = await _datastore(request)
     limit = limit_param(request)
-    page = datastore.view.list_page(request.path_params["name"], limit=limit + 1, after=cursor_param(request))
-    items, next_cursor = _paged(page, limit)
-    return _answer(items, next_cursor)
+    after = cursor_param(request)
+    async with large_answer_turn(request):
+        page = datastore.view.list_page(request.path_params["name"], limit=limit + 1, after=after)
+        items, next_cursor = _paged(page, limit)
+        return _answer(items, next_cursor)
 
 
 async def search(request: Request) -> Response:

@@ -100,8 +100,9 @@ def test_the_openapi_document_is_valid_and_lists_every_route(agent_url: str) -> 
         "/api/v1/status",
         "/api/v1/openapi.json",
         "/api/v1/pipes/{name}/audit",
+        "/api/v1/pipes/{name}/sentinel",
         "/api/v1/pipes/{name}/snapshot",
-    }
+    }  # one trigger route per installed mode that says it is triggerable
     audit = document["paths"]["/api/v1/pipes/{name}/audit"]["post"]["requestBody"]
     assert audit["required"] is False  # no body: no options
 

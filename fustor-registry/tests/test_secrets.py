@@ -4,6 +4,7 @@ error. Credentials are decrypted only for an agent holding an ingest key of the 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -170,7 +171,9 @@ def test_a_credential_encrypted_with_another_key_fails_cleanly(
     second = start_harness(secret_key=Fernet.generate_key().decode())  # same database, another key
     response = second.client.get("/api/v1/agent/bootstrap", headers={"X-API-Key": world["ingest"]})
     assert response.status_code == 500
-    assert response.json() == {"error": {"code": "credential_key_mismatch", "message": "internal error"}}
+    error = response.json()["error"]
+    assert error["code"] == "credential_key_mismatch"
+    assert re.fullmatch(r"internal error \(ref [0-9a-f]{12}\); see the Registry log", error["message"]), error
     assert any(
         "cannot be decrypted" in record.getMessage()
         or "cannot be decrypted" in str(getattr(record, "fields", ""))

@@ -129,17 +129,32 @@ def exception_handlers(*, service: str = "service") -> dict[Any, Callable[[Any, 
         scope = request.scope
         status = int(getattr(exc, "status_code", 500))
         detail = getattr(exc, "detail", None)
+        headers = dict(getattr(exc, "headers", None) or {})
+        if status == 405:
+            headers["Allow"] = ", ".join(allowed_methods(request))
         return http_error_response(
-            status,
-            str(detail) if detail else None,
-            scope.get("path", ""),
-            scope.get("method", ""),
-            getattr(exc, "headers", None),
+            status, str(detail) if detail else None, scope.get("path", ""), scope.get("method", ""), headers
         )
 
     handlers: dict[Any, Callable[[Any, Exception], Awaitable[Any]]] = {FustorError: on_fustor_error}
     handlers.update(dict.fromkeys(range(400, 500), on_http_status))
     return handlers
+
+
+def allowed_methods(request: Any) -> list[str]:
+    """Every method some route serves on the request's path.
+
+    A framework's 405 names the methods of the first route that matched the path only; a
+    service that declares one route per method would then advertise a partial ``Allow``.
+    Routes are matched by duck typing (``route.matches(scope)`` answering a match whose name is
+    not ``NONE``), so core still imports no framework.
+    """
+    methods: set[str] = set()
+    for route in getattr(getattr(request.app, "router", None), "routes", ()):
+        match, _ = route.matches(request.scope)
+        if getattr(match, "name", "NONE") != "NONE":
+            methods.update(getattr(route, "methods", None) or ())
+    return sorted(methods)
 
 
 def is_client_disconnect(exc: BaseException) -> bool:

@@ -8,9 +8,9 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
+from fustor_core.http_errors import ErrorBoundary, exception_handlers
 from fustor_registry.api import datastores, meta, service, storage, users
 from fustor_registry.api.endpoints import Endpoint
-from fustor_registry.api.errors import EXCEPTION_HANDLERS, ErrorBoundary
 from fustor_registry.api.openapi import build_openapi
 from fustor_registry.config import RegistryConfig
 from fustor_registry.registry import Registry
@@ -44,11 +44,11 @@ def create_app(config: RegistryConfig, *, registry: Registry | None = None) -> S
 
     app = Starlette(
         routes=[endpoint.route() for endpoint in ENDPOINTS],
-        middleware=[Middleware(ErrorBoundary)],
-        exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[Middleware(ErrorBoundary, service="Registry")],
+        exception_handlers=exception_handlers(service="Registry"),
         lifespan=lifespan,
     )
-    # a path with a stray trailing slash is answered by errors.py (307 with a JSON body)
+    # a stray trailing slash is a 404 naming the path without it, as on Fusion and the agent
     app.router.redirect_slashes = False
     app.state.registry = active
     app.state.openapi = build_openapi(ENDPOINTS)

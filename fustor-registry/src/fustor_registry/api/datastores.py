@@ -15,13 +15,11 @@ from fustor_registry.api.answers import (
 )
 from fustor_registry.api.calls import as_user, path_param, read_body, row_id
 from fustor_registry.api.endpoints import Endpoint
-from fustor_registry.api.errors import endpoint
 from fustor_registry.api.responses import JSONResponse
 from fustor_registry.schemas import DatastoreCreate, DatastoreUpdate, KeyCreate, parse_body
 from fustor_registry.services import datastores, keys
 
 
-@endpoint
 async def create_datastore(request: Request) -> Response:
     raw = await read_body(request)
     answer = await as_user(
@@ -33,12 +31,10 @@ async def create_datastore(request: Request) -> Response:
     return JSONResponse(answer, status_code=201)
 
 
-@endpoint
 async def list_datastores(request: Request) -> Response:
     return JSONResponse({"datastores": await as_user(request, datastores.list_datastores)})
 
 
-@endpoint
 async def get_datastore(request: Request) -> Response:
     name = path_param(request, "name")
     return JSONResponse(
@@ -46,7 +42,6 @@ async def get_datastore(request: Request) -> Response:
     )
 
 
-@endpoint
 async def update_datastore(request: Request) -> Response:
     name = path_param(request, "name")
     raw = await read_body(request)
@@ -59,7 +54,6 @@ async def update_datastore(request: Request) -> Response:
     return JSONResponse(answer)
 
 
-@endpoint
 async def delete_datastore(request: Request) -> Response:
     name = path_param(request, "name")
     return JSONResponse(
@@ -67,7 +61,6 @@ async def delete_datastore(request: Request) -> Response:
     )
 
 
-@endpoint
 async def create_key(request: Request) -> Response:
     name = path_param(request, "name")
     raw = await read_body(request)
@@ -77,19 +70,16 @@ async def create_key(request: Request) -> Response:
     return JSONResponse(answer, status_code=201)
 
 
-@endpoint
 async def list_datastore_keys(request: Request) -> Response:
     name = path_param(request, "name")
     answer = await as_user(request, lambda session, caller: keys.list_datastore_keys(session, caller, name))
     return JSONResponse({"keys": answer})
 
 
-@endpoint
 async def list_keys(request: Request) -> Response:
     return JSONResponse({"keys": await as_user(request, keys.list_keys)})
 
 
-@endpoint
 async def revoke_key(request: Request) -> Response:
     key_id = row_id(request, "key_id")
     return JSONResponse(

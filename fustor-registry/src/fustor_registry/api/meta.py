@@ -10,17 +10,15 @@ from starlette.responses import Response
 from fustor_registry.api.answers import Ready, Status
 from fustor_registry.api.calls import registry_of
 from fustor_registry.api.endpoints import Endpoint
-from fustor_registry.api.errors import endpoint, error_response
+from fustor_registry.api.errors import error_response
 from fustor_registry.api.responses import JSONResponse
 
 
-@endpoint
 async def healthz(request: Request) -> Response:
     """Liveness: the process answers (same contract as Fusion and the agent)."""
     return JSONResponse({"status": "ok"})
 
 
-@endpoint
 async def readyz(request: Request) -> Response:
     """Readiness: the database answers a trivial query."""
     registry = registry_of(request)
@@ -31,7 +29,6 @@ async def readyz(request: Request) -> Response:
     return JSONResponse({"status": "ready"})
 
 
-@endpoint
 async def openapi(request: Request) -> Response:
     return JSONResponse(request.app.state.openapi)
 

@@ -23,7 +23,6 @@ from fustor_registry.schemas import SCHEMA_REF
 STATUS_TEXT = {
     200: "OK",
     201: "Created",
-    307: "No such route; the same path without its trailing slash exists (see Location)",
     401: "No, unknown, expired or revoked credential",
     403: "Valid credential without the right role, ownership or scope",
     404: "Unknown record, or no such route",

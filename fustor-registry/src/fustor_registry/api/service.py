@@ -17,7 +17,6 @@ from fustor_registry.api.calls import (
     registry_of,
 )
 from fustor_registry.api.endpoints import Endpoint, QueryParam
-from fustor_registry.api.errors import endpoint
 from fustor_registry.api.responses import JSONResponse
 from fustor_registry.schemas import KeyVerifyRequest, parse_body
 from fustor_registry.services import datastores, keys
@@ -25,7 +24,6 @@ from fustor_registry.services import datastores, keys
 MAX_KEY_CHARS = 512
 
 
-@endpoint
 async def verify_key(request: Request) -> Response:
     raw = await read_body(request)
     answer = await as_service_reading(
@@ -34,14 +32,12 @@ async def verify_key(request: Request) -> Response:
     return JSONResponse(answer)
 
 
-@endpoint
 async def service_datastores(request: Request) -> Response:
     fusion_url = query_param(request, "fusion_url")
     answer = await as_service(request, lambda session: datastores.service_datastores(session, fusion_url))
     return JSONResponse({"datastores": answer})
 
 
-@endpoint
 async def agent_bootstrap(request: Request) -> Response:
     key = request.headers.get("x-api-key", "")
     if not key or len(key) > MAX_KEY_CHARS:
@@ -52,7 +48,6 @@ async def agent_bootstrap(request: Request) -> Response:
     return JSONResponse(answer)
 
 
-@endpoint
 async def health(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 

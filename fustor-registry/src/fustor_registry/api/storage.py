@@ -14,13 +14,11 @@ from fustor_registry.api.answers import (
 )
 from fustor_registry.api.calls import as_user, path_param, read_body, registry_of
 from fustor_registry.api.endpoints import Endpoint
-from fustor_registry.api.errors import endpoint
 from fustor_registry.api.responses import JSONResponse
 from fustor_registry.schemas import CredentialCreate, CredentialUpdate, StorageEnvironmentCreate, parse_body
 from fustor_registry.services import storage
 
 
-@endpoint
 async def create_environment(request: Request) -> Response:
     raw = await read_body(request)
     answer = await as_user(
@@ -32,12 +30,10 @@ async def create_environment(request: Request) -> Response:
     return JSONResponse(answer, status_code=201)
 
 
-@endpoint
 async def list_environments(request: Request) -> Response:
     return JSONResponse({"storage_environments": await as_user(request, storage.list_environments)})
 
 
-@endpoint
 async def get_environment(request: Request) -> Response:
     name = path_param(request, "name")
     return JSONResponse(
@@ -45,7 +41,6 @@ async def get_environment(request: Request) -> Response:
     )
 
 
-@endpoint
 async def delete_environment(request: Request) -> Response:
     name = path_param(request, "name")
     return JSONResponse(
@@ -53,7 +48,6 @@ async def delete_environment(request: Request) -> Response:
     )
 
 
-@endpoint
 async def create_credential(request: Request) -> Response:
     box = registry_of(request).box
     name = path_param(request, "name")
@@ -67,14 +61,12 @@ async def create_credential(request: Request) -> Response:
     return JSONResponse(answer, status_code=201)
 
 
-@endpoint
 async def list_credentials(request: Request) -> Response:
     name = path_param(request, "name")
     answer = await as_user(request, lambda session, caller: storage.list_credentials(session, caller, name))
     return JSONResponse({"credentials": answer})
 
 
-@endpoint
 async def update_credential(request: Request) -> Response:
     box = registry_of(request).box
     environment = path_param(request, "name")
@@ -89,7 +81,6 @@ async def update_credential(request: Request) -> Response:
     return JSONResponse(answer)
 
 
-@endpoint
 async def delete_credential(request: Request) -> Response:
     environment = path_param(request, "name")
     credential = path_param(request, "credential")

@@ -21,7 +21,7 @@ from fustor_registry.api.calls import (
     registry_of,
 )
 from fustor_registry.api.endpoints import Endpoint
-from fustor_registry.api.errors import Throttled, endpoint
+from fustor_registry.api.errors import Throttled
 from fustor_registry.api.responses import JSONResponse, encoded
 from fustor_registry.schemas import LoginRequest, PasswordChange, UserCreate, UserUpdate, parse_body
 from fustor_registry.services import auth, users
@@ -29,7 +29,6 @@ from fustor_registry.services import auth, users
 logger = logging.getLogger(__name__)
 
 
-@endpoint
 async def login(request: Request) -> Response:
     registry = registry_of(request)
     body = parse_body(LoginRequest, await read_body(request))
@@ -79,19 +78,16 @@ def _via(request: Request, client: str) -> dict[str, str]:
     return {"via": peer} if peer != client else {}
 
 
-@endpoint
 async def logout(request: Request) -> Response:
     await as_user(request, auth.logout)
     return JSONResponse({"logged_out": True})
 
 
-@endpoint
 async def me(request: Request) -> Response:
     answer = await as_user(request, lambda session, caller: users.get_user(session, caller, caller.username))
     return JSONResponse(answer)
 
 
-@endpoint
 async def create_user(request: Request) -> Response:
     registry = registry_of(request)
     raw = await read_body(request)
@@ -104,12 +100,10 @@ async def create_user(request: Request) -> Response:
     return JSONResponse(answer, status_code=201)
 
 
-@endpoint
 async def list_users(request: Request) -> Response:
     return JSONResponse({"users": await as_user(request, users.list_users)})
 
 
-@endpoint
 async def get_user(request: Request) -> Response:
     username = path_param(request, "username")
     return JSONResponse(
@@ -117,7 +111,6 @@ async def get_user(request: Request) -> Response:
     )
 
 
-@endpoint
 async def update_user(request: Request) -> Response:
     username = path_param(request, "username")
     raw = await read_body(request)
@@ -128,7 +121,6 @@ async def update_user(request: Request) -> Response:
     return JSONResponse(answer)
 
 
-@endpoint
 async def change_password(request: Request) -> Response:
     registry = registry_of(request)
     username = path_param(request, "username")

@@ -141,85 +141,40 @@ def test_run_refuses_a_bad_config_naming_the_key(tmp_path: Path) -> None:
     assert "pipes.0.sorce" in result.stderr and "pipes.0.source" in result.stderr
 
 
+def agent_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """``fustor-agent ARGS`` as a user runs it."""
+    return subprocess.run([str(BIN / "fustor-agent"), *args], capture_output=True, text=True, timeout=30)
+
+
 def test_status_and_trigger_commands_talk_to_a_running_agent(
     tree: Path, fusion: FusionProcess, start_agent: Callable[..., AgentProcess]
 ) -> None:
     agent = start_agent(tree, modes={"audit": {"interval_s": 3600}})
     wait_for(lambda: agent.runs("snapshot") == 1, 10, "the snapshot")
-    status = subprocess.run(
-        [str(BIN / "fustor-agent"), "status", "--port", str(agent.api_port)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    port = str(agent.api_port)
+
+    def trigger(mode: str, *options: str) -> subprocess.CompletedProcess[str]:
+        return agent_cli("trigger", mode, "demo", *options, "--port", port, "--token", API_TOKEN)
+
+    status = agent_cli("status", "--port", port)
     assert status.returncode == 0, status.stderr
     assert "role     leader" in status.stdout and f"fs://{tree}" in status.stdout
-    trigger = subprocess.run(
-        [
-            str(BIN / "fustor-agent"),
-            "trigger",
-            "audit",
-            "demo",
-            "--port",
-            str(agent.api_port),
-            "--token",
-            API_TOKEN,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    assert trigger.returncode == 0, trigger.stderr
+    audit = trigger("audit")
+    assert audit.returncode == 0, audit.stderr
     wait_for(lambda: agent.runs("audit") == 1, 10, "the triggered audit")
     assert agent.mode("audit")["deep"]["cycles_completed"] == 0
-    command = [str(BIN / "fustor-agent"), "trigger", "audit", "demo", "--deep"]
-    deep = subprocess.run(
-        [*command, "--port", str(agent.api_port), "--token", API_TOKEN],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    deep = trigger("audit", "--deep")
     assert deep.returncode == 0 and "deep audit requested" in deep.stdout, deep.stderr
     wait_for(lambda: agent.runs("audit") == 2, 10, "the deep audit")
-    audit = agent.mode("audit")
-    assert audit["deep"]["cycles_completed"] == 1 and audit["deep_requested"] is True
-    assert audit["dirs_deep_checked"] == audit["dirs_listed"] >= 1  # the whole tree, root included
-    sentinel = subprocess.run(
-        [
-            str(BIN / "fustor-agent"),
-            "trigger",
-            "sentinel",
-            "demo",
-            "--port",
-            str(agent.api_port),
-            "--token",
-            API_TOKEN,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    audit_state = agent.mode("audit")
+    assert audit_state["deep"]["cycles_completed"] == 1 and audit_state["deep_requested"] is True
+    assert audit_state["dirs_deep_checked"] == audit_state["dirs_listed"] >= 1  # the whole tree and root
+    sentinel = trigger("sentinel")
     assert sentinel.returncode == 0, sentinel.stderr
-    realtime = subprocess.run(
-        [
-            str(BIN / "fustor-agent"),
-            "trigger",
-            "realtime",
-            "demo",
-            "--port",
-            str(agent.api_port),
-            "--token",
-            API_TOKEN,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    realtime = trigger("realtime")
     assert realtime.returncode == 2
     assert "cannot trigger the mode 'realtime' (triggerable: snapshot, audit, sentinel)" in realtime.stderr
-    nobody = subprocess.run(
-        [str(BIN / "fustor-agent"), "status", "--port", "9"], capture_output=True, text=True, timeout=30
-    )
+    nobody = agent_cli("status", "--port", "9")
     assert nobody.returncode == 2 and "no agent answers" in nobody.stderr
 
 

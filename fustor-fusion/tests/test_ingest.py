@@ -267,6 +267,7 @@ def test_audit_end_waits_for_the_batches_sent_before_it(fusion: Fusion) -> None:
     # the audit lists /d fully and finds only /d/keep
     agent.send_ok(event("audit", "insert", row("/d", is_dir=True), row("/d/keep", parent_path="/d")))  # seq 2
     closer.join(timeout=10)
+    assert set(ended.pop("view")) == {"id", "seq", "restored"}
     assert ended == {"session_id": agent.sid, "signal": "audit_end", "applied_seq": 2, "deleted": 1}
     assert tree_names(fusion, "/d") == ["keep"]
 

@@ -133,6 +133,12 @@ def test_the_view_id_and_seq_are_told_to_agents(start_fusion: StartFusion, tmp_p
     assert beat["id"] == view["id"] and beat["seq"] > view["seq"], "the event's record moved seq on"
     stats = fusion.query().ok("stats")["journal"]
     assert stats["driver"] == "sqlite" and stats["seq"] >= beat["seq"]
+    # a signal's answer carries the view too, its seq covering the signal's own record: what an
+    # agent saves with its directory cache at a scan's end
+    started = agent.signal_ok("audit/start")["view"]
+    ended = agent.signal_ok("audit/end")["view"]
+    assert started["id"] == ended["id"] == view["id"]
+    assert beat["seq"] < started["seq"] < ended["seq"] <= fusion.query().ok("stats")["journal"]["seq"]
 
 
 # -- loading ---------------------------------------------------------------------------------------

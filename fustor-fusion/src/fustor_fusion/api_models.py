@@ -116,6 +116,8 @@ class SignalAnswer(_Strict):
     applied_seq: int
     deleted: int | None = None
     """audit_end and snapshot_end: nodes removed as missing from fully listed directories."""
+    view: ViewInfo
+    """The view after this signal (its ``seq`` covers the signal's own journal record)."""
 
 
 class SentinelTasks(_Strict):

@@ -113,7 +113,10 @@ def _signal_route(signal: Signal) -> Any:
         body = parse_model(SignalRequest, await read_body(request, SMALL_BODY_BYTES), empty_ok=True)
 
         async def work() -> dict[str, Any]:
-            return await datastore.write(lambda: apply_signal(datastore, session, signal))
+            answer = await datastore.write(lambda: apply_signal(datastore, session, signal))
+            # the seq of a durable journal record at or after this signal's: an agent saving its
+            # directory cache at a scan's end remembers it, to notice a view that lost records
+            return {**answer, "view": datastore.view_info()}
 
         return JSONResponse(await session.sequencer.after(body.after_seq, work))
 

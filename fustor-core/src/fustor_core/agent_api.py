@@ -128,10 +128,18 @@ DirCache = MutableMapping[str, Any]
 """A source's per-directory memory for audits, keyed by directory path (the value is the
 source's: its mtime and whatever lets it skip the directory next time).
 
-It belongs to one leader tenure: the agent hands the same mapping to the snapshot (which may
-seed it) and to every audit of that tenure, and starts a new one when the tenure changes. A
-source records only directories it listed *completely*; dropping an entry (see
-:func:`forget_listings`) makes the next audit list that directory in full.
+A source records only directories it listed *completely*; dropping an entry (see
+:func:`forget_listings`) makes the next audit list that directory in full. The agent hands the
+same mapping to every scan of a leader tenure. When a scan ended and Fusion acknowledged its end
+signal, the cache says what Fusion's view holds: the mode reports it
+(:meth:`SyncContext.scan_completed`) and the agent saves it under ``$FUSTOR_HOME`` with the id of
+that view. A tenure that resumes the same view (see :class:`TenureStart`) starts from the last
+saved cache — never from one a cancelled scan left half-updated — so an agent restart or a Fusion
+restart costs an audit, not a snapshot.
+
+Because the agent saves it, a value must be built of JSON types (str, int, float, bool, None,
+lists; a tuple comes back as a list) and is replaced, never changed in place (the agent saves a
+shallow copy while the next scan may run).
 """
 
 
@@ -243,6 +251,43 @@ class Source(Protocol):
 # --------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class TenureStart:
+    """How a leader tenure begins, decided by the agent when it becomes leader.
+
+    ``snapshot``: Fusion's view is new to this agent, or lost (another view id, no saved
+    directory cache, a cache that does not fit: another source, records Fusion lost since the
+    cache was saved, a clock that went back). The snapshot mode walks the whole tree; the
+    audit's cache starts empty and is seeded by it.
+
+    ``audit``: Fusion holds the very view this agent's saved directory cache describes (the same
+    view id: it survived a Fusion restart in its journal, or simply lived on while the session
+    was renewed), so only what changed since must be found. The snapshot mode stands aside (it
+    still runs on request) and the audit mode runs at once, from that cache: a directory whose
+    mtime moved (an entry created, deleted or renamed while nobody watched) is listed, others
+    are skipped. A file rewritten in place changes no directory's mtime: the deep audit's
+    rolling slices find it (its progress is kept with the cache, see
+    :attr:`SyncContext.mode_state`).
+
+    ``reason`` is a short code (``no_cache``, ``view_changed``, ``source_changed``,
+    ``view_behind``, ``clock_went_back``, ``cache_unreadable``, ``view_unknown``, ``no_audit``,
+    ``same_view``, ``view_restored``); ``detail`` says it in words, for the status and the log.
+    """
+
+    kind: Literal["snapshot", "audit"]
+    reason: str
+    detail: str = ""
+
+    @property
+    def resumes(self) -> bool:
+        """True when the tenure resumes a known view with an audit."""
+        return self.kind == "audit"
+
+
+SNAPSHOT_START = TenureStart("snapshot", "no_cache", "no directory cache for this view")
+"""The start of a tenure that knows nothing (the default of contexts made outside an agent)."""
+
+
 class PipeSettings(Protocol):
     """The pipe's settings shared by its modes and its pusher (all from the agent config).
 
@@ -277,6 +322,33 @@ class SyncContext(Protocol):
     @property
     def scan_lock(self) -> asyncio.Lock:
         """Held by whichever scan (snapshot, audit) walks the tree, so scans never overlap."""
+        ...
+
+    @property
+    def tenure_start(self) -> TenureStart:
+        """How the current leader tenure begins: with a snapshot, or resuming with an audit.
+
+        The snapshot mode walks at once only for ``snapshot`` (and on request); the audit mode
+        runs its first audit at once for ``audit`` instead of waiting its interval.
+        """
+        ...
+
+    @property
+    def mode_state(self) -> dict[str, Any]:
+        """A small JSON-able dict of this mode's own, saved with the directory cache by
+        :meth:`scan_completed` and handed back when a tenure resumes the same view (``{}`` when
+        it starts with a snapshot). The audit keeps its deep-audit progress here, so a restart
+        does not restart the deep cycle."""
+        ...
+
+    async def scan_completed(self) -> None:
+        """Call after a scan's end signal was acknowledged (``await signal("audit/end")``
+        returned), with the scan lock still held: ``dir_cache`` now says what Fusion's view
+        holds. The agent keeps it as the state a later tenure of the same view resumes from and
+        saves it (with every mode's :attr:`mode_state`) under ``$FUSTOR_HOME``, atomically. A
+        failure to save is logged, never raised. A mode that never calls it only costs the next
+        tenure a snapshot.
+        """
         ...
 
     def ready(self) -> None:
@@ -377,12 +449,23 @@ class SyncMode(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class SessionInfo:
-    """A session as Fusion granted it."""
+    """A session as Fusion granted it, and the view it feeds.
+
+    ``view_id``/``view_seq``/``view_restored`` are the ``view`` of Fusion's session-open answer:
+    which incarnation of the datastore's view Fusion holds (an id made when the view started
+    empty, kept across Fusion restarts by its journal), the newest durable journal sequence
+    number, and whether the view was reloaded from the journal. The agent decides from them how
+    a leader tenure starts (:class:`TenureStart`). ``None`` when Fusion does not say: the tenure
+    then starts with a snapshot.
+    """
 
     session_id: str
     role: Role
     heartbeat_interval_s: float | None = None
     session_timeout_s: float | None = None
+    view_id: str | None = None
+    view_seq: int | None = None
+    view_restored: bool = False
 
 
 class PusherLink(Protocol):
@@ -476,6 +559,7 @@ class RegisterSyncMode(Protocol):
 
 __all__ = [
     "SIGNALS",
+    "SNAPSHOT_START",
     "DirCache",
     "EventsLost",
     "OutgoingEvent",
@@ -498,6 +582,7 @@ __all__ = [
     "SyncContext",
     "SyncMode",
     "SyncModeFactory",
+    "TenureStart",
     "forget_listings",
     "now_ms",
 ]

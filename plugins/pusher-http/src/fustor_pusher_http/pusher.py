@@ -6,7 +6,9 @@ While Fusion is unreachable the pusher keeps retrying the batch in hand with exp
 backoff and jitter and takes nothing more from the bus, so the bus fills and producers wait.
 When Fusion says the session is gone (409 ``session_expired``: expired, or Fusion restarted) the
 pusher opens a new session and re-sends what was not acknowledged under new numbers; the pipe
-sees the new session and, as leader, starts a new tenure (the snapshot runs again).
+sees the new session and, as leader, starts a new tenure: with an audit when Fusion says it
+still holds the same view (the session-open answer's ``view``, reported in
+:class:`~fustor_core.agent_api.SessionInfo`), with a snapshot when the view is new.
 
 Batching: the pusher takes whatever the bus holds, up to ``batch_size`` rows, and sends it at
 once — an idle bus means a lone realtime change goes out immediately, a busy one means big
@@ -165,15 +167,26 @@ class HttpPusher:
             self._reachable()
             if response.status_code in (200, 201):
                 body = orjson.loads(response.content)
+                view = body.get("view") if isinstance(body.get("view"), dict) else {}
                 session = SessionInfo(
                     session_id=body["session_id"],
                     role=body["role"],
                     heartbeat_interval_s=body.get("heartbeat_interval_s"),
                     session_timeout_s=body.get("session_timeout_s"),
+                    view_id=_str_or_none(view.get("id")),
+                    view_seq=_int_or_none(view.get("seq")),
+                    view_restored=view.get("restored") is True,
                 )
                 link.count("sessions_opened")
                 log_event(
-                    logger, logging.INFO, "session opened", session=session.session_id, role=session.role
+                    logger,
+                    logging.INFO,
+                    "session opened",
+                    session=session.session_id,
+                    role=session.role,
+                    view=session.view_id,
+                    view_seq=session.view_seq,
+                    view_restored=session.view_restored,
                 )
                 return session
             code, message = _error_of(response)
@@ -508,6 +521,14 @@ class HttpPusher:
 
     async def sentinel_feedback(self, updates: list[SentinelCheck]) -> dict[str, Any]:
         return await self._leader_call("POST", "sentinel/feedback", {"updates": updates})
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _int_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _fail(done: asyncio.Future[dict[str, Any]] | None, error: BaseException) -> None:

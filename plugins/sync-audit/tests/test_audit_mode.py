@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import threading
+import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from types import SimpleNamespace
 from typing import Any
 
-from fustor_core.agent_api import OutgoingEvent
+from fustor_core.agent_api import SNAPSHOT_START, OutgoingEvent, TenureStart
 from fustor_core.plugins import collect_registrations, get_plugin_manager
 from fustor_sync_audit import AuditMode, AuditOptions
 from fustor_sync_audit.deep import DeepPlan, DeepSchedule, slice_of
@@ -41,8 +43,12 @@ class Source:
 
 
 class Context:
-    def __init__(self) -> None:
+    def __init__(self, tenure_start: TenureStart = SNAPSHOT_START) -> None:
         self.pipe = "demo"
+        self.tenure_start = tenure_start
+        self.mode_state: dict[str, Any] = {}
+        self.saved: list[tuple[dict[str, Any], dict[str, Any]]] = []
+        """(dir_cache, mode_state) at each scan_completed."""
         self.source = Source()
         self.settings = SimpleNamespace(batch_size=100)
         self.dir_cache: dict[str, Any] = {}
@@ -75,12 +81,16 @@ class Context:
     def report(self, **fields: Any) -> None:
         self.progress.update(fields)
 
+    async def scan_completed(self) -> None:
+        self.log.append("scan_completed")
+        self.saved.append((dict(self.dir_cache), copy.deepcopy(self.mode_state)))
+
 
 def test_an_audit_is_framed_and_reports_what_it_saw() -> None:
     async def scenario() -> None:
         ctx = Context()
         await AuditMode(FAST).audit_once(ctx)  # type: ignore[arg-type]
-        assert ctx.log == ["audit/start", ("audit", 3), "audit/end"]
+        assert ctx.log == ["audit/start", ("audit", 3), "audit/end", "scan_completed"]
         assert (
             ctx.progress["files"] == 1
             and ctx.progress["dirs_skipped"] == 1
@@ -199,3 +209,52 @@ def test_the_mode_registers_its_options_and_defaults_to_ten_minutes_and_a_day() 
     assert registration["audit"].options is AuditOptions
     assert AuditMode().options == AuditOptions(interval_s=600, deep_period_s=86_400)
     assert AuditMode.triggerable
+
+
+def test_a_resumed_tenure_audits_at_once_from_the_saved_cache_and_deep_progress() -> None:
+    async def scenario() -> None:
+        saved = DeepSchedule(period_s=4 * 3600.0, interval_s=3600.0)
+        began = time.time() - 1.5 * 3600  # two slices of the cycle were done before the restart
+        for at in (began, began + 3600):
+            plan = saved.plan(at)
+            assert plan is not None
+            saved.done(plan, 5, at)
+        ctx = Context(TenureStart("audit", "view_restored", "restored"))
+        ctx.dir_cache.update({"/": 1.0, "/a": 2.0})  # the saved cache the agent loaded
+        ctx.mode_state["deep"] = saved.state()
+        mode = AuditMode(AuditOptions(interval_s=3600.0, deep_period_s=4 * 3600.0))
+        task = asyncio.create_task(mode.run(ctx))  # type: ignore[arg-type]
+        while not ctx.saved:
+            await asyncio.sleep(0.001)
+        task.cancel()
+        assert ctx.log[:2] == ["ready", "audit/start"]  # no interval waited: it ran at once
+        assert ctx.source.cache_seen[0] == {"/", "/a"}  # from the saved cache, not an empty one
+        plan = ctx.source.deep[0]
+        assert isinstance(plan, DeepPlan) and plan.first == 2  # the deep cycle goes on where it was
+        assert ctx.saved[0][1]["deep"]["next_slice"] == 3  # and its progress is saved with the cache
+
+    asyncio.run(scenario())
+
+
+def test_a_new_tenure_waits_its_interval_and_starts_a_new_deep_cycle() -> None:
+    async def scenario() -> None:
+        ctx = Context()  # starts with a snapshot
+        ctx.mode_state["deep"] = {"period_s": 0.0, "slices": 0, "next_slice": 7}  # ignored
+        task = asyncio.create_task(AuditMode(AuditOptions(interval_s=0.05, deep_period_s=0.0)).run(ctx))  # type: ignore[arg-type]
+        while ctx.source.audits < 1:
+            await asyncio.sleep(0.001)
+        task.cancel()
+        assert ctx.waits[0] == 0.05
+
+    asyncio.run(scenario())
+
+
+def test_a_saved_deep_state_for_other_settings_starts_a_new_cycle() -> None:
+    schedule = DeepSchedule(period_s=100, interval_s=10)
+    other = DeepSchedule(period_s=200, interval_s=10)
+    other.next_slice = 5
+    assert not schedule.restore(other.state()) and schedule.next_slice == 0
+    assert not schedule.restore({"period_s": "x"}) and schedule.next_slice == 0
+    same = DeepSchedule(period_s=100, interval_s=10)
+    same.next_slice, same.cycles, same.cycle_started_at = 4, 2, 50.0
+    assert schedule.restore(same.state()) and schedule.state() == same.state()

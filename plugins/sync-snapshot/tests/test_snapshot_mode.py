@@ -8,8 +8,10 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from types import SimpleNamespace
 from typing import Any
 
-from fustor_core.agent_api import OutgoingEvent
+from fustor_core.agent_api import SNAPSHOT_START, OutgoingEvent, TenureStart
 from fustor_sync_snapshot import SnapshotMode
+
+RESUMED = TenureStart("audit", "view_restored", "Fusion restored the view")
 
 
 class Source:
@@ -27,8 +29,10 @@ class Source:
 class Context:
     """Records what the mode does, in order."""
 
-    def __init__(self, source: Source) -> None:
+    def __init__(self, source: Source, tenure_start: TenureStart = SNAPSHOT_START) -> None:
         self.pipe = "demo"
+        self.tenure_start = tenure_start
+        self.mode_state: dict[str, Any] = {}
         self.datastore = "demo"
         self.source = source
         self.settings = SimpleNamespace(batch_size=2)
@@ -57,6 +61,9 @@ class Context:
     async def wait_for_trigger(self, timeout: float | None) -> bool:
         return await self.triggers.get()
 
+    async def scan_completed(self) -> None:
+        self.log.append(("scan_completed", self.scan_lock.locked()))
+
     def report(self, **fields: Any) -> None:
         self.progress.update(fields)
 
@@ -71,6 +78,7 @@ def test_a_snapshot_is_framed_by_start_and_end_around_its_rows() -> None:
             ("snapshot", "insert", ["/a", "/a/f"]),
             ("snapshot", "insert", ["/g"]),
             ("signal", "snapshot/end", True),
+            ("scan_completed", False),  # after the end was acknowledged: the agent saves the cache
         ]
         assert source.calls == [(2, ctx.dir_cache)]  # seeds the tenure's audit cache
         assert ctx.progress["files"] == 2 and ctx.progress["dirs"] == 1 and ctx.progress["runs"] == 1
@@ -90,5 +98,25 @@ def test_the_mode_scans_at_once_under_the_scan_lock_then_again_only_on_request()
             await asyncio.sleep(0.001)
         task.cancel()
         assert SnapshotMode.leader_only and SnapshotMode.order > 0
+
+    asyncio.run(scenario())
+
+
+def test_a_resumed_tenure_has_no_snapshot_until_one_is_requested() -> None:
+    async def scenario() -> None:
+        source = Source([[{"path": "/x"}]])
+        ctx = Context(source, RESUMED)
+        task = asyncio.create_task(SnapshotMode().run(ctx))  # type: ignore[arg-type]
+        while not ctx.log:
+            await asyncio.sleep(0.001)
+        await asyncio.sleep(0.02)
+        assert ctx.log == [("ready", False)] and source.calls == []  # ready at once, no walk
+        assert ctx.progress["state"] == "standing aside"
+        assert ctx.progress["standing_aside_because"] == "Fusion restored the view"
+        ctx.triggers.put_nowait(True)  # the API's POST .../snapshot
+        while ctx.progress.get("runs") != 1:
+            await asyncio.sleep(0.001)
+        task.cancel()
+        assert len(source.calls) == 1 and ("scan_completed", True) in ctx.log
 
     asyncio.run(scenario())

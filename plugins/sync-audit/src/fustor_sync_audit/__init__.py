@@ -13,6 +13,14 @@ removed as missing. Audits and snapshots never overlap (the pipe's scan lock).
 Requests (the agent API, or the agent itself) may ask for ``{"deep": true}`` — deep-check the
 whole tree now — or ``{"relist": [paths]}`` — realtime may have missed changes there: the
 directory cache forgets those subtrees first, so this audit lists them in full.
+
+When a tenure *resumes* a view this agent already synced (``ctx.tenure_start.resumes``: an agent
+or Fusion restart, a renewed session), there is no snapshot: the first audit runs at once, from
+the directory cache saved after the last complete scan, and finds what changed meanwhile — a
+directory whose mtime moved (entries created, deleted, renamed) is listed in full. The deep
+schedule's progress is saved with the cache (``ctx.mode_state``) and picked up again, so files
+rewritten in place while nobody watched are still found within one deep period. After each audit
+the agent saves the cache (``ctx.scan_completed``).
 """
 
 from __future__ import annotations
@@ -29,6 +37,9 @@ from fustor_sync_audit.deep import DeepPlan, DeepSchedule
 from fustor_sync_audit.options import AuditOptions, AuditRequest
 
 logger = logging.getLogger(__name__)
+
+DEEP_STATE_KEY = "deep"
+"""Where the deep schedule's progress is kept in ``ctx.mode_state``."""
 
 
 class AuditMode:
@@ -47,17 +58,34 @@ class AuditMode:
         self.schedule: DeepSchedule | None = None
 
     async def run(self, ctx: SyncContext) -> None:
-        self.schedule = self._new_schedule(ctx)  # a new tenure: its snapshot just listed everything
+        resuming = ctx.tenure_start.resumes
+        # a new tenure's snapshot just listed everything: a new deep cycle; a resumed one goes on
+        self.schedule = self._resumed_schedule(ctx) if resuming else self._new_schedule(ctx)
         ctx.ready()
-        ctx.report(state="waiting", deep=self.schedule.status())
+        ctx.report(state="waiting", deep=self.schedule.status(), resumed=resuming)
         while True:
-            woken = await ctx.wait_for_trigger(self.options.interval_s)
-            request = dict(ctx.requested) if woken else {}
+            if resuming:  # no snapshot ran: find what changed since the saved cache at once
+                resuming, request = False, {}
+            else:
+                woken = await ctx.wait_for_trigger(self.options.interval_s)
+                request = dict(ctx.requested) if woken else {}
             async with ctx.scan_lock:
                 await self.audit_once(ctx, deep=bool(request.get("deep")), relist=request.get("relist") or ())
 
     def _new_schedule(self, ctx: SyncContext) -> DeepSchedule:
         return DeepSchedule(self.options.deep_period_s, self.options.interval_s)
+
+    def _resumed_schedule(self, ctx: SyncContext) -> DeepSchedule:
+        schedule = self._new_schedule(ctx)
+        saved = ctx.mode_state.get(DEEP_STATE_KEY)
+        if isinstance(saved, dict) and not schedule.restore(saved):
+            log_event(
+                logger,
+                logging.INFO,
+                "deep audit settings changed since the cache was saved; a new deep cycle starts",
+                pipe=ctx.pipe,
+            )
+        return schedule
 
     async def audit_once(self, ctx: SyncContext, *, deep: bool = False, relist: Sequence[str] = ()) -> None:
         """One audit: forget ``relist``'s subtrees, walk (deep-checking this audit's slice, or
@@ -96,9 +124,11 @@ class AuditMode:
         await ctx.pump(lambda stop: ctx.source.audit(stop, batch_size, ctx.dir_cache, deep=plan), publish)
         scanned_s = round(time.monotonic() - clock, 3)
         answer = await ctx.signal("audit/end") or {}
-        self.runs += 1
         if plan is not None:
             schedule.done(plan, seen["dirs_deep_checked"], time.time())
+        ctx.mode_state[DEEP_STATE_KEY] = schedule.state()
+        await ctx.scan_completed()
+        self.runs += 1
         duration = round(time.monotonic() - clock, 3)
         deleted = answer.get("deleted", 0)
         ctx.report(

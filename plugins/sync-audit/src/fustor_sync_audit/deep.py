@@ -95,6 +95,46 @@ class DeepSchedule:
         self.next_slice = 0
         self.dirs_this_cycle = 0
 
+    def state(self) -> dict[str, Any]:
+        """The progress to keep across agent restarts (JSON): see :meth:`restore`."""
+        return {
+            "period_s": self.period_s,
+            "slices": self.slices,
+            "cycle_started_at": self.cycle_started_at,
+            "next_slice": self.next_slice,
+            "dirs_this_cycle": self.dirs_this_cycle,
+            "cycles": self.cycles,
+            "last_cycle_completed_at": self.last_cycle_completed_at,
+        }
+
+    def restore(self, state: dict[str, Any]) -> bool:
+        """Go on from a saved :meth:`state`, so a restart does not restart the cycle (slices after
+        the restart point would otherwise wait a whole extra cycle). False, and nothing changed,
+        when the state is for another period or slicing (the settings changed: a new cycle)."""
+        try:
+            if float(state["period_s"]) != self.period_s or int(state["slices"]) != self.slices:
+                return False
+            next_slice = int(state["next_slice"])
+            started = state["cycle_started_at"]
+            completed = state["last_cycle_completed_at"]
+            values = (
+                float(started) if started is not None else None,
+                min(max(next_slice, 0), self.slices),
+                int(state["dirs_this_cycle"]),
+                int(state["cycles"]),
+                float(completed) if completed is not None else None,
+            )
+        except (KeyError, TypeError, ValueError):
+            return False
+        (
+            self.cycle_started_at,
+            self.next_slice,
+            self.dirs_this_cycle,
+            self.cycles,
+            self.last_cycle_completed_at,
+        ) = values
+        return True
+
     def status(self) -> dict[str, Any]:
         """The progress shown under the audit mode in the agent's status."""
         return {

@@ -1,9 +1,12 @@
 """Sync mode ``snapshot`` (leader only): one full walk of the tree, framed by start/end signals.
 
-It runs at the start of every leader tenure — when this agent first leads, after a failover
-hands it the lock, and after a new session (Fusion restarted) — beside realtime, which was
-started before it. ``snapshot/end`` is sent after every snapshot row and waits for Fusion to
-apply them. It may run again on request (the agent API's ``POST .../snapshot``).
+It runs at the start of a leader tenure that starts with a snapshot (``ctx.tenure_start``): when
+Fusion's view is new to this agent — first leadership, a failover to an agent that never synced
+this view, a Fusion that lost its view — beside realtime, which was started before it. When the
+tenure resumes a view this agent already synced, the snapshot stands aside and the audit mode
+finds what changed. ``snapshot/end`` is sent after every snapshot row and waits for Fusion to
+apply them; then the agent saves the directory cache the walk filled (``ctx.scan_completed``).
+It runs again on request (the agent API's ``POST .../snapshot``), resumed tenure or not.
 """
 
 from __future__ import annotations
@@ -30,11 +33,18 @@ class SnapshotMode:
         self.runs = 0
 
     async def run(self, ctx: SyncContext) -> None:
-        while True:
+        start = ctx.tenure_start
+        if start.resumes:
+            ctx.ready()  # the audit resumes the view at once; we run only on request
+            ctx.report(state="standing aside", standing_aside_because=start.detail)
+        else:
             async with ctx.scan_lock:
                 ctx.ready()
                 await self.snapshot_once(ctx)
+        while True:
             await ctx.wait_for_trigger(None)
+            async with ctx.scan_lock:
+                await self.snapshot_once(ctx)
 
     async def snapshot_once(self, ctx: SyncContext) -> None:
         started = time.time()
@@ -55,9 +65,16 @@ class SnapshotMode:
         await ctx.pump(lambda stop: ctx.source.snapshot(stop, batch_size, ctx.dir_cache), publish)
         ctx.report(state="finishing", scanned_s=round(time.monotonic() - clock, 3))
         await ctx.signal("snapshot/end")
+        await ctx.scan_completed()
         self.runs += 1
         duration = round(time.monotonic() - clock, 3)
-        ctx.report(state="idle", runs=self.runs, last_finished_at=time.time(), last_duration_s=duration)
+        ctx.report(
+            state="idle",
+            runs=self.runs,
+            last_finished_at=time.time(),
+            last_duration_s=duration,
+            standing_aside_because=None,
+        )
         log_event(logger, logging.INFO, "snapshot complete", pipe=ctx.pipe, duration_s=duration, **scanned)
 
 

@@ -5,16 +5,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pluggy
 
 from fustor_agent import __version__
 from fustor_agent.config import OTHER_MODES, AgentConfig, PipeConfig
+from fustor_agent.dircache_file import DirCacheFile
 from fustor_agent.pipe import Pipe
 from fustor_core.agent_api import Pusher, Source, SyncMode
 from fustor_core.errors import ConfigError, NotFound, PluginError
 from fustor_core.options import build_options, check_names, log_deprecations
+from fustor_core.paths import data_dir
 from fustor_core.plugins import (
     Registration,
     collect_registrations,
@@ -24,6 +28,11 @@ from fustor_core.plugins import (
 )
 
 logger = logging.getLogger(__name__)
+
+
+def _file_name(name: str) -> str:
+    """A pipe or agent name as one path component (``/`` and other odd characters escaped)."""
+    return quote(name, safe="-_.@+=,") if name not in ("", ".", "..") else "_" + name
 
 
 def _pick(registry: dict[str, Any], name: str, kind: str, key: str, package: str) -> Any:
@@ -77,7 +86,21 @@ class Agent:
             pusher: Pusher = pusher_factory(config.pusher.options())
         except ConfigError as exc:  # the driver names the key inside its section; add where that is
             raise ConfigError(f"{key}.{exc.message}") from None
-        return Pipe(config, agent_id=self.config.agent_id, source=source, pusher=pusher, modes=modes)
+        return Pipe(
+            config,
+            agent_id=self.config.agent_id,
+            source=source,
+            pusher=pusher,
+            modes=modes,
+            cache_file=DirCacheFile(self.state_dir / _file_name(config.pipe_name) / "dircache"),
+        )
+
+    @property
+    def state_dir(self) -> Path:
+        """Where this agent's state lives (``state_dir``, or ``$FUSTOR_HOME/agent/<agent_id>``)."""
+        if self.config.state_dir is not None:
+            return self.config.state_dir.expanduser()
+        return data_dir("agent", create=False) / _file_name(self.config.agent_id)
 
     def _build_modes(self, config: PipeConfig, where: str) -> list[SyncMode]:
         """The pipe's modes: every registered one unless ``modes:`` turns it off, each made by its

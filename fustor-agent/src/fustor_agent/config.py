@@ -167,6 +167,10 @@ class AgentConfig(FustorConfig):
     log_level: str = "INFO"
     shutdown_timeout_s: float = Field(default=10.0, ge=0)
     """On SIGTERM/SIGINT: how long to keep delivering queued rows before closing anyway."""
+    state_dir: Path | None = None
+    """Where the agent keeps its state: each pipe's directory cache (``<pipe>/dircache``), which
+    lets a restarted agent resume with an audit instead of a snapshot. Default:
+    ``$FUSTOR_HOME/agent/<agent_id>``."""
 
     def deprecated_keys(self) -> list[tuple[str, str]]:
         """(deprecated key given, what to write instead) over every pipe, to warn about at start."""

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from fustor_agent.pump import pump
 from fustor_core.agent_api import (
+    SNAPSHOT_START,
     DirCache,
     OutgoingEvent,
     PipeSettings,
@@ -18,6 +19,7 @@ from fustor_core.agent_api import (
     Signal,
     Source,
     SyncMode,
+    TenureStart,
 )
 from fustor_core.errors import Conflict
 
@@ -90,6 +92,21 @@ class ModeContext:
     def scan_lock(self) -> asyncio.Lock:
         return self._pipe.scan_lock
 
+    @property
+    def tenure_start(self) -> TenureStart:
+        start = self._pipe.tenure_start
+        if start is None or self.tenure is None or self.tenure != self._pipe.current_tenure:
+            return SNAPSHOT_START
+        return start
+
+    @property
+    def mode_state(self) -> dict[str, Any]:
+        return self._pipe.mode_states.setdefault(self.mode.name, {})
+
+    async def scan_completed(self) -> None:
+        self._check_tenure()
+        await self._pipe.scan_completed(self.mode.name)
+
     def ready(self) -> None:
         """Thread-safe: realtime calls it from its worker thread."""
         self._loop.call_soon_threadsafe(self._ready.set)
@@ -114,7 +131,9 @@ class ModeContext:
         if not wait:
             done.add_done_callback(_consume_result)
             return None
-        return await done
+        answer = await done
+        self._pipe.view_seen(answer.get("view"))
+        return answer
 
     async def pump(
         self,

@@ -6,7 +6,14 @@ watch is in place before anything scans. Leader-only modes (snapshot, audit, sen
 *tenure*: it begins when the pusher reports ``leader`` for a session (at start, or mid-run when
 a failover hands the lock to this agent) and ends when leadership or the session is lost — the
 modes are cancelled, and whatever they queued but was not sent yet is dropped by the pusher
-(see :meth:`Link.is_current`). A new session as leader is a new tenure, so the snapshot re-runs.
+(see :meth:`Link.is_current`). A new session as leader is a new tenure.
+
+A tenure starts with a snapshot or, when Fusion still holds the view this agent synced, resumes
+with an audit (:mod:`fustor_agent.resume` decides, from the session's ``view`` and the directory
+cache saved after the last complete scan; :class:`~fustor_core.agent_api.TenureStart` is what the
+modes are told). The cache is saved under ``$FUSTOR_HOME`` each time a scan completes
+(:mod:`fustor_agent.dircache_file`) and loaded when a tenure starts, so an agent restart resumes
+too — and a tenure never starts from a cache a cancelled scan left half-updated.
 
 When realtime reports that it may have missed changes (a queue overflow, a lost watch), the
 leader has its audit mode run at once, told to forget what its directory cache remembers of the
@@ -18,6 +25,7 @@ changes the directory's mtime, which the next audit sees; an in-place rewrite, b
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import time
 from collections import Counter
@@ -27,6 +35,8 @@ from typing import Any
 from fustor_agent.bus import EventBus, Subscription
 from fustor_agent.config import PipeConfig
 from fustor_agent.context import ModeContext, TenureEnded, merge_request
+from fustor_agent.dircache_file import CacheUnreadable, DirCacheFile, FileReport, SavedListing
+from fustor_agent.resume import decide_start
 from fustor_core.agent_api import (
     PipeSettings,
     Pusher,
@@ -34,6 +44,7 @@ from fustor_core.agent_api import (
     Source,
     StreamItem,
     SyncMode,
+    TenureStart,
 )
 from fustor_core.errors import Conflict, NotFound
 from fustor_core.logs import log_event
@@ -43,6 +54,8 @@ logger = logging.getLogger(__name__)
 RESTART_BACKOFF_S = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 RELISTING_MODE = "audit"
 """The leader mode asked to list what realtime may have missed."""
+RESUMING_MODE = "audit"
+"""The leader mode a tenure resumes with; without it every tenure starts with a snapshot."""
 READY_WARNING_S = 30.0
 GRACEFUL_STOP_S = 2.0
 """On shutdown: how long the always-running modes get to flush before they are cancelled."""
@@ -85,6 +98,7 @@ class Pipe:
         source: Source,
         pusher: Pusher,
         modes: list[SyncMode],
+        cache_file: DirCacheFile | None = None,
     ) -> None:
         self.config = config
         self.name = config.pipe_name
@@ -98,6 +112,17 @@ class Pipe:
         self._tenures = 0
         self._leader_session: str | None = None
         self.dir_cache: dict[str, Any] = {}
+        self.cache_file = cache_file
+        """Where the directory cache is saved (None: nowhere, every tenure starts with a snapshot)."""
+        self.mode_states: dict[str, dict[str, Any]] = {}
+        """The current tenure's :attr:`~fustor_core.agent_api.SyncContext.mode_state` by mode."""
+        self.tenure_start: TenureStart | None = None
+        """How the current tenure started (None until it is decided)."""
+        self._tenure_session: SessionInfo | None = None
+        self._tenure_started_at: float | None = None
+        self._end_view_seq: int | None = None
+        """Fusion's view seq in the last scan-end answer of this tenure."""
+        self._cache_status: dict[str, Any] = {"file": str(cache_file.path) if cache_file else None}
         self.scan_lock = asyncio.Lock()
         self.counters: Counter[str] = Counter()
         self.last_error: str | None = None
@@ -159,14 +184,147 @@ class Pipe:
         self._tenures += 1
         self.current_tenure = self._tenures
         self.dir_cache = {}
-        self._requests.clear()  # the new tenure's snapshot lists everything anyway
+        self.mode_states = {}
+        self.tenure_start = None
+        self._tenure_session = self.session
+        self._tenure_started_at = time.time()
+        self._end_view_seq = None
+        self._requests.clear()  # requests of an earlier tenure: this one scans anyway
         self.count("tenures")
         log_event(
             logger, logging.INFO, "leading: starting leader modes", pipe=self.name, tenure=self.current_tenure
         )
-        leader_modes = [mode for mode in self.modes if mode.leader_only]
+        assert self.session is not None
         self._tasks["leader"] = asyncio.create_task(
-            self._start_in_order(leader_modes, self.current_tenure, leader=True), name=f"{self.name}:leader"
+            self._lead(self.current_tenure, self.session), name=f"{self.name}:leader"
+        )
+
+    async def _lead(self, tenure: int, session: SessionInfo) -> None:
+        """Decide how this tenure starts (loading the saved cache), then start the leader modes."""
+        start = await self._decide_start(session)
+        if tenure != self.current_tenure:
+            return
+        leader_modes = [mode for mode in self.modes if mode.leader_only]
+        log_event(
+            logger,
+            logging.INFO,
+            f"leader tenure starts with {'an audit' if start.resumes else 'a snapshot'}",
+            pipe=self.name,
+            tenure=tenure,
+            reason=start.reason,
+            detail=start.detail,
+        )
+        await self._start_in_order(leader_modes, tenure, leader=True)
+
+    async def _decide_start(self, session: SessionInfo) -> TenureStart:
+        """Load the saved directory cache and decide between resuming (audit) and a snapshot;
+        a resumed tenure starts from the saved cache and mode states."""
+        audits = any(mode.leader_only and mode.name == RESUMING_MODE for mode in self.modes)
+        saved: SavedListing | None = None
+        unreadable: str | None = None
+        if audits and session.view_id is not None and self.cache_file is not None:
+            try:
+                loaded = await asyncio.to_thread(self.cache_file.load)
+            except CacheUnreadable as exc:
+                unreadable = str(exc)
+                self._cache_status["error"] = unreadable
+                log_event(
+                    logger,
+                    logging.WARNING,
+                    "directory cache unusable; this tenure starts with a snapshot",
+                    pipe=self.name,
+                    file=str(self.cache_file.path),
+                    error=unreadable,
+                )
+            else:
+                if loaded is not None:
+                    saved, report = loaded
+                    self._cache_status.update(saved.header())
+                    self._cache_status["last_load"] = _report(report)
+        start = decide_start(
+            saved, session, source_uri=self.source.uri, now=time.time(), audits=audits, unreadable=unreadable
+        )
+        if start.resumes and saved is not None:
+            self.dir_cache = saved.entries
+            self.mode_states = saved.modes
+        self.tenure_start = start
+        self.count(f"tenures_started_with_{start.kind}")
+        return start
+
+    async def scan_completed(self, mode_name: str) -> None:
+        """A scan's end was acknowledged: save the directory cache as the view's listing."""
+        session = self._tenure_session
+        if self.cache_file is None or session is None or session.view_id is None:
+            return
+        listing = SavedListing(
+            view_id=session.view_id,
+            view_seq=self._end_view_seq if self._end_view_seq is not None else session.view_seq,
+            source_uri=self.source.uri,
+            saved_at=time.time(),
+            entries=dict(self.dir_cache),  # a shallow copy: values are replaced, never changed
+            modes=copy.deepcopy(self.mode_states),
+            scan=mode_name,
+        )
+        try:
+            report = await asyncio.to_thread(self.cache_file.save, listing)
+        except Exception as exc:  # a cache not saved costs the next tenure a snapshot, no more
+            self.count("dir_cache_save_errors")
+            self._cache_status["error"] = f"save failed: {exc!r}"
+            log_event(
+                logger,
+                logging.WARNING,
+                "directory cache not saved; the next tenure will start with a snapshot",
+                pipe=self.name,
+                file=str(self.cache_file.path),
+                error=repr(exc),
+            )
+            return
+        self._cache_status.update(listing.header())
+        self._cache_status["last_save"] = _report(report)
+        self._cache_status["bytes"] = report.bytes
+        self._cache_status.pop("error", None)
+
+    def view_seen(self, view: Any) -> None:
+        """Fusion's ``view`` in a signal's answer: remember its seq for the next save."""
+        session = self._tenure_session
+        if not isinstance(view, dict) or session is None or view.get("id") != session.view_id:
+            return
+        seq = view.get("seq")
+        if isinstance(seq, int) and not isinstance(seq, bool):
+            self._end_view_seq = max(seq, self._end_view_seq or 0)
+
+    async def _describe_saved_cache(self) -> None:
+        """At start: say in the status and the log which cache is there (its header only)."""
+        if self.cache_file is None:
+            return
+        try:
+            header = await asyncio.to_thread(self.cache_file.header)
+            size = self.cache_file.path.stat().st_size if header is not None else None
+        except (CacheUnreadable, OSError) as exc:
+            self._cache_status["error"] = str(exc)
+            log_event(
+                logger,
+                logging.WARNING,
+                "directory cache unusable; the first tenure will start with a snapshot",
+                pipe=self.name,
+                file=str(self.cache_file.path),
+                error=str(exc),
+            )
+            return
+        if header is None:
+            return
+        for key in ("view_id", "view_seq", "source_uri", "saved_at", "scan", "entries"):
+            self._cache_status[key] = header.get(key)
+        self._cache_status["bytes"] = size
+        log_event(
+            logger,
+            logging.INFO,
+            "directory cache found",
+            pipe=self.name,
+            file=str(self.cache_file.path),
+            view=header.get("view_id"),
+            entries=header.get("entries"),
+            bytes=size,
         )
 
     def _end_tenure(self) -> None:
@@ -342,6 +500,7 @@ class Pipe:
 
     async def run(self, stop: asyncio.Event, shutdown_timeout_s: float) -> None:
         """Run until ``stop`` is set; then stop the modes, deliver what is queued, close."""
+        await self._describe_saved_cache()
         pusher_task = asyncio.create_task(self._run_pusher(), name=f"{self.name}:pusher")
         always = [mode for mode in self.modes if not mode.leader_only]
         self._tasks["always"] = asyncio.create_task(
@@ -408,6 +567,8 @@ class Pipe:
             "session_id": session.session_id if session else None,
             "leader_tenure": self.current_tenure,
             "triggerable": self.triggerable(),
+            "tenure": self._tenure_status(),
+            "dir_cache": self._dir_cache_status(),
             "source": {"uri": self.source.uri, "counters": self.source.counters()},
             "stat_errors": self.source.stat_errors(),
             "bus": {
@@ -423,3 +584,34 @@ class Pipe:
             "last_error": self.last_error,
             "last_error_at": self.last_error_at,
         }
+
+    def _tenure_status(self) -> dict[str, Any] | None:
+        """How the current (or last) leader tenure started."""
+        start = self.tenure_start
+        if start is None:
+            return None
+        return {
+            "id": self._tenures,
+            "current": self.current_tenure is not None,
+            "started_at": self._tenure_started_at,
+            "started_with": start.kind,
+            "reason": start.reason,
+            "detail": start.detail,
+        }
+
+    def _dir_cache_status(self) -> dict[str, Any]:
+        """The working cache's size and the saved one's: file, view, age, bytes, save/load cost."""
+        status = dict(self._cache_status)
+        status["entries_in_memory"] = len(self.dir_cache)
+        saved_at = status.get("saved_at")
+        status["age_s"] = round(time.time() - saved_at, 1) if isinstance(saved_at, int | float) else None
+        return status
+
+
+def _report(report: FileReport) -> dict[str, Any]:
+    return {
+        "at": time.time(),
+        "seconds": round(report.seconds, 4),
+        "bytes": report.bytes,
+        "entries": report.entries,
+    }

@@ -250,9 +250,12 @@ class AgentProcess(Service):
             merged = isinstance(section, dict) and isinstance(modes.get(name), dict)
             modes[name] = {**modes[name], **section} if merged else section
         settings = {"heartbeat_interval_s": 0.3, "modes": modes, **pipe}
+        self.state_dir = workdir / "state"
+        """Where the agent saves its directory cache (the pipe's is ``state/demo/dircache``)."""
         config = {
             "agent_id": agent_id,
             "shutdown_timeout_s": 5.0,
+            "state_dir": str(self.state_dir),
             "api": {"token": API_TOKEN},
             "pipes": [
                 {

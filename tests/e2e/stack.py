@@ -187,6 +187,7 @@ class LabStack:
                 {
                     "agent_id": f"host-{host}",
                     "api": {"port": port, "token": AGENT_TOKEN},
+                    "state_dir": str(self.agent_state_dir(host)),
                     "pipes": [pipe],
                 }
             )
@@ -200,6 +201,10 @@ class LabStack:
                 ready_url=f"http://127.0.0.1:{port}/healthz",
             )
         return service.start()
+
+    def agent_state_dir(self, host: str) -> Path:
+        """Where ``host``'s agent saves its directory cache (kept across its restarts)."""
+        return self.workdir / f"agent-{host}-state"
 
     def close(self) -> None:
         for service in list(self.agents.values()):

@@ -1,8 +1,10 @@
 """What realtime never saw is still removed (issue 9, defect 0), on real processes.
 
-* The leader is down while files are deleted; it comes back after the racy window, so its
-  snapshot caches every directory and the next audit skips them all. The snapshot itself is a
-  listing: Fusion removes what it did not find, and the view equals the export.
+* The leader is down while files are deleted; it comes back after the racy window. With its
+  saved directory cache it resumes with an audit that lists the directories whose mtime moved;
+  without one (its state dir lost) it runs a snapshot, which caches every directory. Both are
+  listings: Fusion removes what they did not find, the view equals the export, and the next audit
+  skips every directory.
 * The kernel's event queue overflows (lowered for the agents' inotify instances only — the limit
   is read when an instance is created — and restored at once): the leader has its audit list the
   whole tree now, and the view equals the export without anyone asking for an audit; the
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -50,8 +53,9 @@ def wait_view_matches(stack: LabStack, root: Path, timeout: float, what: str) ->
         raise AssertionError(f"{what}: the view differs from the export: {diff}\n{stack.logs()}") from None
 
 
-def test_deletions_made_while_the_leader_was_down_are_removed_by_its_snapshot(
-    make_stack: MakeStack, lab: NfsLab
+@pytest.mark.parametrize("state", ["kept", "lost"])
+def test_deletions_made_while_the_leader_was_down_are_removed_by_its_first_scan(
+    make_stack: MakeStack, lab: NfsLab, state: str
 ) -> None:
     files = make_files(lab.export, 20, 150)  # 3,000 files
     for i in range(10):  # and some at the top: the root is a listed directory too
@@ -71,14 +75,62 @@ def test_deletions_made_while_the_leader_was_down_are_removed_by_its_snapshot(
     changed = max(parent.stat().st_mtime for parent in parents)
     stack.wait(lambda: time.time() - changed > 2.5, 10, "the deletions to leave the racy window")
 
+    if state == "lost":
+        shutil.rmtree(stack.agent_state_dir("a"))
     stack.start_agent("a")
     stack.wait_leader("a")
-    stack.wait_snapshot("a")
-    wait_view_matches(stack, lab.export, 10, "after the snapshot")
+    if state == "lost":
+        stack.wait_snapshot("a")
+        wait_view_matches(stack, lab.export, 10, "after the snapshot")
+    else:  # the view survived and the cache says what it holds: the audit finds what changed
+        stack.wait(lambda: stack.mode_runs("a", "audit") >= 1, 20, "the resumed audit")
+        resumed = stack.agent_pipe("a")
+        assert resumed["tenure"]["started_with"] == "audit" and stack.mode_runs("a", "snapshot") == 0
+        assert resumed["modes"]["audit"]["dirs_listed"] >= len(parents), resumed["modes"]["audit"]
+        wait_view_matches(stack, lab.export, 10, "after the resumed audit")
     stack.run_now("a", "audit")
     wait_view_matches(stack, lab.export, 10, "after one audit")
     audit = stack.agent_pipe("a")["modes"]["audit"]
-    assert audit["dirs_listed"] == 0, audit  # the snapshot cached every directory: only it listed them
+    assert audit["dirs_listed"] == 0, audit  # the first scan cached every directory: only it listed them
+
+
+def test_after_a_fusion_restart_the_leader_resumes_with_an_audit_that_finds_what_a_blind_host_did(
+    make_stack: MakeStack, lab: NfsLab
+) -> None:
+    """Fusion is killed; meanwhile host c (no agent: realtime sees nothing) deletes, creates and
+    renames. Fusion reloads its view from the journal; the leader resumes with an audit from its
+    directory cache — no snapshot — and that audit alone makes the view equal the export."""
+    files = make_files(lab.export, 12, 40)
+    hour_ago = time.time() - 3600  # old directories: the snapshot caches every one
+    for directory in [*(lab.export / "data").iterdir(), lab.export / "data", lab.export]:
+        os.utime(directory, (hour_ago, hour_ago))
+    stack = make_stack(hosts=("a",), agent={"modes": {"audit": {"deep_period_s": 0}}})
+    stack.wait(lambda: stack.stats()["files"] == len(files), 30, "the tree in Fusion")
+    stack.wait(lambda: stack.agent_pipe("a")["dir_cache"].get("saved_at"), 10, "the saved cache")
+    assert stack.agent_pipe("a")["dir_cache"]["entries"] == 14  # 12 + data + the root
+    assert stack.fusion is not None
+    view_id = stack.stats()["journal"]["id"]
+
+    stack.fusion.kill()
+    blind = lab.host("c") / "data"
+    for name in ("f000.dat", "f001.dat", "f002.dat"):
+        (blind / "d00" / name).unlink()
+    (blind / "d01" / "blind-new.dat").write_bytes(b"blind")
+    os.rename(blind / "d02" / "f005.dat", blind / "d02" / "f005-renamed.dat")
+    for path in (blind / "d03").iterdir():
+        path.unlink()
+    (blind / "d03").rmdir()
+    stack.start_fusion()
+
+    stack.wait(lambda: stack.mode_runs("a", "audit") >= 1, 30, "the resumed audit")
+    pipe = stack.agent_pipe("a")
+    assert stack.mode_runs("a", "snapshot") == 1, "the leader re-ran its snapshot instead of resuming"
+    assert (pipe["tenure"]["started_with"], pipe["tenure"]["reason"]) == ("audit", "view_restored")
+    assert stack.stats()["journal"]["id"] == view_id
+    wait_view_matches(stack, lab.export, 15, "after the resumed audit")
+    audit = pipe["modes"]["audit"]
+    assert audit["dirs_listed"] == 4 and audit["dirs_skipped"] == 9, audit  # d00-d02 and data listed
+    assert stack.node("/data/d01/blind-new.dat")["agent_missing"] is True  # type: ignore[index]
 
 
 @contextlib.contextmanager

@@ -23,6 +23,7 @@ BENCHMARKS = {
     "journal": "fusion_journal.py",
     "fusion-small-queries": "fusion_small_queries.py",
     "agent": "agent_sync.py",
+    "agent-resume": "agent_resume.py",
     "registry": "registry_keys.py",
     "soak": "soak.py",
     "lists": "lists_memory.py",

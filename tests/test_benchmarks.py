@@ -27,6 +27,7 @@ SCRIPTS = [
     "fusion_journal.py",
     "fusion_small_queries.py",
     "agent_sync.py",
+    "agent_resume.py",
     "registry_keys.py",
     "lists_memory.py",
     "fresh_tree.py",

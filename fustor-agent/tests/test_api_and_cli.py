@@ -159,6 +159,8 @@ def test_status_and_trigger_commands_talk_to_a_running_agent(
     status = agent_cli("status", "--port", port)
     assert status.returncode == 0, status.stderr
     assert "role     leader" in status.stdout and f"fs://{tree}" in status.stdout
+    assert "started with snapshot (no_cache)" in status.stdout  # a first start: nothing to resume
+    assert "cache    " in status.stdout and "saved " in status.stdout
     audit = trigger("audit")
     assert audit.returncode == 0, audit.stderr
     wait_for(lambda: agent.runs("audit") == 1, 10, "the triggered audit")

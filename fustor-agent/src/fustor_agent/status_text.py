@@ -58,6 +58,22 @@ def render_status(status: dict[str, Any]) -> str:
             f" {counters.get('rows_dropped', 0):,} dropped by Fusion, {counters.get('retries', 0):,} retries",
             f"  read     {counters.get('realtime_rows_read', 0):,} realtime rows",
         ]
+        tenure = pipe.get("tenure")
+        if tenure:
+            lines.append(
+                f"  tenure   {tenure['id']} started with {tenure['started_with']} ({tenure['reason']})"
+                f" {_age(tenure.get('started_at'))}{'' if tenure.get('current') else ', ended'}"
+            )
+        cache = pipe.get("dir_cache") or {}
+        if cache.get("saved_at") or cache.get("error"):
+            saved = (
+                f"{cache.get('entries') or 0:,} dirs, {cache.get('bytes') or 0:,} bytes,"
+                f" saved {_age(cache.get('saved_at'))} for view {cache.get('view_id')}"
+                if cache.get("saved_at")
+                else "none saved"
+            )
+            error = f"; error: {cache['error']}" if cache.get("error") else ""
+            lines.append(f"  cache    {saved}{error}")
         for name, progress in sorted(pipe["modes"].items()):
             lines.append("  " + _mode_line(name, progress))
         if pipe.get("triggerable"):

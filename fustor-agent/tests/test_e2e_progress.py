@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pty
+import shutil
 import subprocess
 import threading
 from collections.abc import Callable
@@ -19,6 +20,8 @@ def test_a_terminal_shows_live_snapshot_progress(
         (tree / f"f{i}").touch()
     template = start_agent(tree, "template")  # only used for its config; stopped right away
     template.stop()
+    # without the cache it may have saved, the agent below starts with a snapshot (not an audit)
+    shutil.rmtree(template.state_dir, ignore_errors=True)
     controller, terminal = pty.openpty()
     agent = subprocess.Popen(
         [*template.argv()], stdin=terminal, stdout=terminal, stderr=terminal, close_fds=True

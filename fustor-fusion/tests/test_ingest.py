@@ -276,6 +276,7 @@ def test_lifecycle_signals(fusion: Fusion) -> None:
     agent = fusion.agent().open()
     for name in ("snapshot/start", "snapshot/end", "audit/start"):
         answer = agent.signal_ok(name)
+        assert answer.pop("view")["id"].startswith("v-")
         expected = {"session_id": agent.sid, "signal": name.replace("/", "_"), "applied_seq": 0}
         if name == "snapshot/end":  # a snapshot is a listing too: its end reports what it removed
             expected["deleted"] = 0

@@ -827,7 +827,7 @@ class Soak:
         finished = time.monotonic()
         deadline = finished + self.config.converge_timeout_s
         leader = self.wait_for_a_leader(60)
-        self.stack.wait_snapshot(leader, 60)
+        self.stack.wait_first_scan(leader, 60)
         self.stack.run_now(leader, "audit", timeout=60)
         self.run_deep_audit(leader)
         differences = Differences(missing=["(never compared)"])

@@ -305,6 +305,15 @@ class LabStack:
     def wait_snapshot(self, host: str, timeout: float = 20.0) -> None:
         self.wait(lambda: self.mode_runs(host, "snapshot") >= 1, timeout, f"host {host}'s snapshot")
 
+    def wait_first_scan(self, host: str, timeout: float = 20.0) -> None:
+        """Until ``host``'s agent finished a snapshot or an audit: a leader that resumed a view it
+        had synced (its saved directory cache) starts with an audit, not a snapshot."""
+        self.wait(
+            lambda: self.mode_runs(host, "snapshot") + self.mode_runs(host, "audit") >= 1,
+            timeout,
+            f"host {host}'s first scan",
+        )
+
 
 def export_file_count(lab: NfsLab) -> int:
     return sum(1 for path in lab.export.rglob("*") if path.is_file())

@@ -83,11 +83,7 @@ def test_deletions_made_while_the_leader_was_down_are_removed_by_its_first_scan(
         stack.wait_snapshot("a")
         wait_view_matches(stack, lab.export, 10, "after the snapshot")
     else:  # the view survived and the cache says what it holds: the audit finds what changed
-        stack.wait(
-            lambda: stack.mode_runs("a", "audit") + stack.mode_runs("a", "snapshot") >= 1,
-            20,
-            "the restarted leader's first scan",
-        )
+        stack.wait_first_scan("a")
         assert stack.mode_runs("a", "snapshot") == 0, "the restarted leader snapshotted instead of resuming"
         resumed = stack.agent_pipe("a")
         assert resumed["tenure"]["started_with"] == "audit"

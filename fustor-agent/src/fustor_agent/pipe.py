@@ -200,10 +200,16 @@ class Pipe:
         )
 
     async def _lead(self, tenure: int, session: SessionInfo) -> None:
-        """Decide how this tenure starts (loading the saved cache), then start the leader modes."""
-        start = await self._decide_start(session)
+        """Decide how this tenure starts (loading the saved cache), then start the leader modes;
+        a resumed tenure starts from the saved cache and mode states."""
+        start, saved = await self._decide_start(session)
         if tenure != self.current_tenure:
             return
+        if start.resumes and saved is not None:
+            self.dir_cache = saved.entries
+            self.mode_states = saved.modes
+        self.tenure_start = start
+        self.count(f"tenures_started_with_{start.kind}")
         leader_modes = [mode for mode in self.modes if mode.leader_only]
         log_event(
             logger,
@@ -216,17 +222,17 @@ class Pipe:
         )
         await self._start_in_order(leader_modes, tenure, leader=True)
 
-    async def _decide_start(self, session: SessionInfo) -> TenureStart:
-        """Load the saved directory cache and decide between resuming (audit) and a snapshot;
-        a resumed tenure starts from the saved cache and mode states."""
+    async def _decide_start(self, session: SessionInfo) -> tuple[TenureStart, SavedListing | None]:
+        """Load the saved directory cache and decide between resuming (audit) and a snapshot.
+        Nothing about the file can stop the tenure: whatever fails is logged and means a snapshot."""
         audits = any(mode.leader_only and mode.name == RESUMING_MODE for mode in self.modes)
         saved: SavedListing | None = None
         unreadable: str | None = None
         if audits and session.view_id is not None and self.cache_file is not None:
             try:
                 loaded = await asyncio.to_thread(self.cache_file.load)
-            except CacheUnreadable as exc:
-                unreadable = str(exc)
+            except Exception as exc:  # CacheUnreadable, or anything a damaged file may provoke
+                unreadable = str(exc) if isinstance(exc, CacheUnreadable) else repr(exc)
                 self._cache_status["error"] = unreadable
                 log_event(
                     logger,
@@ -244,12 +250,7 @@ class Pipe:
         start = decide_start(
             saved, session, source_uri=self.source.uri, now=time.time(), audits=audits, unreadable=unreadable
         )
-        if start.resumes and saved is not None:
-            self.dir_cache = saved.entries
-            self.mode_states = saved.modes
-        self.tenure_start = start
-        self.count(f"tenures_started_with_{start.kind}")
-        return start
+        return start, saved
 
     async def scan_completed(self, mode_name: str) -> None:
         """A scan's end was acknowledged: save the directory cache as the view's listing."""
@@ -300,7 +301,7 @@ class Pipe:
         try:
             header = await asyncio.to_thread(self.cache_file.header)
             size = self.cache_file.path.stat().st_size if header is not None else None
-        except (CacheUnreadable, OSError) as exc:
+        except Exception as exc:  # CacheUnreadable, OSError, or anything a damaged file provokes
             self._cache_status["error"] = str(exc)
             log_event(
                 logger,

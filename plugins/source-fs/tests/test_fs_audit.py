@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -71,6 +72,34 @@ def test_snapshot_seeded_cache_makes_the_first_audit_send_no_file_rows(tree: Pat
     rows = audit(source, cache)
     assert all(row["is_dir"] for row in rows.values())
     assert len(rows) == 4
+
+
+def test_a_cache_saved_as_json_and_loaded_back_still_skips_unchanged_directories(tree: Path) -> None:
+    """The agent saves the cache as JSON after a scan and loads it after a restart (tuples come
+    back as lists): the audit that resumes from it skips what did not change."""
+    build(tree)
+    source = make_source(tree)
+    cache: dict[str, Any] = {}
+    list(source.snapshot(threading.Event(), 100, cache))
+    reloaded = json.loads(json.dumps(cache))
+    assert all(isinstance(value, list) for value in reloaded.values())
+    rows = audit(source, reloaded)
+    assert set(rows) == {"/", "/a", "/a/b", "/c"} and all(row["audit_skipped"] for row in rows.values())
+
+
+def test_cache_entries_of_another_shape_are_listed_not_fatal(tree: Path) -> None:
+    build(tree)
+    source = make_source(tree)
+    cache: dict[str, Any] = {}
+    list(source.snapshot(threading.Event(), 100, cache))
+    mtime = cache["/a"][0]
+    cache["/"] = "garbage"  # a string: not an entry
+    cache["/a"] = [mtime, ["b", 7]]  # a name that is not one: listed again next time
+    cache["/a/b"] = [int(mtime), []]  # an mtime that is not a float: not an entry
+    rows = audit(source, cache)
+    assert not rows["/"].get("audit_skipped") and not rows["/a/b"].get("audit_skipped")
+    assert rows["/a"]["audit_skipped"] and "/a" not in cache
+    assert rows["/c"]["audit_skipped"]
 
 
 def test_recently_modified_directories_are_listed_again(tree: Path) -> None:

@@ -39,7 +39,7 @@ import errno
 import os
 import threading
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import Any
 
 from fustor_source_fs.dirs import UNREADABLE, is_dir_mode, list_names, open_dir
@@ -52,6 +52,20 @@ _Pending = tuple[str, float, int, str | None, float | None]
 
 _NO_SEARCH = (errno.EACCES, errno.EPERM)
 """Entry stat errors that mean every other entry of the directory fails the same way."""
+
+
+def _listing_of(value: Any) -> tuple[float, Sequence[str]] | None:
+    """A cache entry as ``(mtime, subdirectory names)``, or None when it is not one.
+
+    The agent saves the cache and loads it after a restart (a tuple then comes back as a list);
+    an entry of any other shape (a file edited by hand, another version) is treated as absent,
+    so the directory is listed again rather than the walk failing.
+    """
+    if type(value) in (tuple, list) and len(value) == 2 and type(value[1]) in (tuple, list):
+        mtime: Any = value[0]
+        if type(mtime) is float:
+            return mtime, value[1]
+    return None
 
 
 class ListingWalk:
@@ -101,7 +115,7 @@ class ListingWalk:
             pending = self.stack.pop()
             path = pending[0]
             self.visited.add(path)
-            cached = cache.get(path) if self.skip_unchanged else None
+            cached = _listing_of(cache.get(path)) if self.skip_unchanged else None
             if cached is not None and cached[0] == pending[1] and (deep is None or not deep(path)):
                 self._skip_unchanged(pending, cached[1])
             elif not (yield from self._list(pending, stop)):
@@ -136,12 +150,15 @@ class ListingWalk:
             row["audit_skipped"] = True
         return row
 
-    def _skip_unchanged(self, pending: _Pending, subdirs: tuple[str, ...]) -> None:
+    def _skip_unchanged(self, pending: _Pending, subdirs: Sequence[str]) -> None:
         path, mtime = pending[0], pending[1]
         self.rows.append(self._dir_row(pending, skipped=True))
         self.problems.tallies["dirs_skipped"] += 1
         prefix = child_prefix(path)
         for name in subdirs:
+            if type(name) is not str:  # not an entry this source wrote: list it next time
+                self.cache.pop(path, None)
+                continue
             child = prefix + name
             try:
                 st = os.stat(self.root + child, follow_symlinks=False)

@@ -236,18 +236,18 @@ def test_a_snapshot_still_runs_on_request_in_a_resumed_tenure(
     assert agent.runs("snapshot") == 1 and agent.status()["dir_cache"]["scan"] == "snapshot"
 
 
-@pytest.mark.parametrize("deep_audit_period_s", [2.0, 0.0], ids=["deep-audit", "no-deep-audit"])
+@pytest.mark.parametrize("deep_period_s", [2.0, 0.0], ids=["deep-audit", "no-deep-audit"])
 def test_a_file_rewritten_in_place_while_the_agent_was_down_is_left_to_the_deep_audit(
     tree: Path,
     durable_fusion: FusionProcess,
     start_agent_on: Callable[..., AgentProcess],
-    deep_audit_period_s: float,
+    deep_period_s: float,
 ) -> None:
     """An in-place rewrite changes no directory's mtime: the resumed audit skips the directory,
     and only the deep audit's slices (saved progress, 4 slices of 0.5 s here) re-stat the file."""
     fusion = durable_fusion
     old_tree(tree)
-    settings = {"audit_interval_s": 0.5, "deep_audit_period_s": deep_audit_period_s}
+    settings = {"modes": {"audit": {"interval_s": 0.5, "deep_period_s": deep_period_s}}}
     agent = start_agent_on(fusion, tree, **settings)
     wait_synced_and_saved(agent, fusion, tree)
     agent.stop()
@@ -257,7 +257,7 @@ def test_a_file_rewritten_in_place_while_the_agent_was_down_is_left_to_the_deep_
     wait_for(lambda: agent.runs("audit") >= 6, 20, "six audits of the resumed tenure")
     assert agent.runs("snapshot") == 0 and tenure(agent)["started_with"] == "audit"
     size = fusion.listing()["/d5/f2.dat"][1]
-    if deep_audit_period_s:
+    if deep_period_s:
         wait_for(lambda: fusion.matches(tree), 10, f"the deep audit to find it ({fusion.difference(tree)})")
     else:
         assert size == 2, "without the deep audit nothing re-stats a file in an unchanged directory"

@@ -1,4 +1,4 @@
-"""The agent config: the design brief's minimal file works as written; mistakes name their key."""
+"""The agent config: the smallest file of earlier versions works as written; mistakes name their key."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ pipes:
 """
 
 
-def test_the_minimal_config_of_the_design_brief_loads_with_defaults(tmp_path: Path) -> None:
+def test_the_minimal_config_of_earlier_versions_loads_with_defaults(tmp_path: Path) -> None:
     path = tmp_path / "agent.yaml"
     path.write_text(MINIMAL)
     config = load_agent_config(path)
@@ -33,7 +33,7 @@ def test_the_minimal_config_of_the_design_brief_loads_with_defaults(tmp_path: Pa
     assert pipe.pusher.options() == {"url": "http://127.0.0.1:8102", "api_key": "ingest-secret"}
     assert (pipe.batch_size, pipe.flush_interval_s, pipe.bus_capacity) == (5000, 0.0, 20_000)
     assert config.api.port == DEFAULT_API_PORT and config.api.host == "127.0.0.1"
-    # the brief's flat keys are deprecated spellings of the modes' own options
+    # the flat keys of earlier versions are deprecated spellings of the modes' own options
     assert pipe.mode_sections() == {"audit": {"interval_s": 600}, "sentinel": {"interval_s": 120}}
     assert config.deprecated_keys() == [
         ("pipes.0.audit_interval_s", "pipes.0.modes.audit.interval_s"),

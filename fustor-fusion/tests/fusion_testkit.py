@@ -57,7 +57,8 @@ T0 = 1_700_000_000.0
 """The fake clock's start: the tests' "now"."""
 
 
-# The minimal fusion.yaml of DESIGN 6.1, exactly as written there.
+# The smallest fusion.yaml as deployment scripts of earlier versions write it: the flat
+# ``tombstone_ttl_s`` (now ``rules.merge-tombstone.ttl_s``) must keep working, with a warning.
 MINIMAL = """\
 # fusion.yaml
 session_timeout_s: 30        # leader lock released after this long without a heartbeat

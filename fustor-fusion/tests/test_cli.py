@@ -1,4 +1,4 @@
-"""``fustor-fusion serve`` as a real process with the DESIGN 6.1 minimal config; ``plugins``."""
+"""``fustor-fusion serve`` as a real process with the smallest config (of earlier versions); ``plugins``."""
 
 from __future__ import annotations
 

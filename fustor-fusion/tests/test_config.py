@@ -1,4 +1,4 @@
-"""fusion.yaml: the DESIGN 6.1 minimal config works as written; mistakes name their key."""
+"""fusion.yaml: the smallest config of earlier versions works as written; mistakes name their key."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from fustor_core.errors import ConfigError
 from fustor_fusion.config import DEFAULT_PORT, load_fusion_config, parse_fusion_config
 
 
-def test_design_minimal_config_loads_with_defaults(tmp_path: Path) -> None:
+def test_the_minimal_config_loads_with_defaults(tmp_path: Path) -> None:
     path = tmp_path / "fusion.yaml"
     path.write_text(MINIMAL)
     config = load_fusion_config(path)

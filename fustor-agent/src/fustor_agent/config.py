@@ -1,6 +1,6 @@
-"""The agent's YAML configuration (DESIGN 6.1): an agent id, pipes, and the agent's own API.
+"""The agent's YAML configuration: an agent id, pipes, and the agent's own API.
 
-The minimal file of the design brief is enough::
+A minimal file is enough::
 
     agent_id: host-a
     pipes:

@@ -1,6 +1,6 @@
 """What an agent plugin implements and what it is given: sources, pushers and sync modes.
 
-Three plugin families meet inside the agent (DESIGN section 4)::
+Three plugin families meet inside the agent (docs/architecture.md, "Agent")::
 
     Source ──rows──▶ SyncMode ──OutgoingEvent / Signal──▶ event bus ──▶ Pusher ──HTTP──▶ Fusion
 

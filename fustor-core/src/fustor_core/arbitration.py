@@ -208,7 +208,7 @@ class SentinelUpdate(NamedTuple):
 
 
 class LogicalClock(Protocol):
-    """Fusion's view of time in the storage's mtime frame (DESIGN 5, "Clocks")."""
+    """Fusion's view of time in the storage's mtime frame (docs/arbitration.md, "The logical clock")."""
 
     def now(self) -> float:
         """Fusion's own wall clock (seconds); used for TTLs and confirmation stamps."""

@@ -1,4 +1,4 @@
-"""The event model: what agents send and Fusion arbitrates (DESIGN section 3).
+"""The event model: what agents send and Fusion arbitrates (docs/event-model.md).
 
 An :class:`Event` is one batch from one source with one ``message_source``. Paths are relative
 to the watched root and start with ``/``, so two agents mounting the same export at different

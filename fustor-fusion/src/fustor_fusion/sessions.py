@@ -1,4 +1,4 @@
-"""Ingest sessions of one datastore and the leader lock among them (DESIGN 4).
+"""Ingest sessions of one datastore and the leader lock among them (docs/architecture.md).
 
 The first session opened is the leader. The lock is released only when the leader closes its
 session or stays silent for longer than the session timeout (which expires the session); the

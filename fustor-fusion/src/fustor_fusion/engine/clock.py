@@ -1,4 +1,4 @@
-"""The logical clock: "now" in the storage's mtime frame (DESIGN 5, "Clocks").
+"""The logical clock: "now" in the storage's mtime frame (docs/arbitration.md, "The logical clock").
 
 NFS servers stamp mtimes with *their* clock, which drifts from the hosts' clocks, so hot/cold
 decisions cannot compare an mtime with Fusion's wall clock. Each realtime row that reports a

@@ -1,5 +1,5 @@
-"""The mtime policy, one function per situation (DESIGN 5: "snapshot row", "audit row, file
-present", "audit row, file absent", "audit end").
+"""The mtime policy, one function per situation (snapshot row, audit row for a path the tree
+holds, audit row for one it lacks, a scan's end; see docs/arbitration.md, "merge-mtime").
 
 Every function takes what the tree held *before* the batch (``batch.existing()``), so rows of
 one batch never judge each other.

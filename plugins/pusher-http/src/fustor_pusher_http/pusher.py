@@ -72,7 +72,7 @@ def _session_gone(response: httpx.Response, code: str) -> bool:
 
 
 class HttpPusher:
-    """Implements :class:`fustor_core.agent_api.Pusher` over Fusion's ingest API (DESIGN 6.2)."""
+    """Implements :class:`fustor_core.agent_api.Pusher` over Fusion's ingest API (docs/http-api.md)."""
 
     def __init__(
         self, options: HttpPusherOptions, *, transport: httpx.AsyncBaseTransport | None = None

@@ -1,6 +1,6 @@
 """Query answers built from the tree: subtree views (``node``) and glob search.
 
-Both produce the node dicts of the HTTP API (DESIGN 6.2)::
+Both produce the node dicts of the HTTP API (docs/http-api.md, "Query")::
 
     {"path", "name", "is_dir", "size", "mtime", <flag>: bool, ...}
     # directories add "files", "dirs", "bytes" (recursive counts) and, while depth > 0,

@@ -1,7 +1,8 @@
 """Fixtures for the rule scenarios: a real engine View with the default plugins, a fake clock.
 
-Scenarios speak the language of the arbitration rules (docs/arbitration.md) through :class:`Feed` ("a snapshot row", "an audit of
-/d", "a realtime delete"), so each test reads like the situation it checks. Time never passes
+Scenarios speak the language of the arbitration rules (docs/arbitration.md) through
+:class:`Feed` ("a snapshot row", "an audit of /d", "a realtime delete"), so each test reads like
+the situation it checks. Time never passes
 by itself: tests move ``feed.clock.t``, so TTLs and hot windows are checked without sleeping.
 """
 

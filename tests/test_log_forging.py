@@ -85,7 +85,7 @@ def test_forged_agent_id_at_session_open_is_one_escaped_line(tmp_path: Path) -> 
         "fusion",
         [command_path("fustor-fusion"), "serve", "--config", str(config), "--port", str(port)],
         log_dir=tmp_path,
-        ready_url=f"http://127.0.0.1:{port}/healthz",
+        ready_url=f"http://127.0.0.1:{port}/readyz",  # the view is open (journal loaded)
         env={"FUSTOR_HOME": str(tmp_path / "home")},
     ).start()
     try:

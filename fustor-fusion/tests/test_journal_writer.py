@@ -11,7 +11,10 @@ import asyncio
 import time
 from pathlib import Path
 
+import pytest
+
 from fustor_core.journal import NewRecord
+from fustor_fusion.journaling import writer as writer_module
 from fustor_fusion.journaling.inputs import unpack
 from fustor_fusion.journaling.writer import INLINE_UP_TO_S, JournalWriter
 from fustor_journal_sqlite import SqliteJournal
@@ -39,7 +42,10 @@ def stored(journal: SqliteJournal) -> list[bytes]:
     return [unpack(r.payload) for r in journal.read(0, 10_000)]
 
 
-def test_cheap_appends_are_made_inline_and_in_order(tmp_path: Path) -> None:
+def test_cheap_appends_are_made_inline_and_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # "cheap" by a bar a loaded CI machine's SQLite commits stay under: what is tested is that an
+    # append under the bar is made inline, not how fast this machine is
+    monkeypatch.setattr(writer_module, "INLINE_UP_TO_S", 0.05)
     journal = Faulty(tmp_path / "v")
     journal.open()
 

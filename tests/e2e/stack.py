@@ -263,7 +263,7 @@ class LabStack:
         except TimeoutError as exc:
             raise AssertionError(f"{exc}\n{self.logs()}") from None
 
-    def wait_node(self, path: str, timeout: float = 5.0, **expect: Any) -> dict[str, Any]:
+    def wait_node(self, path: str, timeout: float = 15.0, **expect: Any) -> dict[str, Any]:
         def matches() -> dict[str, Any] | None:
             node = self.node(path)
             if node is not None and all(node.get(k) == v for k, v in expect.items()):
@@ -273,7 +273,7 @@ class LabStack:
         result: dict[str, Any] = self.wait(matches, timeout, f"{path} with {expect} in Fusion")
         return result
 
-    def wait_gone(self, path: str, timeout: float = 5.0) -> None:
+    def wait_gone(self, path: str, timeout: float = 15.0) -> None:
         self.wait(lambda: self.node(path) is None, timeout, f"{path} to disappear from Fusion")
 
     # -- agents -----------------------------------------------------------------------------

@@ -39,6 +39,8 @@ class QueryParam:
     max_length: int | None = None
     pattern: str | None = None
     """A regular expression the whole value matches (JSON Schema / ECMA syntax)."""
+    enum: tuple[str, ...] | None = None
+    """The only values accepted."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,8 @@ class Endpoint:
     query: tuple[QueryParam, ...] = ()
     errors: tuple[int, ...] = ()
     body_required: bool = True
+    description: str = ""
+    """What the summary has no room for (paging caveats...), added to the operation's description."""
 
 
 def fusion(request: Request) -> FusionService:

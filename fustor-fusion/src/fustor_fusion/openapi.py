@@ -96,6 +96,8 @@ def _operation(endpoint: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
             schema["maxLength"] = param.max_length
         if param.pattern is not None:
             schema["pattern"] = param.pattern
+        if param.enum is not None:
+            schema["enum"] = list(param.enum)
         parameters.append(
             {
                 "name": param.name,
@@ -110,6 +112,9 @@ def _operation(endpoint: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
     if endpoint.scope is not None:
         operation["security"] = [{"apiKey": []}]
         operation["description"] = f"Needs an API key with scope `{endpoint.scope}`."
+    if endpoint.description:
+        known = operation.get("description")
+        operation["description"] = f"{known} {endpoint.description}" if known else endpoint.description
     if endpoint.body is not None:
         operation["requestBody"] = {
             "required": endpoint.body_required,

@@ -398,6 +398,10 @@ class View:
             flags.update(contributed or {})
         return flags
 
+    def flag_names(self) -> set[str]:
+        """The flags every node of this view carries (the rules' and the always-present ones)."""
+        return set(self._flags())
+
     def tree(
         self,
         path: str = "/",

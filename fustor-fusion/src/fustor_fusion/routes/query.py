@@ -35,6 +35,7 @@ from fustor_fusion.paging import (
     int_param,
     limit_param,
 )
+from fustor_fusion.search_filter import FLAGS_PATTERN, MAX_SIZE, filtered_page, node_filter
 from fustor_fusion.sessions import SessionTable
 from fustor_fusion.validation import WIRE_PATH_PATTERN
 
@@ -171,19 +172,23 @@ async def list_entries(request: Request) -> Response:
 
 async def search(request: Request) -> Response:
     datastore = await _datastore(request)
-    pattern = request.query_params.get("pattern")
+    pattern = request.query_params.get("pattern", "*")
     if not pattern:
-        raise InvalidInput("pattern: a glob pattern is required, e.g. pattern=*.dat")
+        raise InvalidInput("pattern: a glob pattern must not be empty, e.g. pattern=*.dat")
     if len(pattern) > MAX_PATTERN:
         raise InvalidInput(f"pattern: longer than {MAX_PATTERN} characters")
     limit = limit_param(request)
     after = cursor_param(request)
+    view = datastore.view
+    where = node_filter(request, view.flag_names())
+    under = request.query_params.get("path", "/")
     async with large_answer_turn(request):
-        found = datastore.view.search(
-            pattern, path=request.query_params.get("path", "/"), limit=limit + 1, after=after
-        )
-        items, next_cursor = _paged(found, limit)
-        return _answer(items, next_cursor)
+
+        def one_search(glob: str, count: int, start: str | None) -> list[dict[str, Any]]:
+            return view.search(glob, path=under, limit=count, after=start)
+
+        items, last = filtered_page(one_search, pattern, where, limit, after)
+        return _answer(items, encode_cursor(last) if last is not None else None)
 
 
 async def sessions(request: Request) -> Response:
@@ -305,7 +310,7 @@ ENDPOINTS = [
         "GET",
         PREFIX + "/search",
         search,
-        "Nodes below a path whose name matches a glob",
+        "Nodes below a path matching a glob and filters (find's tests), in path order, paged",
         SCOPE,
         answer=TreeNode,
         answer_is_list=True,
@@ -314,13 +319,36 @@ ENDPOINTS = [
             QueryParam(
                 "pattern",
                 "glob on names (or on paths when it has a '/'), e.g. *.dat",
-                required=True,
+                default="*",
                 min_length=1,
                 max_length=MAX_PATTERN,
             ),
             _PATH,
+            QueryParam(
+                "path_pattern",
+                "glob on the whole path ('*' matches '/' too), like find -path",
+                min_length=1,
+                max_length=MAX_PATTERN,
+            ),
+            QueryParam("type", "f: files only, d: directories only", enum=("f", "d")),
+            QueryParam("min_size", "size at least this many bytes", "integer", minimum=0, maximum=MAX_SIZE),
+            QueryParam("max_size", "size at most this many bytes", "integer", minimum=0, maximum=MAX_SIZE),
+            QueryParam("mtime_from", "mtime at or after this time (seconds since the epoch)", "number"),
+            QueryParam("mtime_before", "mtime before this time (seconds since the epoch)", "number"),
+            QueryParam(
+                "flags",
+                "comma-separated node flags that must be true, or false when prefixed by '!'"
+                " (e.g. integrity_suspect,!agent_missing); an unknown flag is 422",
+                max_length=64 * 33,
+                pattern=FLAGS_PATTERN,
+            ),
             _LIMIT,
             _CURSOR,
+        ),
+        description=(
+            "Filtered searches examine at most 100,000 nodes per page: a page may then hold fewer"
+            " than limit entries, even none, and still carry X-Next-Cursor. Follow the cursor"
+            " until an answer has none."
         ),
     ),
     Endpoint(

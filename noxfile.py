@@ -16,14 +16,14 @@ nox.options.reuse_existing_virtualenvs = True
 
 
 def workspace_packages() -> list[str]:
-    """Core first, then plugins, then the services that depend on them, then the demo, then
+    """Core first, then plugins, then the services that depend on them, then the demo and the client, then
     test-only plugins (``tests/plugins``: installed for the test suite, never part of a service's
     install)."""
 
     def packages_in(folder: Path) -> list[str]:
         return sorted(str(p) for p in folder.iterdir() if (p / "pyproject.toml").exists())
 
-    services = ("fustor-fusion", "fustor-agent", "fustor-registry", "fustor-demo")
+    services = ("fustor-fusion", "fustor-agent", "fustor-registry", "fustor-demo", "fustor-client")
     return [
         str(ROOT / "fustor-core"),
         *packages_in(ROOT / "plugins"),

@@ -151,7 +151,9 @@ BAD_QUERIES: list[tuple[str, dict[str, Any], int, str]] = [
     ("tree", {"cursor": "A"}, 422, "invalid"),  # not base64url: 6 bits are not a byte
     ("tree", {"cursor": "QQ=="}, 422, "invalid"),  # cursors are unpadded
     ("search", {"pattern": ""}, 422, "invalid"),
-    ("search", {}, 422, "invalid"),
+    ("search", {"type": "x"}, 422, "invalid"),
+    ("search", {"min_size": -1}, 422, "invalid"),
+    ("search", {"mtime_before": "soon"}, 422, "invalid"),
     ("search", {"pattern": "*", "path": "/nowhere"}, 404, "path_not_found"),
     ("search", {"pattern": "x" * 2000}, 422, "invalid"),
     ("suspects", {"limit": "many"}, 422, "invalid"),

@@ -24,7 +24,7 @@ class FusionError(FustorError):
 
     def __init__(self, message: str, *, status: int | None = None, code: str | None = None) -> None:
         super().__init__(message, code=code)
-        self.status = status
+        self.http_status = status
 
 
 class FusionClient:

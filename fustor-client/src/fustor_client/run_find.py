@@ -53,7 +53,7 @@ def _newer_than(client: FusionClient, ref: str) -> float:
         try:
             return math.nextafter(float(client.json("/tree", {"path": ref, "depth": 0})["mtime"]), math.inf)
         except FusionError as exc:
-            if exc.status != 404:
+            if exc.http_status != 404:
                 raise
     mtime = local_mtime(ref)
     if mtime is None:

@@ -62,8 +62,8 @@ def _ask(client: FusionClient, path: str, wait_s: float, server_waits: bool) -> 
         node: dict[str, Any] = client.json("/tree", params, timeout_s=wait_s + 30)
         return node
     except FusionError as exc:
-        if exc.status == 404 and exc.code == "path_not_found":
+        if exc.http_status == 404 and exc.code == "path_not_found":
             return None
-        if server_waits and exc.status == 422 and "'wait'" in exc.message:
+        if server_waits and exc.http_status == 422 and "'wait'" in exc.message:
             return _NO_WAIT
         raise

@@ -70,9 +70,12 @@ class NodeFilter:
         if self.mtime_before is not None:
             end = self.mtime_before
             out.append(lambda node: node["mtime"] < end)
-        for flag, wanted in self.flags:
-            out.append(lambda node, flag=flag, wanted=wanted: node[flag] is wanted)
+        out.extend(_flag_test(flag, wanted) for flag, wanted in self.flags)
         return out
+
+
+def _flag_test(flag: str, wanted: bool) -> Callable[[Node], bool]:
+    return lambda node: node[flag] is wanted
 
 
 def _float(request: Request, name: str) -> float | None:

@@ -66,9 +66,14 @@ def wait_until(condition: Callable[[], Any], *, timeout: float = 10.0) -> Any:
 @dataclass
 class Fusion:
     url: str
+    leader: Ingest | None = None
 
     def ingest(self) -> Ingest:
-        return Ingest(httpx.Client(base_url=self.url, headers={"X-API-Key": INGEST_KEY}, timeout=30))
+        """The leader's session (opened on first use: a second session would be a follower)."""
+        if self.leader is None:
+            http = httpx.Client(base_url=self.url, headers={"X-API-Key": INGEST_KEY}, timeout=30)
+            self.leader = Ingest(http)
+        return self.leader
 
     def query(self, route: str, **params: Any) -> httpx.Response:
         return httpx.get(

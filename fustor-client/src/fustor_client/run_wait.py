@@ -64,6 +64,6 @@ def _ask(client: FusionClient, path: str, wait_s: float, server_waits: bool) -> 
     except FusionError as exc:
         if exc.http_status == 404 and exc.code == "path_not_found":
             return None
-        if server_waits and exc.http_status == 422 and "'wait'" in exc.message:
+        if server_waits and exc.http_status == 422 and "unknown query parameter" in exc.message:
             return _NO_WAIT
         raise

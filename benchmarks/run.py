@@ -28,6 +28,7 @@ BENCHMARKS = {
     "soak": "soak.py",
     "lists": "lists_memory.py",
     "fresh-tree": "fresh_tree.py",
+    "client-cli": "client_cli.py",
 }
 
 

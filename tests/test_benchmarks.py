@@ -31,6 +31,7 @@ SCRIPTS = [
     "registry_keys.py",
     "lists_memory.py",
     "fresh_tree.py",
+    "client_cli.py",
 ]
 """Every script of run.py but soak.py, which needs the NFS lab and is run by tests/e2e/test_soak.py."""
 

@@ -334,6 +334,19 @@ def test_search_paging_concatenates_to_the_full_answer(limit: int, pattern: str)
     assert len(full) == len(set(full)) > 0
 
 
+@pytest.mark.parametrize("name", ["1.dat", "zz.dat", "x.dat", "empty.dat", "x", "nothing"])
+def test_a_name_without_wildcards_matches_as_its_glob_does_from_every_cursor(name: str) -> None:
+    """A literal name is looked up per directory instead of matched against every file: from any
+    cursor it finds what the equivalent glob (one letter in brackets) finds."""
+    s = _search_tree()
+    glob = f"[{name[0]}]{name[1:]}"
+    cursors = [None, *paths(s.search("*", "/s", flags={}, limit=10_000))]
+    for after in cursors:
+        assert s.search(name, "/s", flags={}, limit=10_000, after=after) == s.search(
+            glob, "/s", flags={}, limit=10_000, after=after
+        ), after
+
+
 def test_search_resumes_after_a_vanished_path() -> None:
     s = _search_tree()
     full = paths(s.search("*", "/s", flags={}, limit=10_000))

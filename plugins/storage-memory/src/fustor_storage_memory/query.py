@@ -197,6 +197,9 @@ def search(
     if limit <= 0:
         return []
     match, on_path = _matcher(pattern)
+    # a name without wildcards matches one name at most: a dict lookup per directory instead of
+    # matching every file name (``find -name UUID`` over a million files)
+    literal = None if on_path or any(char in pattern for char in "*?[") else pattern
     flag_items = list(flags.items())
     base = components(under)
     bound: list[str] = []
@@ -231,7 +234,7 @@ def search(
         d, prefix, listed, i = stack.pop()
         dirs = d.dirs
         if dirs is None:
-            if _emit_files(d, prefix, listed, i, match, on_path, flag_items, out, limit):
+            if _emit_files(d, prefix, listed, i, match, on_path, literal, flag_items, out, limit):
                 return out
             continue
         names = sorted_names(d) if listed is None else listed
@@ -267,6 +270,7 @@ def _emit_files(
     start: int,
     match: Any,
     on_path: bool,
+    literal: str | None,
     flag_items: list[tuple[str, Any]],
     out: list[Node],
     limit: int,
@@ -274,7 +278,11 @@ def _emit_files(
     """Append the matching files of a directory without subdirectories (most of them) to
     ``out``; True when ``limit`` is reached. Names are matched in C and only the hits sorted."""
     files = d.files
-    if listed is None:
+    if literal is not None:
+        # ``listed`` is sorted: the names from ``start`` on are those after ``listed[start - 1]``
+        after_start = listed is None or start == 0 or literal > listed[start - 1]
+        hits = [literal] if literal in files and after_start else []
+    elif listed is None:
         if on_path:
             hits = sorted(filter(match, map(add, repeat(prefix), files)))
         else:

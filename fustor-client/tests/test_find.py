@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from clientkit import Fusion, fustor, lines, rows_of, serve_fusion
-from sample_tree import UPLOAD_ID, build
+from sample_tree import UPLOAD_ID, build, stamp_ages
 
 pytestmark = pytest.mark.skipif(shutil.which("find") is None, reason="GNU find is needed as the reference")
 
@@ -23,6 +23,13 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Fusion, Pat
     with serve_fusion() as fusion:
         fusion.ingest().send(rows_of(root))
         yield fusion, root
+
+
+def restamp(fusion: Fusion, root: Path) -> float:
+    """Re-stamp the ages files on disk and in the view (see ``stamp_ages``)."""
+    now = stamp_ages(root / "data")
+    fusion.ingest().send([row for row in rows_of(root) if row["path"].startswith("/data/ages/")])
+    return now
 
 
 def gnu_find(root: Path, start: str, *expression: str) -> set[str]:
@@ -70,12 +77,15 @@ EXPRESSIONS = [
 @pytest.mark.parametrize("expression", EXPRESSIONS, ids=" ".join)
 def test_find_selects_what_gnu_find_selects(tree: tuple[Fusion, Path], expression: list[str]) -> None:
     fusion, root = tree
+    if {"-mmin", "-mtime"} & set(expression):
+        restamp(fusion, root)
     ours = set(lines(fustor(fusion, "find", "/data", *expression)))
     assert ours == gnu_find(root, "/data", *expression)
 
 
 def test_newer_compares_with_a_path_in_the_datastore(tree: tuple[Fusion, Path]) -> None:
     fusion, root = tree
+    restamp(fusion, root)
     ref = "/data/ages/age150.log"
     ours = set(lines(fustor(fusion, "find", "/data", "-type", "f", "-newer", ref)))
     assert ours == gnu_find(root, "/data", "-type", "f", "-newer", ref)
@@ -84,10 +94,8 @@ def test_newer_compares_with_a_path_in_the_datastore(tree: tuple[Fusion, Path]) 
 
 
 def test_newer_takes_a_time(tree: tuple[Fusion, Path]) -> None:
-    fusion, _ = tree
-    import time
-
-    since = f"@{time.time() - 120}"
+    fusion, root = tree
+    since = f"@{restamp(fusion, root) - 120}"
     ours = set(lines(fustor(fusion, "find", "/data/ages", "-type", "f", "-newer", since)))
     assert ours == {"/data/ages/age30.log", "/data/ages/age90.log"}
 
@@ -109,7 +117,8 @@ def test_print0_and_json(tree: tuple[Fusion, Path]) -> None:
 
 def test_suspect_lists_fresh_files(tree: tuple[Fusion, Path]) -> None:
     """Files younger than the hot window (600 s) are suspect; week-old ones are not."""
-    fusion, _ = tree
+    fusion, root = tree
+    restamp(fusion, root)
     found = set(lines(fustor(fusion, "find", "/data", "-type", "f", "-suspect")))
     assert "/data/ages/age30.log" in found
     assert not any(path.startswith("/data/sizes/") for path in found)
@@ -117,7 +126,7 @@ def test_suspect_lists_fresh_files(tree: tuple[Fusion, Path]) -> None:
 
 def test_connection_options_anywhere(tree: tuple[Fusion, Path]) -> None:
     fusion, _ = tree
-    result = fustor(
+    after = fustor(
         None,
         "find",
         "/data",
@@ -129,4 +138,19 @@ def test_connection_options_anywhere(tree: tuple[Fusion, Path]) -> None:
         "--datastore",
         "demo",
     )
-    assert lines(result) == [f"/data/upload/{UPLOAD_ID}"]
+    assert lines(after) == [f"/data/upload/{UPLOAD_ID}"]
+    before = fustor(
+        None, "find", f"--url={fusion.url}", "--key", "query-secret", "--datastore=demo", "/data/upload"
+    )
+    assert lines(before)[:2] == ["/data/upload", f"/data/upload/{UPLOAD_ID}"]
+
+
+def test_without_a_path_find_starts_at_the_root(tree: tuple[Fusion, Path]) -> None:
+    fusion, _ = tree
+    assert lines(fustor(fusion, "find", "-name", UPLOAD_ID)) == [f"/data/upload/{UPLOAD_ID}"]
+
+
+def test_find_help_is_text_not_a_search() -> None:
+    result = fustor(None, "find", "/data", "--help")
+    assert result.returncode == 0
+    assert b"-size [+-]N[cwbkMG]" in result.stdout

@@ -68,8 +68,12 @@ def find(parser: argparse.ArgumentParser) -> None:
     Connection options (--url, --key, --datastore) may appear anywhere. The starting PATH is
     tested too, as find does. Output streams page by page; a closed pipe (| head) is not an error.
     """
-    parser.add_argument("expression", nargs=argparse.REMAINDER, help="PATH... then tests (see above)")
-    parser.set_defaults(func=_run("find"), url=None, key=None, datastore=None)
+    # find's expression is not argparse's kind of command line (-name, -size -1M, options after
+    # paths): no prefix character means every word reaches the expression, which
+    # fustor_client.find_expression parses; --help is answered there
+    parser.prefix_chars = "\0"
+    parser.add_argument("expression", nargs="*", help="PATH... then tests (see above)")
+    parser.set_defaults(func=_run("find"), url=None, key=None, datastore=None, help_text=parser.format_help())
 
 
 def du(parser: argparse.ArgumentParser) -> None:

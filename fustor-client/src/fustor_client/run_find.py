@@ -17,6 +17,9 @@ PAGE = 5000
 
 
 def run(args: argparse.Namespace) -> int:
+    if any(word in ("-h", "--help", "-help") for word in args.expression):
+        print(args.help_text, end="")
+        return 0
     query = parse_find(list(args.expression), time.time())
     for name, value in query.connection.items():
         setattr(args, name, value)

@@ -16,6 +16,7 @@ other answer of the query API, instead of holding the event loop for a whole-tre
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import math
 import re
@@ -148,7 +149,7 @@ def filtered_page(
     costs what a name search costs.
     """
     if pattern == "*" and where.path_glob is not None and "/" in where.path_glob:
-        pattern, where = where.path_glob, NodeFilter(**{**where.__dict__, "path_glob": None})
+        pattern, where = where.path_glob, dataclasses.replace(where, path_glob=None)
     tests = where.tests()
     if not tests:
         found = search(pattern, limit + 1, after)

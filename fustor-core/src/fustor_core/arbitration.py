@@ -236,8 +236,6 @@ class ViewLike(Protocol):
 
     name: str
     settings: ArbitrationSettings
-    clock: LogicalClock
-    store: TreeStore
     audit: AuditRun | None
     """The running audit, if any."""
     snapshot: AuditRun | None
@@ -248,6 +246,16 @@ class ViewLike(Protocol):
         datastore: ``fusion.yaml``'s ``rules.<name>`` merged with ``datastores.<ds>.rules.<name>``,
         defaults for keys nobody set. A :class:`~fustor_core.errors.PluginError` if no plugin
         registered ``name``."""
+        ...
+
+    @property
+    def clock(self) -> LogicalClock:
+        """The view's logical clock (read-only: each view has its own)."""
+        ...
+
+    @property
+    def store(self) -> TreeStore:
+        """The view's tree (read it; the engine alone writes it)."""
         ...
 
     def register_list(self, name: str, entries: PathList) -> None:

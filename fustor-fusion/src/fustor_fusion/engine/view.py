@@ -5,13 +5,16 @@ track of what an audit listed, answers queries — while every *policy* (what to
 remember: tombstones, suspects, blind spots, mtime rules) lives in merge-rule plugins reached
 through the hooks of :mod:`fustor_core.hookspecs`. Hot-path hooks are called once per batch.
 
+The order of a batch's, a scan's and a sentinel sweep's calls is core's
+:class:`~fustor_core.lifecycle.ViewLifecycle` — the same one the rule authors' test kit drives —
+so what is Fusion's here is the skew-learning clock, the counters, the queries and the list
+registry.
+
 The view is synchronous and not thread-safe: callers serialise writes per datastore.
 """
 
 from __future__ import annotations
 
-import logging
-import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -19,18 +22,11 @@ from typing import Any
 import pluggy
 from pydantic import BaseModel
 
-from fustor_core.arbitration import (
-    AuditRun,
-    Batch,
-    Changes,
-    MissingCandidates,
-    NodeInfo,
-    SentinelUpdate,
-)
+from fustor_core.arbitration import AuditRun, NodeInfo, SentinelUpdate
 from fustor_core.config import ArbitrationSettings
 from fustor_core.errors import InvalidInput, NotFound, PluginError
-from fustor_core.event_model import Event, EventType, MessageSource, Row, path_problem
-from fustor_core.logs import log_event
+from fustor_core.event_model import Event, path_problem
+from fustor_core.lifecycle import ViewLifecycle
 from fustor_core.options import default_options, rule_option_models
 from fustor_core.pathlist import PathList
 from fustor_core.plugins import hook_callers_by_plugin, plugin_origin
@@ -38,8 +34,6 @@ from fustor_core.storage import TreeStore
 from fustor_fusion.engine.answer_keys import check_answer_keys
 from fustor_fusion.engine.clock import SkewClock
 from fustor_fusion.engine.results import BatchResult, DropCounters
-
-logger = logging.getLogger(__name__)
 
 ALWAYS_PRESENT_FLAGS = ("integrity_suspect", "agent_missing")
 """Flags every node answer carries, False when no rule provides them."""
@@ -60,16 +54,6 @@ STATS_DEFAULTS: dict[str, Any] = {
 
 def _never(_path: str) -> bool:
     return False
-
-
-def _child_path(directory: str, name: str) -> str:
-    return f"/{name}" if directory == "/" else f"{directory}/{name}"
-
-
-def _split(path: str) -> tuple[str, str]:
-    """(parent, name) of a non-root path."""
-    parent, _, name = path.rpartition("/")
-    return parent or "/", name
 
 
 class View:
@@ -115,6 +99,7 @@ class View:
                 " (is fustor-storage-memory installed?)"
             )
         self.store = store
+        self._lifecycle = ViewLifecycle(self, pm.hook, observe=self.clock.observe)
         for plugin, call in hook_callers_by_plugin(pm, "fustor_view_started"):
             self._starting = plugin
             call(view=self)
@@ -151,18 +136,11 @@ class View:
         """The tree's current node for each path."""
         return self.store.lookup(paths)
 
-    # -- ingest -----------------------------------------------------------------------------
+    # -- ingest: the lifecycle shared with the test kit (fustor_core.lifecycle) ---------------
 
     def apply_event(self, event: Event, *, session_id: str | None = None) -> BatchResult:
         """Arbitrate and apply one event (a batch of rows from one source)."""
-        self.clock.observe(event)
-        batch = Batch(event, lookup=self.store.lookup, session_id=session_id, received_at=self.clock.now())
-        scan = self._scan_of(event.message_source)
-        if scan is not None:
-            self._record_listing(scan, batch.rows)
-        self._hook.fustor_filter_batch(view=self, batch=batch)
-        changes = self._apply(batch)
-        self._hook.fustor_batch_applied(view=self, batch=batch, changes=changes)
+        batch = self._lifecycle.apply_event(event, session_id=session_id)
         unchanged = len(batch.skipped.difference(batch.dropped))
         dropped = len(batch.dropped)
         result = BatchResult(
@@ -174,178 +152,39 @@ class View:
         self.counters.record(result)
         return result
 
-    def _apply(self, batch: Batch) -> Changes:
-        changes = Changes()
-        rows = batch.rows
-        to_write = batch.to_write()
-        realtime = batch.source is MessageSource.REALTIME
-        if batch.event_type is EventType.DELETE:
-            for i in to_write:
-                path = rows[i].path
-                if self.store.delete(path):
-                    changes.deleted.append(path)
-        else:
-            self.store.upsert(rows, to_write, self.clock.now() if realtime else None)
-            changes.upserted = to_write
-        if realtime:
-            self._refresh_parent_mtimes(rows, to_write)
-        return changes
-
-    def _refresh_parent_mtimes(self, rows: list[Row], indices: Sequence[int]) -> None:
-        """A realtime change also tells the parent's new mtime; keep it, or the parent-mtime
-        check of a concurrent audit could not see that the directory changed after its scan."""
-        newest: dict[str, float] = {}
-        for i in indices:
-            row = rows[i]
-            if row.parent_mtime is None:
-                continue
-            parent = row.parent_path or _split(row.path)[0]
-            if row.parent_mtime > newest.get(parent, float("-inf")):
-                newest[parent] = row.parent_mtime
-        if not newest:
-            return
-        parents = list(newest)
-        current = self.store.lookup(parents)
-        updates = [
-            Row.model_construct(
-                path=p,
-                is_dir=True,
-                size=0,
-                mtime=newest[p],
-                parent_path=None,
-                parent_mtime=None,
-                audit_skipped=False,
-            )
-            for p, info in zip(parents, current, strict=True)
-            if info is None or (info.is_dir and info.mtime < newest[p])
-        ]
-        if updates:
-            self.store.upsert(updates, range(len(updates)), None)
-
-    def _scan_of(self, source: MessageSource) -> AuditRun | None:
-        if source is MessageSource.AUDIT:
-            return self.audit
-        if source is MessageSource.SNAPSHOT:
-            return self.snapshot
-        return None
-
-    def _record_listing(self, scan: AuditRun, rows: list[Row]) -> None:
-        """Remember which directories the scan listed fully and every name it reported."""
-        seen_by_dir = scan.seen
-        for row in rows:
-            path = row.path
-            if row.is_dir:
-                if row.audit_skipped:
-                    scan.skipped.add(path)
-                else:
-                    scan.listed[path] = row.mtime
-            if path == "/":
-                continue
-            parent, name = _split(path)
-            seen = seen_by_dir.get(parent)
-            if seen is None:
-                seen = seen_by_dir[parent] = set()
-            seen.add(sys.intern(name))  # the tree holds the same interned name: ~60 bytes less each
-
-    # -- lifecycle --------------------------------------------------------------------------
-
     def snapshot_start(self, session_id: str | None) -> None:
         """The leader begins a full snapshot; a running one (of a leader that went away) is abandoned."""
-        self._abandon(self.snapshot, "snapshot", session_id)
-        self.snapshot = AuditRun(session_id=session_id, started_at=self.clock.now(), kind="snapshot")
-        self._hook.fustor_snapshot_started(view=self, session_id=session_id, scan=self.snapshot)
+        self._lifecycle.start_scan("snapshot", session_id)
 
     def snapshot_end(self, session_id: str | None) -> list[str]:
         """The leader's snapshot is complete: like an audit's end, delete what the directories it
         listed fully no longer contain, unless a rule protects it. Returns the deleted paths."""
-        scan = self.snapshot
-        if scan is None or scan.session_id != session_id:
-            self._unmatched_end("snapshot", session_id)
+        deleted = self._lifecycle.end_scan("snapshot", session_id)
+        if deleted is None:
             return []
-        self.snapshot = None
-        deleted = self._remove_missing(scan)
         self.last_snapshot_end = self.clock.now()
-        self._hook.fustor_snapshot_ended(view=self, session_id=session_id, scan=scan, deleted=deleted)
         return deleted
 
     def audit_start(self, session_id: str | None) -> None:
         """Begin an audit; a running one (e.g. of a leader that went away) is abandoned."""
-        self._abandon(self.audit, "audit", session_id)
-        self.audit = AuditRun(session_id=session_id, started_at=self.clock.now())
-        self._hook.fustor_audit_started(view=self, audit=self.audit)
+        self._lifecycle.start_scan("audit", session_id)
 
     def audit_end(self, session_id: str | None) -> list[str]:
         """Finish the audit: delete what fully listed directories no longer contain, unless a
         rule protects it. Returns the deleted paths (each a file or a whole subtree)."""
-        audit = self.audit
-        if audit is None or audit.session_id != session_id:
-            self._unmatched_end("audit", session_id)
+        deleted = self._lifecycle.end_scan("audit", session_id)
+        if deleted is None:
             return []
-        self.audit = None
-        deleted = self._remove_missing(audit)
         self.last_audit_end = self.clock.now()
-        self._hook.fustor_audit_ended(view=self, audit=audit, deleted=deleted)
         return deleted
-
-    def _abandon(self, scan: AuditRun | None, kind: str, session_id: str | None) -> None:
-        if scan is not None:
-            log_event(
-                logger,
-                logging.INFO,
-                f"{kind} abandoned by a newer {kind}",
-                datastore=self.name,
-                old_session=scan.session_id,
-                new_session=session_id,
-            )
-
-    def _unmatched_end(self, kind: str, session_id: str | None) -> None:
-        log_event(
-            logger,
-            logging.WARNING,
-            f"{kind} end without a matching {kind} start",
-            datastore=self.name,
-            session=session_id,
-        )
-
-    def _remove_missing(self, scan: AuditRun) -> list[str]:
-        """Offer the nodes the scan's full listings did not contain to the rules; delete the rest."""
-        candidates = self._missing_from_listing(scan)
-        self._hook.fustor_audit_missing(view=self, audit=scan, candidates=candidates)
-        deleted = [path for path in candidates.to_delete() if self.store.delete(path)]
-        if deleted or candidates.kept:
-            log_event(
-                logger,
-                logging.INFO,
-                f"{scan.kind} found missing nodes",
-                datastore=self.name,
-                deleted=len(deleted),
-                protected=len(candidates.kept),
-            )
-        return deleted
-
-    def _missing_from_listing(self, scan: AuditRun) -> MissingCandidates:
-        paths: list[str] = []
-        infos: list[NodeInfo] = []
-        for directory in scan.listed:
-            if directory in scan.skipped:
-                continue
-            listing = self.store.listing(directory)
-            if not listing:
-                continue
-            seen = scan.seen.get(directory, set())
-            for name, info in listing.items():
-                if name not in seen:
-                    paths.append(_child_path(directory, name))
-                    infos.append(info)
-        return MissingCandidates(paths, infos)
 
     def leader_session(self, session_id: str) -> None:
         """A new leader session started: discovery starts afresh."""
-        self._hook.fustor_leader_session(view=self, session_id=session_id)
+        self._lifecycle.leader_session(session_id)
 
     def tick(self) -> None:
         """Periodic housekeeping (the rules expire their lists by age)."""
-        self._hook.fustor_tick(view=self, now=self.clock.now())
+        self._lifecycle.tick()
 
     def sentinel_tasks(self, limit: int = 1000) -> list[str]:
         """Paths the leader should re-check, at most ``limit``."""
@@ -357,36 +196,7 @@ class View:
 
     def sentinel_feedback(self, updates: list[SentinelUpdate]) -> BatchResult:
         """Apply the leader's fresh stats of re-checked paths, then let rules react."""
-        changes = Changes()
-        current = self.store.lookup([u.path for u in updates])
-        rewritten: list[Row] = []
-        upserted: list[int] = []
-        for i, (update, info) in enumerate(zip(updates, current, strict=True)):
-            if info is None or info.is_dir:
-                continue
-            if not update.exists:
-                if self.store.delete(update.path):
-                    changes.deleted.append(update.path)
-            elif update.mtime is not None and (
-                update.mtime != info.mtime or (update.size is not None and update.size != info.size)
-            ):
-                size = update.size if update.size is not None else info.size
-                rewritten.append(
-                    Row.model_construct(
-                        path=update.path,
-                        is_dir=False,
-                        size=size,
-                        mtime=update.mtime,
-                        parent_path=None,
-                        parent_mtime=None,
-                        audit_skipped=False,
-                    )
-                )
-                upserted.append(i)
-        changes.upserted = upserted
-        if rewritten:
-            self.store.upsert(rewritten, range(len(rewritten)), None)
-        self._hook.fustor_sentinel_feedback(view=self, updates=updates, changes=changes)
+        changes = self._lifecycle.sentinel_feedback(updates)
         applied = len(changes.upserted) + len(changes.deleted)
         return BatchResult(accepted=applied, unchanged=len(updates) - applied)
 

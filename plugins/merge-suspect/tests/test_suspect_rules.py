@@ -1,6 +1,6 @@
 """The suspect rule driven hook by hook on a fake view (no Fusion engine involved).
 
-Settings in conftest: hot window 600 s (so the suspect TTL is 600 s), future tolerance 2 s.
+Default settings: hot window 600 s (so the suspect TTL is 600 s), future tolerance 2 s.
 """
 
 from __future__ import annotations
@@ -10,26 +10,20 @@ from typing import Any
 
 import pytest
 
-from fustor_core.arbitration import Changes, SentinelUpdate
-from fustor_core.config import ArbitrationSettings
+from fustor_core.arbitration import SentinelUpdate
+from fustor_core.testing import MakeRuleHarness
 from fustor_core.testing import RuleHarness as Harness
 from fustor_merge_suspect import hooks
+
+PLUGIN = "merge-suspect"
 
 
 def suspects(h: Harness) -> Any:
     return h.view.get_list("suspects")
 
 
-def tick(h: Harness) -> None:
-    h.hook.fustor_tick(view=h.view, now=h.view.clock.now())
-
-
-def feedback(h: Harness, *updates: SentinelUpdate) -> None:
-    h.hook.fustor_sentinel_feedback(view=h.view, updates=list(updates), changes=Changes())
-
-
-def test_hot_snapshot_file_is_marked_suspect_with_its_mtime_and_ttl(harness: Harness) -> None:
-    h = harness
+def test_hot_snapshot_file_is_marked_suspect_with_its_mtime_and_ttl(rule_harness: MakeRuleHarness) -> None:
+    h = rule_harness(PLUGIN)
     now = h.view.clock.now()
     h.send(
         "snapshot",
@@ -46,22 +40,24 @@ def test_hot_snapshot_file_is_marked_suspect_with_its_mtime_and_ttl(harness: Har
     assert h.stats() == {"suspects": 1, "suspects_evicted": 0}
 
 
-def test_hot_audit_file_is_marked_suspect(harness: Harness) -> None:
-    h = harness
+def test_hot_audit_file_is_marked_suspect(rule_harness: MakeRuleHarness) -> None:
+    h = rule_harness(PLUGIN)
     h.send("audit", "insert", h.row("/hot", h.view.clock.now() - 1))
     assert "/hot" in suspects(h)
 
 
-def test_hot_is_judged_by_the_watermark_not_by_fusions_wall_clock(harness: Harness) -> None:
-    h = harness
+def test_hot_is_judged_by_the_watermark_not_by_fusions_wall_clock(rule_harness: MakeRuleHarness) -> None:
+    h = rule_harness(PLUGIN)
     h.view.clock.skew = -3600.0  # the storage's clock runs an hour behind Fusion's
     mtime = h.view.clock.now() - 3600 - 60  # written a minute ago by the storage's clock
     h.send("snapshot", "insert", h.row("/f", mtime))
     assert "/f" in suspects(h)
 
 
-def test_file_with_a_future_mtime_is_suspect_even_when_reported_in_realtime(harness: Harness) -> None:
-    h = harness
+def test_file_with_a_future_mtime_is_suspect_even_when_reported_in_realtime(
+    rule_harness: MakeRuleHarness,
+) -> None:
+    h = rule_harness(PLUGIN)
     future = h.view.clock.watermark() + 86_400
     h.send("snapshot", "insert", h.row("/s", future))
     h.send("realtime", "insert", h.row("/r", future))
@@ -69,8 +65,8 @@ def test_file_with_a_future_mtime_is_suspect_even_when_reported_in_realtime(harn
     assert suspects(h).get("/r")["reason"] == "future"
 
 
-def test_realtime_event_releases_a_suspect(harness: Harness) -> None:
-    h = harness
+def test_realtime_event_releases_a_suspect(rule_harness: MakeRuleHarness) -> None:
+    h = rule_harness(PLUGIN)
     now = h.view.clock.now()
     h.send("snapshot", "insert", h.row("/f", now - 1), h.row("/g", now - 1))
     h.send("realtime", "update", h.row("/f", now))
@@ -78,8 +74,8 @@ def test_realtime_event_releases_a_suspect(harness: Harness) -> None:
     assert "/g" in suspects(h)
 
 
-def test_realtime_delete_of_a_directory_releases_the_suspects_below_it(harness: Harness) -> None:
-    h = harness
+def test_realtime_delete_of_a_directory_releases_the_suspects_below_it(rule_harness: MakeRuleHarness) -> None:
+    h = rule_harness(PLUGIN)
     now = h.view.clock.now()
     h.send("snapshot", "insert", h.row("/d", now, is_dir=True), h.row("/d/a/f", now), h.row("/dx/f", now))
     h.send("realtime", "delete", h.row("/d", 0.0))  # the event does not say it was a directory
@@ -87,9 +83,9 @@ def test_realtime_delete_of_a_directory_releases_the_suspects_below_it(harness: 
 
 
 def test_rescan_with_the_same_mtime_does_not_extend_the_ttl_but_a_new_mtime_renews_it(
-    harness: Harness,
+    rule_harness: MakeRuleHarness,
 ) -> None:
-    h = harness
+    h = rule_harness(PLUGIN)
     clock = h.view.clock
     first = clock.now()
     h.send("snapshot", "insert", h.row("/f", first - 1))
@@ -103,75 +99,74 @@ def test_rescan_with_the_same_mtime_does_not_extend_the_ttl_but_a_new_mtime_rene
     assert record["marked_at"] == first
 
 
-def test_scan_reporting_a_cold_mtime_releases_the_suspect(harness: Harness) -> None:
-    h = harness
+def test_scan_reporting_a_cold_mtime_releases_the_suspect(rule_harness: MakeRuleHarness) -> None:
+    h = rule_harness(PLUGIN)
     h.send("snapshot", "insert", h.row("/f", h.view.clock.now()))
     h.send("audit", "update", h.row("/f", h.view.clock.now() - 7200))
     assert "/f" not in suspects(h)
 
 
-def test_suspect_stays_until_its_ttl_passes_then_leaves_if_stable(harness: Harness) -> None:
-    h = harness
+def test_suspect_stays_until_its_ttl_passes_then_leaves_if_stable(rule_harness: MakeRuleHarness) -> None:
+    h = rule_harness(PLUGIN)
     h.send("snapshot", "insert", h.row("/f", h.view.clock.now()))
     h.view.clock.t += 599
-    tick(h)
+    h.tick()
     assert "/f" in suspects(h)
     h.view.clock.t += 1
-    tick(h)
+    h.tick()
     assert "/f" not in suspects(h)
 
 
-def test_suspect_whose_mtime_still_changes_is_renewed_at_expiry(harness: Harness) -> None:
-    h = harness
+def test_suspect_whose_mtime_still_changes_is_renewed_at_expiry(rule_harness: MakeRuleHarness) -> None:
+    h = rule_harness(PLUGIN)
     clock = h.view.clock
     h.send("snapshot", "insert", h.row("/f", clock.now()))
     clock.t += 600
     h.view.store.nodes["/f"] = h.view.store.nodes["/f"]._replace(mtime=clock.now() - 5)
-    tick(h)
+    h.tick()
     record = suspects(h).get("/f")
     assert record["mtime"] == clock.now() - 5
     assert record["expires_at"] == clock.now() + 600
 
 
-def test_expired_suspect_that_changed_but_cooled_down_is_released(harness: Harness) -> None:
-    h = harness
+def test_expired_suspect_that_changed_but_cooled_down_is_released(rule_harness: MakeRuleHarness) -> None:
+    h = rule_harness(PLUGIN)
     clock = h.view.clock
     h.send("snapshot", "insert", h.row("/f", clock.now()))
     clock.t += 5000
     h.view.store.nodes["/f"] = h.view.store.nodes["/f"]._replace(mtime=clock.now() - 4000)
-    tick(h)
+    h.tick()
     assert "/f" not in suspects(h)
 
 
-def test_expired_suspect_whose_node_is_gone_is_released(harness: Harness) -> None:
-    h = harness
+def test_expired_suspect_whose_node_is_gone_is_released(rule_harness: MakeRuleHarness) -> None:
+    h = rule_harness(PLUGIN)
     h.send("snapshot", "insert", h.row("/f", h.view.clock.now()))
     del h.view.store.nodes["/f"]
     h.view.clock.t += 600
-    tick(h)
+    h.tick()
     assert len(suspects(h)) == 0
 
 
-def test_sentinel_tasks_are_the_suspects_that_expire_first(harness: Harness) -> None:
-    h = harness
+def test_sentinel_tasks_are_the_suspects_that_expire_first(rule_harness: MakeRuleHarness) -> None:
+    h = rule_harness(PLUGIN)
     clock = h.view.clock
     for name in ("c", "a", "b"):
         h.send("snapshot", "insert", h.row(f"/{name}", clock.now()))
         clock.t += 1
-    assert h.hook.fustor_sentinel_tasks(view=h.view, limit=2) == [["/c", "/a"]]
-    assert h.hook.fustor_sentinel_tasks(view=h.view, limit=0) == [[]]
+    assert h.sentinel_tasks(limit=2) == ["/c", "/a"]
+    assert h.sentinel_tasks(limit=0) == []
 
 
 def test_sentinel_feedback_renews_a_still_changing_file_and_clears_gone_or_cold_ones(
-    harness: Harness,
+    rule_harness: MakeRuleHarness,
 ) -> None:
-    h = harness
+    h = rule_harness(PLUGIN)
     clock = h.view.clock
     t = clock.now()
     h.send("snapshot", "insert", *(h.row(p, t - 1) for p in ("/same", "/changing", "/gone", "/cooled")))
     clock.t += 30
-    feedback(
-        h,
+    h.sentinel_feedback(
         SentinelUpdate("/same", True, t - 1, 1),
         SentinelUpdate("/changing", True, clock.now(), 9),
         SentinelUpdate("/gone", False),
@@ -183,16 +178,17 @@ def test_sentinel_feedback_renews_a_still_changing_file_and_clears_gone_or_cold_
     assert suspects(h).get("/changing")["expires_at"] == clock.now() + 600
 
 
-def test_audit_deletions_release_their_suspects(harness: Harness) -> None:
-    h = harness
+def test_audit_deletions_release_their_suspects(rule_harness: MakeRuleHarness) -> None:
+    h = rule_harness(PLUGIN)
     h.send("snapshot", "insert", h.row("/d/f", h.view.clock.now()), h.row("/g", h.view.clock.now()))
     h.start_audit()
-    h.end_audit(["/d/f"])
+    h.send("audit", "insert", h.row("/d", h.view.clock.now(), is_dir=True))  # /d listed, without f
+    assert h.end_audit() == ["/d/f"]
     assert list(suspects(h)) == ["/g"]
 
 
-def test_expiry_order_survives_edits_through_the_plain_pathlist_api(harness: Harness) -> None:
-    h = harness
+def test_expiry_order_survives_edits_through_the_plain_pathlist_api(rule_harness: MakeRuleHarness) -> None:
+    h = rule_harness(PLUGIN)
     clock = h.view.clock
     listed = suspects(h)
     for i in range(3000):
@@ -205,9 +201,9 @@ def test_expiry_order_survives_edits_through_the_plain_pathlist_api(harness: Har
 
 
 def test_a_fresh_upload_is_marked_and_settled_a_bounded_number_per_tick(
-    harness: Harness, monkeypatch: pytest.MonkeyPatch
+    rule_harness: MakeRuleHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    h = harness
+    h = rule_harness(PLUGIN)
     monkeypatch.setattr(hooks, "SETTLED_PER_TICK", 40)
     now = h.view.clock.now()
     h.send("snapshot", "insert", *(h.row(f"/up/d{i % 3}/f{i}", now - 1) for i in range(100)))
@@ -221,9 +217,9 @@ def test_a_fresh_upload_is_marked_and_settled_a_bounded_number_per_tick(
 
 
 def test_the_suspect_list_is_bounded_and_evicts_the_suspects_nearest_their_ttl(
-    settings: ArbitrationSettings, caplog: pytest.LogCaptureFixture
+    rule_harness: MakeRuleHarness, caplog: pytest.LogCaptureFixture
 ) -> None:
-    h = Harness.for_plugin("merge-suspect", settings, options={"merge-suspect": {"max_entries": 64}})
+    h = rule_harness(PLUGIN, options={"merge-suspect": {"max_entries": 64}})
     clock = h.view.clock
     for i in range(100):
         h.send("snapshot", "insert", h.row(f"/d/f{i:03}", clock.now()))
@@ -239,12 +235,12 @@ def test_the_suspect_list_is_bounded_and_evicts_the_suspects_nearest_their_ttl(
 
 
 def test_the_ttl_defaults_to_the_hot_window_and_is_the_rules_own_option(
-    settings: ArbitrationSettings,
+    rule_harness: MakeRuleHarness,
 ) -> None:
-    default = Harness.for_plugin("merge-suspect", settings)
-    configured = Harness.for_plugin("merge-suspect", settings, options={"merge-suspect": {"ttl_s": 30}})
+    default = rule_harness(PLUGIN)
+    configured = rule_harness(PLUGIN, options={PLUGIN: {"ttl_s": 30}})
     for h in (default, configured):
         h.send("snapshot", "insert", h.row("/f", h.view.clock.now()))
     now = default.view.clock.now()
-    assert suspects(default).get("/f")["expires_at"] == now + settings.hot_window_s
+    assert suspects(default).get("/f")["expires_at"] == now + default.view.settings.hot_window_s
     assert suspects(configured).get("/f")["expires_at"] == now + 30

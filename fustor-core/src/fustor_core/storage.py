@@ -4,6 +4,10 @@ The store owns the per-row hot loop (:meth:`TreeStore.upsert`) and the directory
 the engine owns arbitration. A store keeps nodes by path components (no absolute path per node,
 no global path index) and maintains recursive file/dir/byte counts incrementally so that
 :meth:`TreeStore.aggregate` is O(1) for any directory.
+
+Every promise below is a test of :class:`fustor_core.testing.storage_contract.TreeStoreContract`,
+the suite a storage plugin's tests subclass; :class:`fustor_core.testing.DictStore` is the same
+contract implemented the slow, obvious way.
 """
 
 from __future__ import annotations
@@ -27,7 +31,11 @@ class Aggregate(NamedTuple):
 
 
 class TreeStore(Protocol):
-    """One datastore's tree of files and directories."""
+    """One datastore's tree of files and directories.
+
+    The root ``/`` always exists and is always a directory: a row for it updates its attributes
+    only, and deleting it empties the tree but keeps the root.
+    """
 
     def lookup(self, paths: Sequence[str]) -> list[NodeInfo | None]:
         """The node at each path, or None; optimised for runs of siblings."""

@@ -1,117 +1,72 @@
-"""The audit mode: periodic, framed by start/end, never beside another scan."""
+"""The audit mode: periodic, framed by start/end, never beside another scan.
+
+Driven on core's fake sync context and fake source (fustor_core.testing): no agent involved.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import copy
-import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator
-from types import SimpleNamespace
-from typing import Any
 
-from fustor_core.agent_api import SNAPSHOT_START, OutgoingEvent, TenureStart
+from fustor_core.agent_api import SNAPSHOT_START, TenureStart
 from fustor_core.plugins import collect_registrations, get_plugin_manager
+from fustor_core.testing import FakeSource, FakeSyncContext, async_wait_for
 from fustor_sync_audit import AuditMode, AuditOptions
 from fustor_sync_audit.deep import DeepPlan, DeepSchedule, slice_of
+
+AUDIT_ROWS = [
+    {"path": "/", "is_dir": True, "audit_skipped": True},
+    {"path": "/changed", "is_dir": True, "mtime": 5.0},
+    {"path": "/changed/f", "parent_path": "/changed", "parent_mtime": 5.0},
+]
+
 
 FAST = AuditOptions(interval_s=0.01, deep_period_s=0.0)
 
 
-class Source:
-    def __init__(self) -> None:
-        self.audits = 0
-        self.deep: list[Any] = []
-        self.cache_seen: list[set[str]] = []
-
-    def audit(
-        self,
-        stop: threading.Event,
-        batch_size: int,
-        dir_cache: dict[str, Any],
-        deep: Callable[[str], bool] | None = None,
-    ) -> Iterator[list[dict[str, Any]]]:
-        self.audits += 1
-        self.deep.append(deep)
-        self.cache_seen.append(set(dir_cache))
-        dir_cache["/"] = "seen"
-        yield [
-            {"path": "/", "is_dir": True, "audit_skipped": True},
-            {"path": "/changed", "is_dir": True},
-            {"path": "/changed/f", "parent_path": "/changed", "parent_mtime": 1.0},
-        ]
+def context(tenure_start: TenureStart = SNAPSHOT_START) -> FakeSyncContext:
+    """A leader's context whose audit walk yields AUDIT_ROWS and whose Fusion deleted 3 nodes."""
+    return FakeSyncContext(
+        FakeSource(audit=[AUDIT_ROWS]),
+        signal_answers={"audit/end": {"deleted": 3}},
+        batch_size=100,
+        tenure_start=tenure_start,
+    )
 
 
-class Context:
-    def __init__(self, tenure_start: TenureStart = SNAPSHOT_START) -> None:
-        self.pipe = "demo"
-        self.tenure_start = tenure_start
-        self.mode_state: dict[str, Any] = {}
-        self.saved: list[tuple[dict[str, Any], dict[str, Any]]] = []
-        """(dir_cache, mode_state) at each scan_completed."""
-        self.source = Source()
-        self.settings = SimpleNamespace(batch_size=100)
-        self.dir_cache: dict[str, Any] = {}
-        self.scan_lock = asyncio.Lock()
-        self.log: list[Any] = []
-        self.progress: dict[str, Any] = {}
-        self.waits: list[float | None] = []
-
-    def ready(self) -> None:
-        self.log.append("ready")
-
-    async def publish(self, event: OutgoingEvent) -> None:
-        self.log.append((event.message_source, len(event.rows)))
-
-    async def signal(self, name: str, *, wait: bool = True) -> dict[str, Any] | None:
-        self.log.append(name)
-        return {"deleted": 3} if wait else None
-
-    async def pump(
-        self, produce: Callable[[threading.Event], Iterable[Any]], consume: Callable[[Any], Awaitable[None]]
-    ) -> None:
-        for item in await asyncio.to_thread(lambda: list(produce(threading.Event()))):
-            await consume(item)
-
-    async def wait_for_trigger(self, timeout: float | None) -> bool:
-        self.waits.append(timeout)
-        await asyncio.sleep(timeout or 0)
-        return False
-
-    def report(self, **fields: Any) -> None:
-        self.progress.update(fields)
-
-    async def scan_completed(self) -> None:
-        self.log.append("scan_completed")
-        self.saved.append((dict(self.dir_cache), copy.deepcopy(self.mode_state)))
+def audits(ctx: FakeSyncContext) -> list:
+    assert isinstance(ctx.source, FakeSource)
+    return ctx.source.called("audit")
 
 
 def test_an_audit_is_framed_and_reports_what_it_saw() -> None:
-    async def scenario() -> None:
-        ctx = Context()
-        await AuditMode(FAST).audit_once(ctx)  # type: ignore[arg-type]
-        assert ctx.log == ["audit/start", ("audit", 3), "audit/end", "scan_completed"]
-        assert (
-            ctx.progress["files"] == 1
-            and ctx.progress["dirs_skipped"] == 1
-            and ctx.progress["dirs_listed"] == 1
-        )
-        assert ctx.progress["last_deleted"] == 3 and ctx.progress["runs"] == 1
-        assert ctx.dir_cache == {"/": "seen"}  # the tenure's cache is the one handed to the source
-
-    asyncio.run(scenario())
+    ctx = context()
+    asyncio.run(AuditMode(FAST).audit_once(ctx))
+    assert ctx.log == [
+        ("signal", "audit/start", False),
+        ("publish", "audit", "insert", ["/", "/changed", "/changed/f"]),
+        ("signal", "audit/end", True),
+        ("scan_completed",),  # after the end was acknowledged: the agent saves the cache
+    ]
+    assert ctx.scans_completed[0].scan_lock_held is False, "audit_once alone: run() holds the lock"
+    assert (
+        ctx.progress["files"] == 1 and ctx.progress["dirs_skipped"] == 1 and ctx.progress["dirs_listed"] == 1
+    )
+    assert ctx.progress["last_deleted"] == 3 and ctx.progress["runs"] == 1
+    assert audits(ctx)[0].dir_cache is ctx.dir_cache, "the tenure's cache is the one handed to the source"
+    assert ctx.dir_cache == {"/changed": 5.0}
 
 
 def test_audits_repeat_every_interval_and_wait_for_a_running_scan() -> None:
     async def scenario() -> None:
-        ctx = Context()
+        ctx = context()
         await ctx.scan_lock.acquire()  # a snapshot is running
-        task = asyncio.create_task(AuditMode(FAST).run(ctx))  # type: ignore[arg-type]
-        await asyncio.sleep(0.05)
-        assert ctx.source.audits == 0 and ctx.log == ["ready"]
+        task = asyncio.create_task(AuditMode(FAST).run(ctx))
+        await async_wait_for(lambda: ctx.waits, what="the first interval")
+        await asyncio.sleep(0.05)  # the interval passed five times over: still no audit
+        assert audits(ctx) == [] and ctx.log == [("ready",)]
         ctx.scan_lock.release()
-        while ctx.source.audits < 3:
-            await asyncio.sleep(0.005)
+        await async_wait_for(lambda: len(audits(ctx)) >= 3, what="three audits")
         task.cancel()
         assert set(ctx.waits) == {0.01}
         assert AuditMode.leader_only
@@ -121,28 +76,44 @@ def test_audits_repeat_every_interval_and_wait_for_a_running_scan() -> None:
 
 def test_a_relisting_request_forgets_those_subtrees_before_the_walk() -> None:
     async def scenario() -> None:
-        ctx = Context()
+        ctx = context()
         ctx.dir_cache.update({"/": 1, "/a": 1, "/a/b": 1, "/ab": 1, "/c": 1})
-        await AuditMode(FAST).audit_once(ctx, relist=["/a"])  # type: ignore[arg-type]
-        assert ctx.source.cache_seen == [{"/", "/ab", "/c"}]
-        await AuditMode(FAST).audit_once(ctx, relist=["/"])  # type: ignore[arg-type]
-        assert ctx.source.cache_seen[1] == set()
+        await AuditMode(FAST).audit_once(ctx, relist=["/a"])
+        assert audits(ctx)[0].cached == {"/", "/ab", "/c"}
+        await AuditMode(FAST).audit_once(ctx, relist=["/"])
+        assert audits(ctx)[1].cached == set()
+
+    asyncio.run(scenario())
+
+
+def test_a_requested_audit_runs_at_once_with_what_the_request_asked() -> None:
+    async def scenario() -> None:
+        ctx = context()
+        ctx.dir_cache.update({"/a": 1, "/b": 1})
+        task = asyncio.create_task(AuditMode(AuditOptions(interval_s=3600.0, deep_period_s=0.0)).run(ctx))
+        await async_wait_for(lambda: ctx.waits, what="the mode waiting")
+        ctx.trigger(relist=["/a"], deep=True)
+        await async_wait_for(lambda: ctx.progress.get("runs") == 1, what="the requested audit")
+        task.cancel()
+        (call,) = audits(ctx)
+        assert call.cached == {"/b"} and call.deep is not None and call.deep("/anything")
 
     asyncio.run(scenario())
 
 
 def test_each_audit_hands_the_source_its_deep_slice_and_reports_the_cycle() -> None:
     async def scenario() -> None:
-        ctx = Context()
+        ctx = context()
         mode = AuditMode(AuditOptions(interval_s=3600.0, deep_period_s=4 * 3600.0))
-        await mode.audit_once(ctx)  # type: ignore[arg-type]
-        plan = ctx.source.deep[0]
+        await mode.audit_once(ctx)
+        plan = audits(ctx)[0].deep
         assert isinstance(plan, DeepPlan) and (plan.first, plan.end, plan.slices) == (0, 1, 4)
         deep = ctx.progress["deep"]
         assert deep["slices_per_cycle"] == 4 and deep["slice"] == 1 and deep["cycles_completed"] == 0
         assert deep["dirs_checked_this_cycle"] == (1 if plan("/changed") else 0)
-        await mode.audit_once(ctx, deep=True)  # type: ignore[arg-type]
-        assert ctx.source.deep[1].full and ctx.progress["deep"]["cycles_completed"] == 1
+        await mode.audit_once(ctx, deep=True)
+        full = audits(ctx)[1].deep
+        assert isinstance(full, DeepPlan) and full.full and ctx.progress["deep"]["cycles_completed"] == 1
         assert ctx.progress["deep"]["last_cycle_completed_at"] is not None
 
     asyncio.run(scenario())
@@ -150,12 +121,13 @@ def test_each_audit_hands_the_source_its_deep_slice_and_reports_the_cycle() -> N
 
 def test_with_the_deep_audit_off_the_source_gets_no_slice_but_a_requested_deep_audit_runs() -> None:
     async def scenario() -> None:
-        ctx = Context()
+        ctx = context()
         mode = AuditMode(FAST)
-        await mode.audit_once(ctx)  # type: ignore[arg-type]
-        assert ctx.source.deep == [None]
-        await mode.audit_once(ctx, deep=True)  # type: ignore[arg-type]
-        assert ctx.source.deep[1]("/anything") and ctx.progress["dirs_deep_checked"] == 1
+        await mode.audit_once(ctx)
+        assert audits(ctx)[0].deep is None
+        await mode.audit_once(ctx, deep=True)
+        deep = audits(ctx)[1].deep
+        assert deep is not None and deep("/anything") and ctx.progress["dirs_deep_checked"] == 1
 
     asyncio.run(scenario())
 
@@ -219,30 +191,30 @@ def test_a_resumed_tenure_audits_at_once_from_the_saved_cache_and_deep_progress(
             plan = saved.plan(at)
             assert plan is not None
             saved.done(plan, 5, at)
-        ctx = Context(TenureStart("audit", "view_restored", "restored"))
+        ctx = context(TenureStart("audit", "view_restored", "restored"))
         ctx.dir_cache.update({"/": 1.0, "/a": 2.0})  # the saved cache the agent loaded
         ctx.mode_state["deep"] = saved.state()
         mode = AuditMode(AuditOptions(interval_s=3600.0, deep_period_s=4 * 3600.0))
-        task = asyncio.create_task(mode.run(ctx))  # type: ignore[arg-type]
-        while not ctx.saved:
-            await asyncio.sleep(0.001)
+        task = asyncio.create_task(mode.run(ctx))
+        await async_wait_for(lambda: ctx.scans_completed, what="the resumed audit")
         task.cancel()
-        assert ctx.log[:2] == ["ready", "audit/start"]  # no interval waited: it ran at once
-        assert ctx.source.cache_seen[0] == {"/", "/a"}  # from the saved cache, not an empty one
-        plan = ctx.source.deep[0]
+        assert ctx.log[:2] == [("ready",), ("signal", "audit/start", False)]  # no interval waited
+        assert audits(ctx)[0].cached == {"/", "/a"}  # from the saved cache, not an empty one
+        plan = audits(ctx)[0].deep
         assert isinstance(plan, DeepPlan) and plan.first == 2  # the deep cycle goes on where it was
-        assert ctx.saved[0][1]["deep"]["next_slice"] == 3  # and its progress is saved with the cache
+        saved = ctx.scans_completed[0]
+        assert saved.mode_state["deep"]["next_slice"] == 3  # its progress is saved with the cache
+        assert saved.scan_lock_held
 
     asyncio.run(scenario())
 
 
 def test_a_new_tenure_waits_its_interval_and_starts_a_new_deep_cycle() -> None:
     async def scenario() -> None:
-        ctx = Context()  # starts with a snapshot
+        ctx = context()  # starts with a snapshot
         ctx.mode_state["deep"] = {"period_s": 0.0, "slices": 0, "next_slice": 7}  # ignored
-        task = asyncio.create_task(AuditMode(AuditOptions(interval_s=0.05, deep_period_s=0.0)).run(ctx))  # type: ignore[arg-type]
-        while ctx.source.audits < 1:
-            await asyncio.sleep(0.001)
+        task = asyncio.create_task(AuditMode(AuditOptions(interval_s=0.05, deep_period_s=0.0)).run(ctx))
+        await async_wait_for(lambda: audits(ctx), what="the first audit")
         task.cancel()
         assert ctx.waits[0] == 0.05
 

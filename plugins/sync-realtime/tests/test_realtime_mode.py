@@ -1,66 +1,55 @@
-"""The realtime mode: ready once the source watches, then every event published in order."""
+"""The realtime mode: ready once the source watches, then every event published in order.
+
+Driven with the ``sync_context`` and ``fake_source`` fixtures of core's pytest plugin.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import threading
-from collections.abc import Awaitable, Callable, Iterable, Iterator
-from types import SimpleNamespace
-from typing import Any
 
-from fustor_core.agent_api import EventsLost, OutgoingEvent, RealtimeItem
+from fustor_core.agent_api import EventsLost, OutgoingEvent
+from fustor_core.testing import MakeFakeSource, MakeSyncContext
 from fustor_sync_realtime import RealtimeMode
 
 
-class Source:
-    def watch(
-        self, stop: threading.Event, ready: Callable[[], None], batch_size: int
-    ) -> Iterator[list[RealtimeItem]]:
-        assert batch_size == 7
-        ready()
-        yield [
-            OutgoingEvent("realtime", "delete", [{"path": "/old"}]),
-            OutgoingEvent("realtime", "insert", [{"path": "/new"}]),
+def test_ready_comes_from_the_watching_thread_and_events_keep_their_order(
+    sync_context: MakeSyncContext, fake_source: MakeFakeSource
+) -> None:
+    source = fake_source(
+        realtime=[
+            [
+                OutgoingEvent("realtime", "delete", [{"path": "/old"}]),
+                OutgoingEvent("realtime", "insert", [{"path": "/new"}]),
+            ],
+            [OutgoingEvent("realtime", "update", [{"path": "/new"}]), EventsLost(("/",), "overflow")],
         ]
-        yield [OutgoingEvent("realtime", "update", [{"path": "/new"}]), EventsLost(("/",), "overflow")]
-
-
-class Context:
-    def __init__(self) -> None:
-        self.source = Source()
-        self.settings = SimpleNamespace(batch_size=7)
-        self.log: list[Any] = []
-        self.progress: dict[str, Any] = {}
-
-    def ready(self) -> None:
-        self.log.append(("ready", threading.current_thread() is not threading.main_thread()))
-
-    async def publish(self, event: OutgoingEvent) -> None:
-        self.log.append((event.event_type, event.rows[0]["path"]))
-
-    async def pump(
-        self, produce: Callable[[threading.Event], Iterable[Any]], consume: Callable[[Any], Awaitable[None]]
-    ) -> None:
-        for item in await asyncio.to_thread(lambda: list(produce(threading.Event()))):
-            await consume(item)
-
-    def report(self, **fields: Any) -> None:
-        self.progress.update(fields)
-
-    def request_relisting(self, paths: tuple[str, ...], reason: str) -> bool:
-        self.log.append(("relist", paths, reason))
-        return True
-
-
-def test_ready_comes_from_the_watching_thread_and_events_keep_their_order() -> None:
-    ctx = Context()
-    asyncio.run(RealtimeMode().run(ctx))  # type: ignore[arg-type]
+    )
+    ctx = sync_context(source, batch_size=7)
+    asyncio.run(RealtimeMode().run(ctx))
     assert ctx.log == [
-        ("ready", True),
-        ("delete", "/old"),
-        ("insert", "/new"),
-        ("update", "/new"),
+        ("ready",),
+        ("publish", "realtime", "delete", ["/old"]),
+        ("publish", "realtime", "insert", ["/new"]),
+        ("publish", "realtime", "update", ["/new"]),
         ("relist", ("/",), "overflow"),  # lost events: the agent is asked for a relisting, in order
     ]
+    assert ctx.ready_calls[0].in_worker_thread, "ready() comes from the source's own thread"
+    assert source.called("watch")[0].batch_size == 7
     assert ctx.progress["state"] == "watching"
     assert RealtimeMode.leader_only is False and RealtimeMode.order == 0
+
+
+def test_cancelling_the_mode_ends_the_watch_in_its_thread(
+    sync_context: MakeSyncContext, fake_source: MakeFakeSource
+) -> None:
+    async def scenario() -> None:
+        source = fake_source(keep_watching=True)
+        ctx = sync_context(source)
+        task = asyncio.create_task(RealtimeMode().run(ctx))
+        await asyncio.to_thread(ctx.ready_event.wait, 10)
+        assert not source.watch_ended.is_set(), "a live stream runs until told to stop"
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        assert await asyncio.to_thread(source.watch_ended.wait, 10), "the pump set the watch's stop"
+
+    asyncio.run(asyncio.wait_for(scenario(), 10))

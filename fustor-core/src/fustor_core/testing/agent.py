@@ -21,12 +21,14 @@ plugin build them and stop what is left running at the end of the test.
 from __future__ import annotations
 
 import asyncio
+import copy
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from fustor_core.agent_api import (
+    SNAPSHOT_START,
     DirCache,
     OutgoingEvent,
     RealtimeItem,
@@ -34,6 +36,7 @@ from fustor_core.agent_api import (
     RowDict,
     SentinelCheck,
     Source,
+    TenureStart,
 )
 
 T = TypeVar("T")
@@ -44,11 +47,9 @@ _END = object()
 @dataclass
 class FakePipeSettings:
     """The pipe settings a mode reads (:class:`~fustor_core.agent_api.PipeSettings`), with the
-    agent's defaults; a test overrides what it needs (``FakeSyncContext(source, batch_size=2)``)."""
+    agent's defaults; a test overrides what it needs (``FakeSyncContext(source, batch_size=2)``).
+    A mode's own settings are its options, given to the mode's constructor, not pipe settings."""
 
-    audit_interval_s: float = 600.0
-    deep_audit_period_s: float = 86400.0
-    sentinel_interval_s: float = 120.0
     heartbeat_interval_s: float = 10.0
     batch_size: int = 5000
     flush_interval_s: float = 0.0
@@ -194,6 +195,16 @@ class FakeSource:
 
 
 @dataclass(frozen=True)
+class CompletedScan:
+    """What a ``scan_completed()`` call would have the agent save."""
+
+    dir_cache: dict[str, Any]
+    mode_state: dict[str, Any]
+    scan_lock_held: bool
+    """True when called with the scan lock held (as a mode must)."""
+
+
+@dataclass(frozen=True)
 class ReadyCall:
     """How a mode called ``ctx.ready()``."""
 
@@ -206,7 +217,9 @@ class FakeSyncContext:
     """A :class:`~fustor_core.agent_api.SyncContext` that records everything a mode does.
 
     :attr:`log` holds, in order: ``("ready",)``, ``("publish", source, type, [paths])``,
-    ``("signal", name, wait)``, ``("relist", (paths...), reason)`` and ``("feedback", n)``;
+    ``("signal", name, wait)``, ``("scan_completed",)``, ``("relist", (paths...), reason)`` and
+    ``("feedback", n)``; :attr:`scans_completed` holds what the agent would save at each
+    ``scan_completed()`` (:class:`CompletedScan`: the cache, the mode state, the scan lock held);
     :attr:`published` the events themselves, :attr:`progress` the merged ``report`` fields,
     :attr:`waits` the timeouts of each ``wait_for_trigger``, :attr:`feedback` the sentinel
     updates sent.
@@ -214,8 +227,12 @@ class FakeSyncContext:
     :param signal_answers: what ``signal(name, wait=True)`` returns, by signal name (default
         ``{}``); a :class:`BaseException` is raised instead (a refused signal).
     :param sentinel_tasks: the successive answers of ``sentinel_tasks()`` (each a list of paths,
-        or an exception to raise); ``[]`` once they are used up.
+        or an exception to raise); ``[]`` once they are used up. The ``limit`` of each call is
+        in :attr:`sentinel_limits`.
     :param relisting: what ``request_relisting`` answers (the agent says False on a follower).
+    :param tenure_start: how the leader tenure begins (default: with a snapshot); a resumed
+        one is ``TenureStart("audit", "view_restored")``;
+    :param mode_state: the mode's saved state handed back on a resumed tenure (default ``{}``);
     :param settings: overrides of :class:`FakePipeSettings`.
     """
 
@@ -229,6 +246,8 @@ class FakeSyncContext:
         signal_answers: Mapping[str, dict[str, Any] | BaseException] | None = None,
         sentinel_tasks: Iterable[list[str] | BaseException] = (),
         relisting: bool = True,
+        tenure_start: TenureStart = SNAPSHOT_START,
+        mode_state: dict[str, Any] | None = None,
         **settings: Any,
     ) -> None:
         self.pipe = pipe
@@ -236,6 +255,9 @@ class FakeSyncContext:
         self.source: Source = source if source is not None else FakeSource()
         self.settings = replace(FakePipeSettings(), **settings)
         self.role = role
+        self.tenure_start = tenure_start
+        self.mode_state: dict[str, Any] = dict(mode_state or {})
+        self.scans_completed: list[CompletedScan] = []
         self.dir_cache: DirCache = {}
         self.scan_lock = asyncio.Lock()
         self.signal_answers = dict(signal_answers or {})
@@ -247,6 +269,7 @@ class FakeSyncContext:
         self.waits: list[float | None] = []
         self.ready_calls: list[ReadyCall] = []
         self.feedback: list[list[SentinelCheck]] = []
+        self.sentinel_limits: list[int] = []
         self.ready_event = threading.Event()
         """Set by the first ``ready()``: wait on it (with a timeout) from a test."""
         self._lock = threading.Lock()
@@ -282,6 +305,11 @@ class FakeSyncContext:
         self.ready_calls.append(ReadyCall(threading.current_thread() is not threading.main_thread(), held))
         self._append(("ready",))
         self.ready_event.set()
+
+    async def scan_completed(self) -> None:
+        completed = CompletedScan(dict(self.dir_cache), copy.deepcopy(self.mode_state), self.scan_lock.locked())
+        self.scans_completed.append(completed)
+        self._append(("scan_completed",))
 
     async def publish(self, event: OutgoingEvent) -> None:
         self.published.append(event)
@@ -339,7 +367,8 @@ class FakeSyncContext:
     def report(self, **fields: Any) -> None:
         self.progress.update(fields)
 
-    async def sentinel_tasks(self) -> list[str]:
+    async def sentinel_tasks(self, limit: int = 1000) -> list[str]:
+        self.sentinel_limits.append(limit)
         if not self.sentinel_answers:
             return []
         answer = self.sentinel_answers.pop(0)
@@ -360,6 +389,7 @@ MakeFakeSource = Callable[..., FakeSource]
 """The ``fake_source`` fixture: ``fake_source(snapshot=[...], files={...})``."""
 
 __all__ = [
+    "CompletedScan",
     "FakePipeSettings",
     "FakeSource",
     "FakeSyncContext",

@@ -29,7 +29,9 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from typing import Literal
+
+import pluggy
 
 from fustor_core.arbitration import (
     AuditRun,
@@ -81,7 +83,9 @@ class ViewLifecycle:
 
     __slots__ = ("_hook", "_observe", "view")
 
-    def __init__(self, view: ViewLike, hook: Any, *, observe: Callable[[Event], None] | None = None) -> None:
+    def __init__(
+        self, view: ViewLike, hook: pluggy.HookRelay, *, observe: Callable[[Event], None] | None = None
+    ) -> None:
         self.view = view
         self._hook = hook
         self._observe = observe

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from fustor_core.journal import Journal, JournalCorrupt, JournalRecord, JournalState, NewRecord, SnapshotInfo
-from fustor_core.journal_contract import JournalContract
+from fustor_core.testing.journal_contract import JournalContract
 
 
 @dataclass

@@ -30,7 +30,7 @@ at a time, while :meth:`~Journal.write_snapshot`, :meth:`~Journal.load_snapshot`
 Several Fusion nodes may share one journal store (one writes a view, others read it), so nothing
 in this contract assumes the reader is the process that wrote.
 
-``fustor_core.journal_contract.JournalContract`` is the test suite every implementation passes.
+``fustor_core.testing.journal_contract.JournalContract`` is the test suite every implementation passes.
 """
 
 from __future__ import annotations

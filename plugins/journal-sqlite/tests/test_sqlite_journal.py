@@ -14,8 +14,8 @@ import pytest
 
 from fustor_core.errors import ConfigError
 from fustor_core.journal import JournalCorrupt, NewRecord
-from fustor_core.journal_contract import JournalContract, records
 from fustor_core.plugins import get_plugin_manager
+from fustor_core.testing.journal_contract import JournalContract, records
 from fustor_journal_sqlite import SqliteJournal
 from fustor_journal_sqlite.journal import DB_NAME, JournalInUse
 

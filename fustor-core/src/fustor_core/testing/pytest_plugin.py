@@ -11,7 +11,8 @@ fustor-core and pytest gets, with no conftest:
   then pipe settings as keywords); pumps still running at the end of the test are stopped;
 * ``fake_source`` — a factory of :class:`fustor_core.testing.FakeSource`, closed at the end.
 
-The contract suites (:mod:`fustor_core.testing.storage_contract`) are subclassed, not fixtures;
+The contract suites (:mod:`fustor_core.testing.storage_contract` for tree stores,
+:mod:`fustor_core.testing.journal_contract` for journals) are subclassed, not fixtures;
 this plugin registers them for pytest's assertion rewriting, so their failures show the values
 compared.
 """
@@ -23,7 +24,7 @@ from typing import Any
 
 import pytest
 
-pytest.register_assert_rewrite("fustor_core.testing.storage_contract")
+pytest.register_assert_rewrite("fustor_core.testing.storage_contract", "fustor_core.testing.journal_contract")
 
 from fustor_core.testing.agent import FakeSource, FakeSyncContext, MakeFakeSource, MakeSyncContext  # noqa: E402
 from fustor_core.testing.rules import MakeRuleHarness, RuleHarness  # noqa: E402

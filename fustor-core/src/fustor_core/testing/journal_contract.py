@@ -15,7 +15,8 @@ newest stored record of a closed journal the way a crash in the middle of a writ
         def corrupt_last_record(self, tmp_path):
             return lambda: truncate_newest_payload(tmp_path / "demo")
 
-Imported by tests only (it needs pytest).
+Imported by tests only (it needs pytest); core's pytest plugin registers it for assertion
+rewriting, so a failure shows the values compared.
 """
 
 from __future__ import annotations

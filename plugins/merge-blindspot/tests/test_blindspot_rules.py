@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fustor_core.arbitration import Changes
+from fustor_core.arbitration import SentinelUpdate
 from fustor_core.testing import MakeRuleHarness
 from fustor_core.testing import RuleHarness as Harness
 
@@ -121,7 +121,7 @@ def test_new_leader_session_starts_discovery_afresh(rule_harness: MakeRuleHarnes
 def test_sentinel_finding_a_file_gone_clears_its_addition(rule_harness: MakeRuleHarness) -> None:
     h = rule_harness(PLUGIN)
     h.send("audit", "insert", h.row("/x", 1.0), h.row("/y", 1.0))
-    h.hook.fustor_sentinel_feedback(view=h.view, updates=[], changes=Changes(deleted=["/x"]))
+    h.sentinel_feedback(SentinelUpdate("/x", exists=False))  # the engine deletes it first
     assert list(additions(h)) == ["/y"]
 
 

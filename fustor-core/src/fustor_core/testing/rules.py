@@ -28,7 +28,7 @@ from fustor_core.config import ArbitrationSettings
 from fustor_core.errors import PluginError
 from fustor_core.event_model import Event, EventType, MessageSource, Row
 from fustor_core.lifecycle import ViewLifecycle
-from fustor_core.options import build_options, rule_option_models
+from fustor_core.options import build_options, default_options, rule_option_models
 from fustor_core.pathlist import PathList
 from fustor_core.plugins import get_plugin_manager
 from fustor_core.testing.dict_store import DictStore
@@ -140,8 +140,12 @@ class RuleHarness:
         return cls(pm, FakeView(settings or ArbitrationSettings(), validated))
 
     def __init__(self, pm: pluggy.PluginManager, view: FakeView) -> None:
+        """Drive ``pm``'s rules on ``view``; a rule whose options ``view`` lacks gets its model's
+        defaults, as in Fusion when ``fusion.yaml`` does not configure it."""
         self.pm = pm
         self.view = view
+        for rule, defaults in default_options(rule_option_models(pm)).items():
+            view.rule_options.setdefault(rule, defaults)
         self.hook = pm.hook
         self.lifecycle = ViewLifecycle(view, pm.hook)
         self.hook.fustor_view_started(view=view)

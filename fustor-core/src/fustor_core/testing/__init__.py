@@ -5,6 +5,10 @@
   :class:`~fustor_core.lifecycle.ViewLifecycle`, the very order Fusion's engine uses;
 * **sync modes** — :class:`FakeSyncContext` records what a mode does; :class:`FakeSource`
   yields scripted rows;
+* **sources** — :class:`~fustor_core.testing.source_contract.SourceContract`, the suite a
+  source's tests subclass (import it from its module);
+* **pushers** — :class:`FakePusherLink` hands a pusher a scripted stream and records what it
+  reported;
 * **storage backends** — :class:`~fustor_core.testing.storage_contract.TreeStoreContract`, the
   suite a backend's tests subclass (import it from its module: it needs pytest);
 * **journals** — :class:`~fustor_core.testing.journal_contract.JournalContract`, likewise;
@@ -19,6 +23,7 @@ fixtures. Importing this package needs nothing but fustor-core's own dependencie
 
 from fustor_core.testing.agent import (
     FakePipeSettings,
+    FakePusherLink,
     FakeSource,
     FakeSyncContext,
     MakeFakeSource,
@@ -35,6 +40,7 @@ __all__ = [
     "DictStore",
     "FakeClock",
     "FakePipeSettings",
+    "FakePusherLink",
     "FakeSource",
     "FakeSyncContext",
     "FakeView",

@@ -1,5 +1,5 @@
 """Drive a sync mode without an agent: a recording :class:`FakeSyncContext` and a scripted
-:class:`FakeSource`.
+:class:`FakeSource`; and a pusher: :class:`FakePusherLink` hands it a scripted stream.
 
 A sync mode only talks to its :class:`~fustor_core.agent_api.SyncContext`, so a test runs the
 mode's ``run(ctx)`` (or one of its steps) on a fake one and reads what the mode did, in order::
@@ -35,6 +35,8 @@ from fustor_core.agent_api import (
     Role,
     RowDict,
     SentinelCheck,
+    SessionInfo,
+    Signal,
     Source,
     TenureStart,
 )
@@ -382,6 +384,66 @@ class FakeSyncContext:
         return {"accepted": len(updates)}
 
 
+# --------------------------------------------------------------------------------------------
+# the pusher's link
+# --------------------------------------------------------------------------------------------
+
+
+class FakePusherLink:
+    """A :class:`~fustor_core.agent_api.PusherLink` that hands a pusher the items the test
+    queued, then ``[]`` (the stream closed and drained), and records what the pusher reported.
+
+    :param items: the stream, in order (:class:`~fustor_core.agent_api.OutgoingEvent` and
+        :class:`~fustor_core.agent_api.Signal`; give a signal a future with :meth:`signal`);
+    :param ended_tenures: tenures that are over: their items are not current.
+
+    :attr:`sessions` holds every ``session_changed`` argument, :attr:`counters` the summed
+    ``count`` calls, :attr:`errors` the ``error`` messages.
+    """
+
+    def __init__(
+        self,
+        items: Iterable[OutgoingEvent | Signal] = (),
+        *,
+        ended_tenures: Iterable[int] = (),
+        **settings: Any,
+    ) -> None:
+        self.agent_id = "test-agent"
+        self.source_uri = "fake://source"
+        self.settings = replace(FakePipeSettings(), **settings)
+        self.queue: list[OutgoingEvent | Signal] = list(items)
+        self.ended_tenures = set(ended_tenures)
+        self.sessions: list[SessionInfo | None] = []
+        self.counters: dict[str, int] = {}
+        self.errors: list[str] = []
+
+    @staticmethod
+    def signal(name: str, tenure: int | None = None) -> Signal:
+        """A signal whose ``done`` future a test can await (make it inside the event loop)."""
+        return Signal(name, tenure, asyncio.get_running_loop().create_future())
+
+    async def take(self, max_rows: int, linger_s: float = 0.0) -> list[OutgoingEvent | Signal]:
+        taken: list[OutgoingEvent | Signal] = []
+        rows = 0
+        while self.queue and (not taken or rows < max_rows):
+            item = self.queue.pop(0)
+            taken.append(item)
+            rows += len(item.rows) if isinstance(item, OutgoingEvent) else 0
+        return taken
+
+    def is_current(self, item: OutgoingEvent | Signal) -> bool:
+        return item.tenure is None or item.tenure not in self.ended_tenures
+
+    def session_changed(self, session: SessionInfo | None) -> None:
+        self.sessions.append(session)
+
+    def count(self, name: str, n: int = 1) -> None:
+        self.counters[name] = self.counters.get(name, 0) + n
+
+    def error(self, message: str) -> None:
+        self.errors.append(message)
+
+
 MakeSyncContext = Callable[..., FakeSyncContext]
 """The ``sync_context`` fixture: ``sync_context(source, batch_size=2, signal_answers=...)``."""
 
@@ -391,6 +453,7 @@ MakeFakeSource = Callable[..., FakeSource]
 __all__ = [
     "CompletedScan",
     "FakePipeSettings",
+    "FakePusherLink",
     "FakeSource",
     "FakeSyncContext",
     "MakeFakeSource",

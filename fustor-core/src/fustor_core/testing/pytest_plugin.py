@@ -24,7 +24,11 @@ from typing import Any
 
 import pytest
 
-pytest.register_assert_rewrite("fustor_core.testing.storage_contract", "fustor_core.testing.journal_contract")
+pytest.register_assert_rewrite(
+    "fustor_core.testing.storage_contract",
+    "fustor_core.testing.journal_contract",
+    "fustor_core.testing.source_contract",
+)
 
 from fustor_core.testing.agent import FakeSource, FakeSyncContext, MakeFakeSource, MakeSyncContext  # noqa: E402
 from fustor_core.testing.rules import MakeRuleHarness, RuleHarness  # noqa: E402

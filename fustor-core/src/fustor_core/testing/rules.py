@@ -30,7 +30,7 @@ from fustor_core.event_model import Event, EventType, MessageSource, Row
 from fustor_core.lifecycle import ViewLifecycle
 from fustor_core.options import build_options, default_options, rule_option_models
 from fustor_core.pathlist import PathList
-from fustor_core.plugins import get_plugin_manager
+from fustor_core.plugins import describe_plugins, get_plugin_manager
 from fustor_core.testing.dict_store import DictStore
 
 T0 = 1_700_000_000.0
@@ -114,8 +114,11 @@ class RuleHarness:
         settings: ArbitrationSettings | None = None,
         *,
         options: Mapping[str, Mapping[str, Any]] | None = None,
+        also: Sequence[str] = (),
     ) -> RuleHarness:
-        """Load only the installed plugin ``name`` (entry-point or distribution name).
+        """Load only the installed plugin ``name`` (entry-point or distribution name), and the
+        installed plugins ``also`` names (the rules yours works with, e.g. a rule that edits
+        ``merge-suspect``'s list).
 
         :param settings: the engine settings the view carries (``hot_window_s``,
             ``future_tolerance_s``; their defaults otherwise).
@@ -123,9 +126,11 @@ class RuleHarness:
             ``{"merge-tombstone": {"ttl_s": 100}}``; validated against the models the plugin
             registers (a bad value raises the service's ConfigError), defaults for the rest.
         """
-        pm = get_plugin_manager(only=[name])
-        if not pm.get_plugins():
-            raise AssertionError(f"plugin {name!r} is not installed (entry point group 'fustor')")
+        pm = get_plugin_manager(only=[name, *also])
+        loaded = {n for info in describe_plugins(pm) for n in (info.name, info.distribution)}
+        for wanted in (name, *also):
+            if wanted not in loaded:
+                raise AssertionError(f"plugin {wanted!r} is not installed (entry point group 'fustor')")
         models = rule_option_models(pm)
         sections = options or {}
         unknown = set(sections) - set(models)

@@ -1,5 +1,4 @@
-"""Scratch files are never flagged: ``*.tmp`` and ``*.part`` are neither suspect nor blind-spot
-additions.
+"""Scratch files (``*.tmp``, ``*.part`` unless configured) are neither suspect nor blind-spot additions.
 
 Upload tools write to a scratch name and rename it when done, so flagging the scratch file only
 adds noise to the suspect and blind-spot answers. The default rules mark files after each batch;
@@ -8,25 +7,34 @@ this hook runs after them (``trylast``) and unlists the scratch files they marke
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from fustor_core import hookimpl
 from fustor_core.arbitration import Batch, ViewLike
+from fustor_core.config import FustorConfig
+from fustor_core.options import RegisterRuleOptions
 
-SCRATCH_SUFFIXES = (".tmp", ".part")
-LISTS_TO_CLEAN = ("suspects", "blind_spot_additions")
+NAME = "merge-ignore-tmp"
 
 
-def is_scratch_file(path: str) -> bool:
-    """True for ``*.tmp`` and ``*.part`` names."""
-    return path.endswith(SCRATCH_SUFFIXES)
+class IgnoreTmpOptions(FustorConfig):
+    """``rules: {merge-ignore-tmp: {suffixes: [...]}}`` in ``fusion.yaml``."""
+
+    suffixes: list[str] = Field(default_factory=lambda: [".tmp", ".part"])
+    lists: list[str] = Field(default_factory=lambda: ["suspects", "blind_spot_additions"])
+
+
+@hookimpl
+def fustor_rule_options(register: RegisterRuleOptions) -> None:
+    register(NAME, IgnoreTmpOptions)
 
 
 @hookimpl(trylast=True)
 def fustor_batch_applied(view: ViewLike, batch: Batch) -> None:
-    scratch = [row.path for row in batch.rows if not row.is_dir and is_scratch_file(row.path)]
-    if not scratch:
-        return
-    for list_name in LISTS_TO_CLEAN:
-        entries = view.get_list(list_name)  # None when that rule is not installed
-        if entries is not None:
-            for path in scratch:
-                entries.discard(path)
+    options: IgnoreTmpOptions = view.options(NAME)
+    suffixes = tuple(options.suffixes)
+    scratch = [row.path for row in batch.rows if not row.is_dir and row.path.endswith(suffixes)]
+    lists = [view.get_list(name) for name in options.lists] if scratch else []
+    for entries in filter(None, lists):  # None: that list's rule is not installed
+        for path in scratch:
+            entries.discard(path)

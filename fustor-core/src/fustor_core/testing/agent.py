@@ -309,8 +309,8 @@ class FakeSyncContext:
         self.ready_event.set()
 
     async def scan_completed(self) -> None:
-        completed = CompletedScan(dict(self.dir_cache), copy.deepcopy(self.mode_state), self.scan_lock.locked())
-        self.scans_completed.append(completed)
+        state = copy.deepcopy(self.mode_state)
+        self.scans_completed.append(CompletedScan(dict(self.dir_cache), state, self.scan_lock.locked()))
         self._append(("scan_completed",))
 
     async def publish(self, event: OutgoingEvent) -> None:

@@ -47,7 +47,8 @@ def make_stack(
     lab: NfsLab, registry: LabRegistry, tmp_path: Path, request: pytest.FixtureRequest
 ) -> Iterator[Callable[..., LabStack]]:
     """Build a stack; ``make_stack(hosts=("a", "b"), fusion={...}, agent={...})`` starts Fusion,
-    then the agents in order (the first is the leader), waiting for the leader's snapshot.
+    then the agents in order (the first is the leader), waiting for the leader's snapshot and
+    for every other agent's realtime to watch.
 
     ``fusion_env`` adds to Fusion's environment (``{"FUSTOR_DISABLE_PLUGINS": "merge-mtime"}``);
     ``pausable`` hosts read through the test-only ``pausable`` source, driven by ``stack.gate``."""
@@ -76,6 +77,8 @@ def make_stack(
             if i == 0:
                 stack.wait_leader(host)
                 stack.wait_snapshot(host)
+            else:  # a test may change files through this host at once: its realtime must see them
+                stack.wait(lambda h=host: realtime_state(stack, h) == "watching", 20, f"{host}'s realtime")
         return stack
 
     yield build
@@ -84,6 +87,10 @@ def make_stack(
         if failed is not None and failed.failed:
             print(stack.logs())
         stack.close()
+
+
+def realtime_state(stack: LabStack, host: str) -> str | None:
+    return stack.agent_pipe(host)["modes"].get("realtime", {}).get("state")  # type: ignore[no-any-return]
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

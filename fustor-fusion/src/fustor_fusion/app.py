@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable
 import pluggy
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from fustor_core.http_errors import ErrorBoundary, exception_handlers
 from fustor_core.logs import log_event
@@ -26,6 +26,7 @@ from fustor_fusion.endpoints import Endpoint, strict_query
 from fustor_fusion.openapi import build_openapi
 from fustor_fusion.routes import ingest, meta, query
 from fustor_fusion.service import FusionService
+from fustor_fusion.webui import ui_mount
 
 logger = logging.getLogger(__name__)
 
@@ -70,8 +71,12 @@ def create_app(
             await service.close()
             log_event(logger, logging.INFO, "fusion stopped")
 
+    routes: list[BaseRoute] = [
+        Route(e.path, strict_query(e), methods=[e.method]) for e in ENDPOINTS
+    ]
+    routes.append(ui_mount())  # the web view: static files, not part of the API document
     app = Starlette(
-        routes=[Route(e.path, strict_query(e), methods=[e.method]) for e in ENDPOINTS],
+        routes=routes,
         middleware=[Middleware(ErrorBoundary, service="Fusion")],
         exception_handlers=exception_handlers(service="Fusion"),
         lifespan=lifespan,

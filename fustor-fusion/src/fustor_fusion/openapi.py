@@ -2,7 +2,8 @@
 
 Schemas come from the pydantic models named by each :class:`~fustor_fusion.endpoints.Endpoint`
 (OpenAPI 3.1 uses JSON Schema 2020-12, which is what pydantic emits), so the document cannot
-drift from the code: a route exists in the app if and only if it is in this document.
+drift from the code: an API route exists in the app if and only if it is in this document (the
+web view's static files under ``/ui/`` are not API routes and are not listed).
 """
 
 from __future__ import annotations

@@ -1,0 +1,139 @@
+"""What the web-view tests run against: a real Fusion fed by a real agent, and a real browser.
+
+``WebStack`` starts ``fustor-fusion serve`` (datastores ``demo`` and ``other``, static keys) and
+``fustor-agent run`` watching a directory, exactly as an operator would; ``launch_chromium``
+starts Debian's Chromium through Playwright (never a downloaded browser build).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from fustor_core.testing import free_port, wait_for
+from fustor_demo.processes import Service, command_path
+
+DATASTORE = "demo"
+QUERY_KEY = "ui-query-key"
+INGEST_KEY = "ui-ingest-key"
+OTHER_QUERY_KEY = "other-query-key"
+"""A valid key, but for datastore ``other``: the page must say 403, not 401."""
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+"""Kept after the run (CI artefacts); git-ignored."""
+
+
+def chromium_path() -> str | None:
+    """Debian's Chromium (``apt-get install chromium``), or ``FUSTOR_CHROMIUM``."""
+    configured = os.environ.get("FUSTOR_CHROMIUM")
+    if configured:
+        return configured if Path(configured).exists() else None
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def browser_unavailable_reason() -> str | None:
+    """Why the browser tests cannot run here, or None."""
+    if importlib.util.find_spec("playwright") is None:
+        return "Playwright for Python is not installed (pip install playwright)"
+    if chromium_path() is None:
+        return "Chromium is not installed (apt-get install chromium)"
+    return None
+
+
+class WebStack:
+    """Fusion and one agent watching ``root``; ``modes`` narrows the agent's sync modes."""
+
+    def __init__(self, workdir: Path, root: Path, *, modes: list[str] | None = None) -> None:
+        self.workdir = workdir
+        self.root = root
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        workdir.mkdir(parents=True, exist_ok=True)
+        fusion_config = workdir / "fusion.yaml"
+        fusion_config.write_text(
+            yaml.safe_dump(
+                {
+                    "session_timeout_s": 3.0,
+                    "heartbeat_interval_s": 0.5,
+                    "tick_interval_s": 0.2,
+                    "hot_window_s": 600,
+                    "datastores": {
+                        DATASTORE: {
+                            "api_keys": [
+                                {"key": INGEST_KEY, "scopes": ["ingest"]},
+                                {"key": QUERY_KEY, "scopes": ["query"]},
+                            ]
+                        },
+                        "other": {"api_keys": [{"key": OTHER_QUERY_KEY, "scopes": ["query"]}]},
+                    },
+                }
+            )
+        )
+        self.fusion = Service(
+            "fusion",
+            [command_path("fustor-fusion"), "serve", "--config", str(fusion_config), "--port", str(self.port)],
+            log_dir=workdir,
+            ready_url=f"{self.url}/readyz",
+        )
+        agent_port = free_port()
+        pipe: dict[str, Any] = {
+            "datastore": DATASTORE,
+            "source": {"driver": "fs", "path": str(root)},
+            "pusher": {"driver": "http", "url": self.url, "api_key": INGEST_KEY, "retry_max_s": 0.5},
+            "audit_interval_s": 1.0,
+            "sentinel_interval_s": 1.0,
+            "heartbeat_interval_s": 0.5,
+        }
+        if modes is not None:
+            pipe["modes"] = modes
+        agent_config = workdir / "agent.yaml"
+        agent_config.write_text(
+            yaml.safe_dump({"agent_id": "ui-agent", "shutdown_timeout_s": 5.0, "pipes": [pipe]})
+        )
+        self.agent = Service(
+            "agent",
+            [command_path("fustor-agent"), "run", "--config", str(agent_config), "--port", str(agent_port)],
+            log_dir=workdir,
+            ready_url=f"http://127.0.0.1:{agent_port}/healthz",
+        )
+        self.client = httpx.Client(base_url=self.url, headers={"X-API-Key": QUERY_KEY}, timeout=10)
+
+    def start(self) -> WebStack:
+        self.fusion.start()
+        self.agent.start()
+        wait_for(lambda: self.stats()["last_snapshot_end"], 60, "the agent's snapshot to reach Fusion")
+        return self
+
+    def stop(self) -> None:
+        self.agent.stop()
+        self.fusion.stop()
+        self.client.close()
+
+    def stats(self) -> dict[str, Any]:
+        answer = self.client.get(f"/api/v1/views/{DATASTORE}/stats")
+        answer.raise_for_status()
+        return answer.json()  # type: ignore[no-any-return]
+
+    def node(self, path: str) -> dict[str, Any] | None:
+        answer = self.client.get(f"/api/v1/views/{DATASTORE}/tree", params={"path": path, "depth": 0})
+        return answer.json() if answer.status_code == 200 else None  # type: ignore[no-any-return]
+
+    def page_url(self, path: str = "/", datastore: str = DATASTORE) -> str:
+        names = [name for name in path.split("/") if name]
+        return f"{self.url}/ui/#/" + "/".join([datastore, *names])

@@ -87,7 +87,14 @@ class WebStack:
         )
         self.fusion = Service(
             "fusion",
-            [command_path("fustor-fusion"), "serve", "--config", str(fusion_config), "--port", str(self.port)],
+            [
+                command_path("fustor-fusion"),
+                "serve",
+                "--config",
+                str(fusion_config),
+                "--port",
+                str(self.port),
+            ],
             log_dir=workdir,
             ready_url=f"{self.url}/readyz",
         )

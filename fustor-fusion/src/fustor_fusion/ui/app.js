@@ -59,6 +59,7 @@ function clearMessage() {
 
 function showLogin(datastore) {
   stopWatching();
+  shownData.clear();
   byId("main").hidden = true;
   byId("change").hidden = true;
   byId("live").hidden = true;
@@ -122,6 +123,17 @@ function resetLists() {
 
 // -- reading and showing ----------------------------------------------------------------------
 
+const shownData = new Map();
+
+/** True when ``data`` differs from what ``part`` of the page shows now: a refresh that finds
+ * nothing new leaves the page alone, so a selection or a hovered link survives it. */
+function changed(part, data) {
+  const signature = JSON.stringify(data);
+  if (shownData.get(part) === signature) return false;
+  shownData.set(part, signature);
+  return true;
+}
+
 const TAB_LOADERS = { tree: loadTree, suspects: loadSuspects, "blind-spots": loadBlindSpots, sessions: loadSessions };
 
 /** Re-read the stats and the open tab; say what went wrong in words a person can act on. */
@@ -145,6 +157,7 @@ async function refresh() {
       const up = parentOf(state.path);
       showMessage(error.message, "error", " ", h("a", { href: hrefFor(api.datastore, up) }, `Go up to ${up}`));
       fill(byId("entries"));
+      shownData.delete("tree");
       return;
     }
     showLive(error.status === 0 ? "Fusion not answering" : "error", "down");
@@ -185,6 +198,7 @@ async function loadStats(api) {
   const scans = [s.snapshot_running && "snapshot", s.audit_running && "audit"].filter(Boolean);
   items.push(["scans", "Running", scans.length ? scans.join(", ") : "no scan"]);
   if (s.last_audit_end) items.push(["last-audit", "Last audit", fmt.time(s.last_audit_end)]);
+  if (!changed("stats", items)) return;
   fill(
     byId("stats"),
     items.map(([id, label, value, title]) =>
@@ -223,6 +237,7 @@ async function loadTree(api) {
   // a click (another page, another directory) may have asked for something else meanwhile
   if (api !== state.api || path !== state.path || cursor !== state.cursor || pageSize !== state.pageSize) return;
   state.next = next;
+  if (!changed("tree", [api.datastore, path, cursor, pageSize, node, next])) return;
   fill(byId("crumbs"), crumbs(api.datastore, path));
   const counts = node.is_dir
     ? [`${fmt.count(node.files)} files`, `${fmt.count(node.dirs)} dirs`, h("span", { title: `${fmt.count(node.bytes)} bytes` }, fmt.bytes(node.bytes))]
@@ -282,7 +297,7 @@ async function loadSuspects(api, more = false) {
   const list = state.lists.suspects;
   const params = more ? { limit: LIST_PAGE, cursor: list.cursor } : { limit: listLimit(list.shown) };
   const { body, next } = await api.get("suspects", params);
-  if (api !== state.api) return;
+  if (api !== state.api || (!more && !changed("suspects", [api.datastore, body, next]))) return;
   const items = body.map((entry) => listEntry(api.datastore, entry));
   if (more) byId("suspects").append(...items);
   else fill(byId("suspects"), items.length ? items : h("li", { class: "empty" }, "No suspect files."));
@@ -295,7 +310,7 @@ async function loadBlindSpots(api, more = false) {
   const list = state.lists.blind;
   const params = more ? { limit: LIST_PAGE, cursor: list.cursor } : { limit: listLimit(list.shown) };
   const { body, next } = await api.get("blind-spots", params);
-  if (api !== state.api) return;
+  if (api !== state.api || (!more && !changed("blind-spots", [api.datastore, body, next]))) return;
   for (const [id, entries, none] of [
     ["blind-additions", body.additions, "No additions."],
     ["blind-deletions", body.deletions, "No deletions."],

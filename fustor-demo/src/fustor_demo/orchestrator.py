@@ -270,6 +270,7 @@ Fustor demo is running — watching {watched}
   fusion    {self.fusion_url}   ({stats["files"]:,} files, {stats["dirs"]:,} dirs in view '{DATASTORE}')
   agent     {self.agent_url}/api/v1/status
   query key {key}
+  web view  {self.fusion_url}/ui/#/{DATASTORE}{upload}   (enter the query key)
 
 Try:
   curl -s -H 'X-API-Key: {key}' '{base}/stats'

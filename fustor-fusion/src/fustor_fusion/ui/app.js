@@ -149,6 +149,7 @@ async function refresh() {
     if (api !== state.api) return;
     if (!(error instanceof ApiError)) throw error;
     if (error.needsLogin) {
+      if (error.status === 401) sessionStorage.removeItem(KEY_ITEM); // a refused key is not kept
       showLogin(api.datastore);
       showMessage(error.message);
       return;
@@ -276,10 +277,17 @@ function entryRow(datastore, child) {
   );
 }
 
+/** A list entry's field as a person reads it: times as times, sizes as sizes. */
+function fieldText(name, value) {
+  if (name === "mtime" || name.endsWith("_at")) return fmt.time(value);
+  if (name === "size") return fmt.bytes(value);
+  return String(value);
+}
+
 function listEntry(datastore, entry) {
   const details = Object.entries(entry)
     .filter(([name]) => name !== "path")
-    .map(([name, value]) => `${name.replace(/_/g, " ")}: ${name === "mtime" || name.endsWith("_at") ? fmt.time(value) : value}`);
+    .map(([name, value]) => `${name.replace(/_/g, " ")}: ${fieldText(name, value)}`);
   return h(
     "li",
     { "data-path": entry.path },

@@ -19,6 +19,8 @@ from webstack import CHROMIUM_ARGS, SCREENSHOTS, WebStack, browser_unavailable_r
 OLD = 1_600_000_000.0
 """An mtime far outside the hot window: files with it are not suspect."""
 BIG_ENTRIES = 5000
+ODD_DIR = "a dir #1 ü %41 ?x=y"
+"""A name that means something in an address (#, %, ?, =, spaces, non-ASCII)."""
 
 
 def _require_browser() -> None:
@@ -90,6 +92,7 @@ def make_sample_tree(root: Path) -> None:
         _write(root / "big" / f"f-{i:05d}.dat", i % 7)
     _write(root / "live" / "settled.dat", 10)
     _write(root / "odd" / "<img src=x onerror=window.pwned=1>.dat", 1)
+    _write(root / "odd" / ODD_DIR / "inner.txt", 3)
     os.utime(root / "upload" / "run-1", (OLD, OLD))
 
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from conftest import BIG_ENTRIES
+from conftest import BIG_ENTRIES, ODD_DIR
 from webstack import OTHER_QUERY_KEY, QUERY_KEY, WebStack
 
 from fustor_core.testing import wait_for
@@ -85,14 +85,22 @@ def test_browse_with_breadcrumbs_counts_sizes_and_mtimes(
     assert row(page, "/big").locator("td[data-label=files]").inner_text() == f"{BIG_ENTRIES:,}"
 
 
-def test_names_are_shown_as_text_never_run(stack: WebStack, new_page: Callable[..., Page]) -> None:
+def test_names_are_shown_as_text_never_run_and_survive_the_address(
+    stack: WebStack, new_page: Callable[..., Page]
+) -> None:
     page = new_page()
     sign_in(page, stack, "/odd")
     name = "<img src=x onerror=window.pwned=1>.dat"
     row(page, f"/odd/{name}").wait_for()
-    assert page.locator("#entries td.name").inner_text() == name
+    assert row(page, f"/odd/{name}").locator("td.name").inner_text() == name
     assert page.evaluate("window.pwned") is None
     assert page.locator("#entries img").count() == 0
+
+    row(page, f"/odd/{ODD_DIR}").get_by_role("link").click()  # a name that means something in a URL
+    row(page, f"/odd/{ODD_DIR}/inner.txt").wait_for()
+    assert page.locator("#crumbs [aria-current=page]").inner_text() == ODD_DIR
+    page.reload()  # the address alone brings it back
+    row(page, f"/odd/{ODD_DIR}/inner.txt").wait_for()
 
 
 def test_a_written_file_appears_with_its_suspect_badge(

@@ -27,10 +27,19 @@ const state = {
 
 // -- the address ------------------------------------------------------------------------------
 
+/** A part of the address as written; a mistyped escape ("%zz") stays as it is. */
+function decodePart(part) {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return part;
+  }
+}
+
 function parseHash() {
   const parts = window.location.hash.replace(/^#\/?/, "").split("/");
-  const datastore = decodeURIComponent(parts[0] || "");
-  const names = parts.slice(1).filter((p) => p !== "").map(decodeURIComponent);
+  const datastore = decodePart(parts[0] || "");
+  const names = parts.slice(1).filter((p) => p !== "").map(decodePart);
   return { datastore, path: "/" + names.join("/") };
 }
 

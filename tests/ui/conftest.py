@@ -14,13 +14,14 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from webstack import CHROMIUM_ARGS, SCREENSHOTS, WebStack, browser_unavailable_reason, chromium_path
-
-OLD = 1_600_000_000.0
-"""An mtime far outside the hot window: files with it are not suspect."""
-BIG_ENTRIES = 5000
-ODD_DIR = "a dir #1 ü %41 ?x=y"
-"""A name that means something in an address (#, %, ?, =, spaces, non-ASCII)."""
+from webstack import (
+    CHROMIUM_ARGS,
+    SCREENSHOTS,
+    WebStack,
+    browser_unavailable_reason,
+    chromium_path,
+    make_sample_tree,
+)
 
 
 def _require_browser() -> None:
@@ -74,26 +75,6 @@ def screenshot() -> Callable[[Any, str], Path]:
         return path
 
     return take
-
-
-def _write(path: Path, size: int, mtime: float | None = OLD) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(b"x" * size)
-    if mtime is not None:
-        os.utime(path, (mtime, mtime))
-
-
-def make_sample_tree(root: Path) -> None:
-    """Uploads with known sizes and old mtimes, a 5,000-entry directory, a directory to write in."""
-    _write(root / "upload" / "run-1" / "data.bin", 1536 * 1024)
-    _write(root / "upload" / "run-1" / "notes.txt", 100)
-    _write(root / "upload" / "run-2" / "part-1.dat", 2048)
-    for i in range(BIG_ENTRIES):
-        _write(root / "big" / f"f-{i:05d}.dat", i % 7)
-    _write(root / "live" / "settled.dat", 10)
-    _write(root / "odd" / "<img src=x onerror=window.pwned=1>.dat", 1)
-    _write(root / "odd" / ODD_DIR / "inner.txt", 3)
-    os.utime(root / "upload" / "run-1", (OLD, OLD))
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from conftest import BIG_ENTRIES, ODD_DIR
-from webstack import OTHER_QUERY_KEY, QUERY_KEY, WebStack
+from webstack import BIG_ENTRIES, ODD_DIR, OTHER_QUERY_KEY, QUERY_KEY, WebStack
 
 from fustor_core.testing import wait_for
 

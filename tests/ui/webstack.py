@@ -1,8 +1,9 @@
 """What the web-view tests run against: a real Fusion fed by a real agent, and a real browser.
 
 ``WebStack`` starts ``fustor-fusion serve`` (datastores ``demo`` and ``other``, static keys) and
-``fustor-agent run`` watching a directory, exactly as an operator would; ``launch_chromium``
-starts Debian's Chromium through Playwright (never a downloaded browser build).
+``fustor-agent run`` watching a directory, exactly as an operator would; ``chromium_path`` finds
+Debian's Chromium, which the ``browser`` fixture starts through Playwright (never a downloaded
+browser build); ``make_sample_tree`` writes the files the tests browse.
 """
 
 from __future__ import annotations
@@ -37,6 +38,33 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 """Kept after the run (CI artefacts); git-ignored."""
+
+
+OLD = 1_600_000_000.0
+"""An mtime far outside the hot window: files with it are not suspect."""
+BIG_ENTRIES = 5000
+ODD_DIR = "a dir #1 ü %41 ?x=y"
+"""A name that means something in an address (#, %, ?, =, spaces, non-ASCII)."""
+
+
+def _write(path: Path, size: int, mtime: float | None = OLD) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"x" * size)
+    if mtime is not None:
+        os.utime(path, (mtime, mtime))
+
+
+def make_sample_tree(root: Path) -> None:
+    """Uploads with known sizes and old mtimes, a 5,000-entry directory, a directory to write in."""
+    _write(root / "upload" / "run-1" / "data.bin", 1536 * 1024)
+    _write(root / "upload" / "run-1" / "notes.txt", 100)
+    _write(root / "upload" / "run-2" / "part-1.dat", 2048)
+    for i in range(BIG_ENTRIES):
+        _write(root / "big" / f"f-{i:05d}.dat", i % 7)
+    _write(root / "live" / "settled.dat", 10)
+    _write(root / "odd" / "<img src=x onerror=window.pwned=1>.dat", 1)
+    _write(root / "odd" / ODD_DIR / "inner.txt", 3)
+    os.utime(root / "upload" / "run-1", (OLD, OLD))
 
 
 def chromium_path() -> str | None:

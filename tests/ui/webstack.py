@@ -101,6 +101,7 @@ class WebStack:
                     "heartbeat_interval_s": 0.5,
                     "tick_interval_s": 0.2,
                     "hot_window_s": 600,
+                    "journal": {"driver": "none"},  # a fresh view per stack, nothing under $FUSTOR_HOME
                     "datastores": {
                         DATASTORE: {
                             "api_keys": [

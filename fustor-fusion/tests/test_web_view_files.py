@@ -15,7 +15,19 @@ from fusion_testkit import Fusion
 
 from fustor_fusion.webui import SECURITY_HEADERS
 
-PAGE_FILES = {"index.html", "style.css", "app.js", "api.js", "dom.js", "format.js", "live.js"}
+PAGE_FILES = {
+    "index.html",
+    "style.css",
+    "app.js",
+    "address.js",
+    "api.js",
+    "dom.js",
+    "format.js",
+    "live.js",
+    "panels.js",
+    "state.js",
+    "tree.js",
+}
 TYPES = {".html": "text/html", ".css": "text/css", ".js": "text/javascript"}
 
 

@@ -48,8 +48,10 @@ def browser() -> Iterator[Any]:
 @pytest.fixture
 def new_page(browser: Any) -> Iterator[Callable[..., Any]]:
     """``new_page(width=1280, height=800)``: a page in a fresh context (its own sessionStorage),
-    in UTC so that shown times are known; every context is closed afterwards."""
+    in UTC so that shown times are known; every context is closed afterwards, and a script error
+    on any page fails the test."""
     contexts: list[Any] = []
+    script_errors: list[str] = []
 
     def make(width: int = 1280, height: int = 800) -> Any:
         context = browser.new_context(
@@ -57,11 +59,14 @@ def new_page(browser: Any) -> Iterator[Callable[..., Any]]:
         )
         context.set_default_timeout(20_000)
         contexts.append(context)
-        return context.new_page()
+        page = context.new_page()
+        page.on("pageerror", lambda error: script_errors.append(str(error)))
+        return page
 
     yield make
     for context in contexts:
         context.close()
+    assert not script_errors, f"the page threw: {script_errors}"
 
 
 @pytest.fixture(scope="session")

@@ -85,9 +85,10 @@ def browser_unavailable_reason() -> str | None:
 
 
 class WebStack:
-    """Fusion and one agent watching ``root``; ``modes`` narrows the agent's sync modes."""
+    """Fusion and one agent watching ``root``; ``modes`` is laid over the pipe's ``modes:``
+    (``{"realtime": False}`` stands for a host without realtime)."""
 
-    def __init__(self, workdir: Path, root: Path, *, modes: list[str] | None = None) -> None:
+    def __init__(self, workdir: Path, root: Path, *, modes: dict[str, Any] | None = None) -> None:
         self.workdir = workdir
         self.root = root
         self.port = free_port()
@@ -132,12 +133,9 @@ class WebStack:
             "datastore": DATASTORE,
             "source": {"driver": "fs", "path": str(root)},
             "pusher": {"driver": "http", "url": self.url, "api_key": INGEST_KEY, "retry_max_s": 0.5},
-            "audit_interval_s": 1.0,
-            "sentinel_interval_s": 1.0,
+            "modes": {"audit": {"interval_s": 1.0}, "sentinel": {"interval_s": 1.0}, **(modes or {})},
             "heartbeat_interval_s": 0.5,
         }
-        if modes is not None:
-            pipe["modes"] = modes
         agent_config = workdir / "agent.yaml"
         agent_config.write_text(
             yaml.safe_dump({"agent_id": "ui-agent", "shutdown_timeout_s": 5.0, "pipes": [pipe]})
@@ -169,6 +167,17 @@ class WebStack:
     def node(self, path: str) -> dict[str, Any] | None:
         answer = self.client.get(f"/api/v1/views/{DATASTORE}/tree", params={"path": path, "depth": 0})
         return answer.json() if answer.status_code == 200 else None  # type: ignore[no-any-return]
+
+    def list_sizes(self) -> dict[str, int]:
+        """Every list Fusion serves (``/lists``), by name, with its number of entries."""
+        answer = self.client.get(f"/api/v1/views/{DATASTORE}/lists")
+        answer.raise_for_status()
+        return {entry["name"]: entry["entries"] for entry in answer.json()}
+
+    def list_paths(self, name: str) -> set[str]:
+        answer = self.client.get(f"/api/v1/views/{DATASTORE}/lists/{name}", params={"limit": 10000})
+        answer.raise_for_status()
+        return {entry["path"] for entry in answer.json()}
 
     def page_url(self, path: str = "/", datastore: str = DATASTORE) -> str:
         names = [name for name in path.split("/") if name]

@@ -71,9 +71,7 @@ def create_app(
             await service.close()
             log_event(logger, logging.INFO, "fusion stopped")
 
-    routes: list[BaseRoute] = [
-        Route(e.path, strict_query(e), methods=[e.method]) for e in ENDPOINTS
-    ]
+    routes: list[BaseRoute] = [Route(e.path, strict_query(e), methods=[e.method]) for e in ENDPOINTS]
     routes.append(ui_mount())  # the web view: static files, not part of the API document
     app = Starlette(
         routes=routes,

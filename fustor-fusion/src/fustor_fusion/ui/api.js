@@ -61,7 +61,11 @@ export class Api {
       return new ApiError(status, code, `The API key was refused (401: ${detail}). Enter a key with the query scope.`);
     }
     if (status === 403) {
-      return new ApiError(status, code, `This key may not read datastore “${ds}” (403: ${detail}).`);
+      return new ApiError(
+        status,
+        code,
+        `This key may not read datastore “${ds}” (403: ${detail}): check the datastore's name, or enter its key.`,
+      );
     }
     if (code === "datastore_not_found") {
       return new ApiError(status, code, `This Fusion does not serve a datastore named “${ds}” (404).`);

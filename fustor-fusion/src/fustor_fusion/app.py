@@ -26,7 +26,7 @@ from fustor_fusion.endpoints import Endpoint, strict_query
 from fustor_fusion.openapi import build_openapi
 from fustor_fusion.routes import ingest, meta, query
 from fustor_fusion.service import FusionService
-from fustor_fusion.webui import ui_mount
+from fustor_fusion.webui import ui_routes
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ def create_app(
             log_event(logger, logging.INFO, "fusion stopped")
 
     routes: list[BaseRoute] = [Route(e.path, strict_query(e), methods=[e.method]) for e in ENDPOINTS]
-    routes.append(ui_mount())  # the web view: static files, not part of the API document
+    routes.extend(ui_routes())  # the web view: static files, not part of the API document
     app = Starlette(
         routes=routes,
         middleware=[Middleware(ErrorBoundary, service="Fusion")],

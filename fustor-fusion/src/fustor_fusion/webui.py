@@ -13,8 +13,11 @@ which matters because the key sits in the tab's ``sessionStorage``.
 
 from __future__ import annotations
 
-from starlette.datastructures import MutableHeaders
-from starlette.routing import Mount
+from typing import Any
+
+from starlette.datastructures import MutableHeaders, URLPath
+from starlette.responses import RedirectResponse
+from starlette.routing import BaseRoute, Match, Mount, NoMatchFound
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -51,7 +54,27 @@ class _WithHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-def ui_mount() -> Mount:
-    """The ``/ui`` mount: ``/ui/`` is ``index.html``, other names are the page's assets."""
+class _ToThePage(BaseRoute):
+    """``GET /ui`` → 308 ``/ui/``: the one address Fusion redirects to its slashed form (the API
+    answers a trailing-slash variant with a JSON 404), because people type ``/ui`` and the page's
+    relative asset names only resolve under ``/ui/``. Not a :class:`~starlette.routing.Route`, so
+    it is not mistaken for an API route."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] == "http" and scope["path"] == UI_PATH:
+            return Match.FULL, {}
+        return Match.NONE, {}
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
+        raise NoMatchFound(name, path_params)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        query = scope.get("query_string", b"").decode("latin-1")
+        target = UI_PATH + "/" + (f"?{query}" if query else "")
+        await RedirectResponse(target, status_code=308)(scope, receive, send)
+
+
+def ui_routes() -> list[BaseRoute]:
+    """``/ui/`` is ``index.html``, other names under it are the page's assets; ``/ui`` leads there."""
     files = StaticFiles(packages=[PACKAGE_DIR], html=True)
-    return Mount(UI_PATH, app=_WithHeaders(files), name="ui")
+    return [_ToThePage(), Mount(UI_PATH, app=_WithHeaders(files), name="ui")]

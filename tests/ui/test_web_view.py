@@ -126,6 +126,72 @@ def test_a_written_file_appears_with_its_suspect_badge(
     screenshot(page, "04-suspects-list")
 
 
+def test_the_lists_come_from_the_lists_endpoints(
+    stack: WebStack, new_page: Callable[..., Page], screenshot: Callable[..., Path]
+) -> None:
+    """Suspects, blind spots and every other list (a deleted file's tombstone here) are read from
+    ``/lists/{name}``, the routes every rule's lists are served by, not the older aliases."""
+    doomed = stack.root / "live" / "doomed.dat"
+    doomed.write_bytes(b"d")
+    wait_for(lambda: stack.node("/live/doomed.dat"), 15, "the new file to reach Fusion")
+    doomed.unlink()
+    wait_for(lambda: "/live/doomed.dat" in stack.list_paths("tombstones"), 15, "its tombstone")
+
+    page = new_page()
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url.split("/views/demo/", 1)[-1]))
+    sign_in(page, stack)
+    row(page, "/upload").wait_for()
+
+    page.get_by_role("tab", name="Suspects").click()
+    page.locator("#suspects li").first.wait_for()
+    page.get_by_role("tab", name="Blind spots").click()
+    page.locator("#blind-deletions li").first.wait_for()
+
+    page.get_by_role("tab", name="Lists").click()
+    tombstones = page.locator('#lists tr[data-list="tombstones"]')
+    tombstones.wait_for()
+    shown = page.locator("#lists tr[data-list]").evaluate_all("rows => rows.map(r => r.dataset.list)")
+    assert set(shown) == set(stack.list_sizes())
+    assert int(tombstones.locator("td[data-label=entries]").inner_text().replace(",", "")) >= 1
+    entry = page.locator('#list-entries li[data-path="/live/doomed.dat"]')
+    entry.wait_for()  # the tombstones are the list shown first
+    assert "deleted at: " in entry.inner_text()
+    screenshot(page, "12-lists-tombstones")
+
+    page.locator('#lists [data-choose-list="suspects"]').click()
+    page.locator("#list-name").filter(has_text="suspects").wait_for()
+    page.locator('#list-entries[data-list="suspects"]').wait_for(state="attached")
+
+    routes = {url.split("?", 1)[0] for url in asked if not url.startswith("http")}
+    assert {"lists", "lists/suspects", "lists/blind_spot_additions", "lists/blind_spot_deletions"} <= routes
+    assert "lists/tombstones" in routes
+    assert not routes & {"suspects", "blind-spots"}, f"an old alias was used: {sorted(routes)}"
+
+
+def test_a_completed_upload_shows_its_badge(stack: WebStack, new_page: Callable[..., Page]) -> None:
+    """A node's ``complete`` flag (set by the merge-completion rule) is shown as a badge. That rule
+    is not part of this Fusion yet, so the browser's own answer of ``/tree`` is given the flag."""
+    import json
+
+    def with_completion(route: Any) -> None:
+        answer = route.fetch()
+        node = answer.json()
+        for child in node.get("children", []):
+            if child["is_dir"]:
+                child["complete"] = child["name"] == "run-1"
+        route.fulfill(response=answer, body=json.dumps(node))
+
+    page = new_page()
+    page.route("**/api/v1/views/demo/tree?*", with_completion)
+    sign_in(page, stack, "/upload")
+    done = row(page, "/upload/run-1").locator("[data-flag=complete]")
+    done.wait_for()
+    assert done.inner_text() == "complete"
+    assert row(page, "/upload/run-2").locator("[data-flag=incomplete]").inner_text() == "incomplete"
+    assert row(page, "/upload/run-2").locator("[data-flag=complete]").count() == 0
+
+
 def test_a_5000_entry_directory_is_paged(
     stack: WebStack, new_page: Callable[..., Page], screenshot: Callable[..., Path]
 ) -> None:

@@ -12,7 +12,7 @@ import { Api, ApiError } from "./api.js";
 import { byId, fill, h } from "./dom.js";
 import * as fmt from "./format.js";
 import { watcherFor } from "./live.js";
-import { loadBlindSpots, loadSessions, loadStats, loadSuspects } from "./panels.js";
+import { ADDITIONS, DELETIONS, loadBlindSpots, loadLists, loadSessions, loadStats, loadSuspects } from "./panels.js";
 import { resetLists, resetPaging, shownData, state } from "./state.js";
 import { loadTree } from "./tree.js";
 
@@ -88,7 +88,13 @@ function route() {
 
 // -- refreshing -------------------------------------------------------------------------------
 
-const TAB_LOADERS = { tree: loadTree, suspects: loadSuspects, "blind-spots": loadBlindSpots, sessions: loadSessions };
+const TAB_LOADERS = {
+  tree: loadTree,
+  suspects: loadSuspects,
+  "blind-spots": loadBlindSpots,
+  lists: loadLists,
+  sessions: loadSessions,
+};
 
 /** Re-read the stats and the open tab; say what went wrong in words a person can act on. */
 async function refresh() {
@@ -178,7 +184,15 @@ function wire() {
     refresh();
   });
   byId("suspects-more").addEventListener("click", () => runAndReport(() => loadSuspects(state.api, true)));
-  byId("blind-more").addEventListener("click", () => runAndReport(() => loadBlindSpots(state.api, true)));
+  byId("blind-additions-more").addEventListener("click", () => runAndReport(() => loadBlindSpots(state.api, ADDITIONS)));
+  byId("blind-deletions-more").addEventListener("click", () => runAndReport(() => loadBlindSpots(state.api, DELETIONS)));
+  byId("list-more").addEventListener("click", () => runAndReport(() => loadLists(state.api, true)));
+  byId("lists").addEventListener("click", (event) => {
+    const chosen = event.target.closest("[data-choose-list]");
+    if (chosen === null) return;
+    state.chosenList = chosen.dataset.chooseList;
+    runAndReport(() => loadLists(state.api));
+  });
   byId("sessions-more").addEventListener("click", () => runAndReport(() => loadSessions(state.api, true)));
   window.addEventListener("hashchange", route);
 }

@@ -1,9 +1,16 @@
-// The stats strip and the Suspects, Blind spots and Sessions tabs.
+// The stats strip and the Suspects, Blind spots, Lists and Sessions tabs.
 
 import { hrefFor, parentOf } from "./address.js";
+import { ApiError } from "./api.js";
 import { byId, fill, h } from "./dom.js";
 import * as fmt from "./format.js";
-import { changed, LIST_PAGE, state } from "./state.js";
+import { changed, LIST_PAGE, listState, state } from "./state.js";
+
+// the names the default rules publish their lists under (GET /lists says which exist)
+const SUSPECTS = "suspects";
+export const ADDITIONS = "blind_spot_additions";
+export const DELETIONS = "blind_spot_deletions";
+const TOMBSTONES = "tombstones";
 
 export async function loadStats(api) {
   const { body: s } = await api.get("stats");
@@ -54,42 +61,87 @@ function listLimit(shown) {
   return Math.min(10000, Math.max(LIST_PAGE, shown));
 }
 
-export async function loadSuspects(api, more = false) {
-  const list = state.lists.suspects;
+/** One list a rule keeps, read from ``/lists/{name}`` into ``target`` (a <ul>), paged by
+ * ``moreButton``. A refresh re-reads from the top as many entries as "More" had shown; a list no
+ * rule keeps on this Fusion (its plugin not installed) says so instead of failing the page. */
+async function loadList(api, name, target, moreButton, more, none) {
+  const list = listState(name);
   const params = more ? { limit: LIST_PAGE, cursor: list.cursor } : { limit: listLimit(list.shown) };
-  const { body, next } = await api.get("suspects", params);
-  if (api !== state.api || (!more && !changed("suspects", [api.datastore, body, next]))) return;
+  let answer;
+  try {
+    answer = await api.get(`lists/${encodeURIComponent(name)}`, params);
+  } catch (error) {
+    if (!(error instanceof ApiError) || error.code !== "list_not_found") throw error;
+    if (api !== state.api || !changed(`list:${target.id}`, [api.datastore, name, null])) return;
+    fill(target, h("li", { class: "empty" }, `No rule keeps a “${name}” list on this Fusion.`));
+    list.cursor = null;
+    list.shown = 0;
+    moreButton.hidden = true;
+    return;
+  }
+  const { body, next } = answer;
+  if (api !== state.api || (!more && !changed(`list:${target.id}`, [api.datastore, name, body, next]))) return;
   const items = body.map((entry) => listEntry(api.datastore, entry));
-  if (more) byId("suspects").append(...items);
-  else fill(byId("suspects"), items.length ? items : h("li", { class: "empty" }, "No suspect files."));
-  list.shown = byId("suspects").querySelectorAll("li[data-path]").length;
+  if (more) target.append(...items);
+  else fill(target, items.length ? items : h("li", { class: "empty" }, none));
+  target.dataset.list = name;
+  list.shown = target.querySelectorAll("li[data-path]").length;
   list.cursor = next;
-  byId("suspects-more").hidden = !next;
+  moreButton.hidden = !next;
 }
 
-export async function loadBlindSpots(api, more = false) {
-  const list = state.lists.blind;
-  const params = more ? { limit: LIST_PAGE, cursor: list.cursor } : { limit: listLimit(list.shown) };
-  const { body, next } = await api.get("blind-spots", params);
-  if (api !== state.api || (!more && !changed("blind-spots", [api.datastore, body, next]))) return;
-  for (const [id, entries, none] of [
-    ["blind-additions", body.additions, "No additions."],
-    ["blind-deletions", body.deletions, "No deletions."],
-  ]) {
-    const items = entries.map((entry) => listEntry(api.datastore, entry));
-    if (more) byId(id).append(...items);
-    else fill(byId(id), items.length ? items : h("li", { class: "empty" }, none));
+export function loadSuspects(api, more = false) {
+  return loadList(api, SUSPECTS, byId("suspects"), byId("suspects-more"), more, "No suspect files.");
+}
+
+export async function loadBlindSpots(api, more = null) {
+  // two lists, each paged on its own: "More" under each reads only that one
+  await Promise.all([
+    more === null || more === ADDITIONS
+      ? loadList(api, ADDITIONS, byId("blind-additions"), byId("blind-additions-more"), more !== null, "No additions.")
+      : null,
+    more === null || more === DELETIONS
+      ? loadList(api, DELETIONS, byId("blind-deletions"), byId("blind-deletions-more"), more !== null, "No deletions.")
+      : null,
+  ]);
+}
+
+/** The Lists tab: every list the rules keep (``/lists``: name, entries, evicted), and the
+ * entries of the chosen one — tombstones, or a list a third-party rule publishes. */
+export async function loadLists(api, more = false) {
+  const { body } = await api.get("lists");
+  if (api !== state.api) return;
+  const names = body.map((entry) => entry.name);
+  if (state.chosenList === null || !names.includes(state.chosenList)) {
+    state.chosenList = names.includes(TOMBSTONES) ? TOMBSTONES : (names[0] ?? null);
   }
-  list.shown = Math.max(
-    byId("blind-additions").querySelectorAll("li[data-path]").length,
-    byId("blind-deletions").querySelectorAll("li[data-path]").length,
-  );
-  list.cursor = next;
-  byId("blind-more").hidden = !next;
+  if (changed("lists", [api.datastore, body, state.chosenList])) {
+    fill(
+      byId("lists"),
+      body.length
+        ? body.map((entry) =>
+            h(
+              "tr",
+              { "data-list": entry.name, class: entry.name === state.chosenList ? "chosen" : "" },
+              h("td", { "data-label": "" }, h("button", { type: "button", class: "link", "data-choose-list": entry.name }, entry.name)),
+              h("td", { class: "num", "data-label": "entries" }, fmt.count(entry.entries)),
+              h("td", { class: "num", "data-label": "evicted", title: "Dropped by the list's size bound" }, fmt.count(entry.evicted)),
+            ),
+          )
+        : h("tr", {}, h("td", { colspan: 3, class: "empty" }, "No rule keeps a list on this Fusion.")),
+    );
+  }
+  fill(byId("list-name"), state.chosenList ?? "");
+  if (state.chosenList === null) {
+    fill(byId("list-entries"));
+    byId("list-more").hidden = true;
+    return;
+  }
+  await loadList(api, state.chosenList, byId("list-entries"), byId("list-more"), more, "Empty.");
 }
 
 export async function loadSessions(api, more = false) {
-  const list = state.lists.sessions;
+  const list = state.sessions;
   const { body, next } = await api.get("sessions", more ? { cursor: list.cursor } : {});
   if (api !== state.api) return;
   const rows = body.map((s) =>

@@ -11,7 +11,9 @@ export const state = {
   cursor: null, // where the shown page of the directory starts (null: the first page)
   earlier: [], // cursors of the pages before the shown one, for "Previous"
   next: null, // X-Next-Cursor of the shown page
-  lists: { suspects: { cursor: null, shown: 0 }, blind: { cursor: null, shown: 0 }, sessions: { shown: 0 } },
+  lists: {}, // per list name: {cursor, shown} of its "More" paging
+  chosenList: null, // the list the Lists tab shows
+  sessions: { cursor: null },
   watcher: null,
 };
 
@@ -22,7 +24,15 @@ export function resetPaging() {
 }
 
 export function resetLists() {
-  state.lists = { suspects: { cursor: null, shown: 0 }, blind: { cursor: null, shown: 0 }, sessions: { shown: 0 } };
+  state.lists = {};
+  state.chosenList = null;
+  state.sessions = { cursor: null };
+}
+
+/** The paging of list ``name``: where "More" goes on, how many entries are shown. */
+export function listState(name) {
+  if (!(name in state.lists)) state.lists[name] = { cursor: null, shown: 0 };
+  return state.lists[name];
 }
 
 export const shownData = new Map();

@@ -235,6 +235,7 @@ def test_sessions_and_stats(
 
     wait_for(files_agree, 15, "the stats shown to match Fusion's")
 
+    stack.add_follower("ui-follower")
     page.get_by_role("tab", name="Sessions").click()
     session = page.locator('#sessions tr[data-agent="ui-agent"]')
     session.wait_for()
@@ -242,6 +243,11 @@ def test_sessions_and_stats(
     assert session.locator("[data-flag=leader]").inner_text() == "leader"
     age = session.locator("td.heartbeat").inner_text()
     assert age.endswith(" s ago") and float(age.split()[0]) < 3.0, age  # heartbeats every 0.5 s
+    follower = page.locator('#sessions tr[data-agent="ui-follower"]')
+    follower.wait_for(timeout=30_000)  # appears without a reload
+    assert follower.get_attribute("data-role") == "follower"
+    assert follower.locator("[data-flag=follower]").inner_text() == "follower"
+    page.locator("[data-stat=sessions] .value").filter(has_text="2").wait_for()
     screenshot(page, "06-sessions")
 
 

@@ -128,25 +128,36 @@ class WebStack:
             log_dir=workdir,
             ready_url=f"{self.url}/readyz",
         )
-        agent_port = free_port()
+        self.modes = modes or {}
+        self.agent = self.agent_service("ui-agent")
+        self.followers: list[Service] = []
+        self.client = httpx.Client(base_url=self.url, headers={"X-API-Key": QUERY_KEY}, timeout=10)
+
+    def agent_service(self, agent_id: str) -> Service:
+        """``fustor-agent run`` as ``agent_id`` watching ``root`` (not started)."""
+        port = free_port()
         pipe: dict[str, Any] = {
             "datastore": DATASTORE,
-            "source": {"driver": "fs", "path": str(root)},
+            "source": {"driver": "fs", "path": str(self.root)},
             "pusher": {"driver": "http", "url": self.url, "api_key": INGEST_KEY, "retry_max_s": 0.5},
-            "modes": {"audit": {"interval_s": 1.0}, "sentinel": {"interval_s": 1.0}, **(modes or {})},
+            "modes": {"audit": {"interval_s": 1.0}, "sentinel": {"interval_s": 1.0}, **self.modes},
             "heartbeat_interval_s": 0.5,
         }
-        agent_config = workdir / "agent.yaml"
-        agent_config.write_text(
-            yaml.safe_dump({"agent_id": "ui-agent", "shutdown_timeout_s": 5.0, "pipes": [pipe]})
+        config = self.workdir / f"{agent_id}.yaml"
+        config.write_text(yaml.safe_dump({"agent_id": agent_id, "shutdown_timeout_s": 5.0, "pipes": [pipe]}))
+        return Service(
+            agent_id,
+            [command_path("fustor-agent"), "run", "--config", str(config), "--port", str(port)],
+            log_dir=self.workdir,
+            ready_url=f"http://127.0.0.1:{port}/healthz",
         )
-        self.agent = Service(
-            "agent",
-            [command_path("fustor-agent"), "run", "--config", str(agent_config), "--port", str(agent_port)],
-            log_dir=workdir,
-            ready_url=f"http://127.0.0.1:{agent_port}/healthz",
-        )
-        self.client = httpx.Client(base_url=self.url, headers={"X-API-Key": QUERY_KEY}, timeout=10)
+
+    def add_follower(self, agent_id: str) -> Service:
+        """A second agent on the same export: Fusion makes it a follower of the leader."""
+        follower = self.agent_service(agent_id)
+        follower.start()
+        self.followers.append(follower)
+        return follower
 
     def start(self) -> WebStack:
         self.fusion.start()
@@ -155,6 +166,8 @@ class WebStack:
         return self
 
     def stop(self) -> None:
+        for follower in self.followers:
+            follower.stop()
         self.agent.stop()
         self.fusion.stop()
         self.client.close()

@@ -181,6 +181,11 @@ class WebStack:
         answer = self.client.get(f"/api/v1/views/{DATASTORE}/tree", params={"path": path, "depth": 0})
         return answer.json() if answer.status_code == 200 else None  # type: ignore[no-any-return]
 
+    def has_change_feed(self) -> bool:
+        """Whether this Fusion serves the change feed (its API document lists ``/changes``)."""
+        paths = self.client.get("/api/v1/openapi.json").json()["paths"]
+        return "/api/v1/views/{ds}/changes" in paths
+
     def list_sizes(self) -> dict[str, int]:
         """Every list Fusion serves (``/lists``), by name, with its number of entries."""
         answer = self.client.get(f"/api/v1/views/{DATASTORE}/lists")

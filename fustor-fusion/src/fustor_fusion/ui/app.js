@@ -2,7 +2,8 @@
 //
 // The address says what is shown: #/<datastore>/<path…> (each part URL-encoded). The key is
 // entered once and kept in this tab's sessionStorage; every read goes through Api (api.js) with
-// it. What is shown is re-read when the watcher (live.js) says it may have changed.
+// it. What is shown is re-read when the watcher (live.js) says it may have changed: the change
+// feed where Fusion has one, a 3 s timer where it has not.
 //
 // This module wires the page: messages, the key form, the address, refreshes and the controls;
 // tree.js and panels.js read and draw the tabs.
@@ -133,8 +134,12 @@ function showLive(text, kind) {
   el.hidden = false;
 }
 
+/** Follow the shown datastore's changes (kept across navigation; a new key or datastore gets a
+ * new watcher). */
 function startWatching() {
-  if (state.watcher === null) state.watcher = watcherFor(state.api);
+  if (state.watcher !== null && state.watcher.api === state.api) return;
+  stopWatching();
+  state.watcher = watcherFor(state.api);
   state.watcher.start(refresh);
 }
 

@@ -13,8 +13,11 @@ export function badges(node) {
   if (node.agent_missing) {
     marks.push(h("span", { class: "badge info", "data-flag": "agent-missing", title: "Changed from a host without an agent: seen only by an audit" }, "audit only"));
   }
-  if (node.complete === true) marks.push(h("span", { class: "badge ok", "data-flag": "complete", title: "Finished" }, "complete"));
-  if (node.complete === false) marks.push(h("span", { class: "badge", "data-flag": "incomplete", title: "Not finished yet" }, "incomplete"));
+  // ``complete`` comes from the merge-completion rule; without it every node says false, so
+  // only a completed node is marked (an unmarked directory may simply have no such rule)
+  if (node.complete === true) {
+    marks.push(h("span", { class: "badge ok", "data-flag": "complete", title: "Finished: its upload is complete" }, "complete"));
+  }
   return marks;
 }
 

@@ -337,3 +337,26 @@ def test_a_file_only_an_audit_found_and_fusion_going_away(
         screenshot(page, "11-fusion-down")
     finally:
         stack.stop()
+
+
+def test_a_list_no_rule_keeps_is_said_so(tmp_path: Path, new_page: Callable[..., Page]) -> None:
+    """Without the suspect rule there is no ``suspects`` list: the tab says so, the rest works."""
+    root = tmp_path / "export"
+    (root / "data").mkdir(parents=True)
+    (root / "data" / "a.dat").write_bytes(b"a")
+    stack = WebStack(
+        tmp_path / "services", root, fusion_env={"FUSTOR_DISABLE_PLUGINS": "merge-suspect"}
+    ).start()
+    try:
+        assert "suspects" not in stack.list_sizes()
+        page = new_page()
+        sign_in(page, stack)
+        row(page, "/data").wait_for()
+        page.get_by_role("tab", name="Suspects").click()
+        page.locator("#suspects li.empty").filter(has_text="No rule keeps a “suspects” list").wait_for()
+        assert page.locator("#message").is_hidden(), "a missing list is no error"
+        page.get_by_role("tab", name="Lists").click()
+        page.locator('#lists tr[data-list="tombstones"]').wait_for()
+        assert page.locator('#lists tr[data-list="suspects"]').count() == 0
+    finally:
+        stack.stop()

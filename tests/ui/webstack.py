@@ -86,9 +86,17 @@ def browser_unavailable_reason() -> str | None:
 
 class WebStack:
     """Fusion and one agent watching ``root``; ``modes`` is laid over the pipe's ``modes:``
-    (``{"realtime": False}`` stands for a host without realtime)."""
+    (``{"realtime": False}`` stands for a host without realtime), ``fusion_env`` is added to
+    Fusion's environment (``FUSTOR_DISABLE_PLUGINS``...)."""
 
-    def __init__(self, workdir: Path, root: Path, *, modes: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        root: Path,
+        *,
+        modes: dict[str, Any] | None = None,
+        fusion_env: dict[str, str] | None = None,
+    ) -> None:
         self.workdir = workdir
         self.root = root
         self.port = free_port()
@@ -127,6 +135,7 @@ class WebStack:
             ],
             log_dir=workdir,
             ready_url=f"{self.url}/readyz",
+            env=fusion_env,
         )
         self.modes = modes or {}
         self.agent = self.agent_service("ui-agent")

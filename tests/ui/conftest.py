@@ -33,9 +33,12 @@ def _require_browser() -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Headless Chromium from the system (Playwright never downloads a browser here)."""
+    """Headless Chromium from the system (Playwright never downloads a browser here).
+
+    Module-scoped: while Playwright's sync API runs, its event loop is the thread's running loop,
+    so ``asyncio.run`` in any test collected after it would fail until it stops."""
     _require_browser()
     from playwright.sync_api import sync_playwright
 

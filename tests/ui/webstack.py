@@ -153,7 +153,13 @@ class WebStack:
             "heartbeat_interval_s": 0.5,
         }
         config = self.workdir / f"{agent_id}.yaml"
-        config.write_text(yaml.safe_dump({"agent_id": agent_id, "shutdown_timeout_s": 5.0, "pipes": [pipe]}))
+        settings = {
+            "agent_id": agent_id,
+            "shutdown_timeout_s": 5.0,
+            "state_dir": str(self.workdir / f"{agent_id}-state"),  # its directory cache: not in $FUSTOR_HOME
+            "pipes": [pipe],
+        }
+        config.write_text(yaml.safe_dump(settings))
         return Service(
             agent_id,
             [command_path("fustor-agent"), "run", "--config", str(config), "--port", str(port)],

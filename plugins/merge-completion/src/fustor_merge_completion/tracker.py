@@ -1,0 +1,307 @@
+"""Per-directory aggregates, kept up to date change by change, that decide completion in O(1).
+
+Asking "is anything under X younger than ``settle_s``, suspect, or not listed since it changed?"
+by walking X's subtree would cost a walk of up to a million nodes per question. Instead every
+directory the view holds carries a few numbers, updated on the ingest path by walking *up*
+from each changed directory (once per directory of a batch, not per row, and only as far as
+something changes):
+
+* ``below`` — the newest change time of anything strictly below it (files, subdirectories,
+  deletions), in the storage's mtime frame: a scanned row counts with its mtime, a realtime row
+  or deletion with "now" on the logical clock (it happened now, whatever mtime it reports);
+* ``own`` — the change time of the directory's own row;
+* ``known``/``listed`` — the newest mtime the tree has seen for the directory, and its mtime
+  when the leader last listed it fully (snapshot or audit row without ``audit_skipped``); the
+  directory is *unlisted* while ``listed < known`` (a name may have come or gone since);
+* ``unlisted`` — how many directories of its subtree (itself included) are unlisted;
+* ``marker`` — the newest change time of a marker file directly in it.
+
+A directory becomes complete at most once per change: marker mode decides at the end of the
+batch that touched it; settle mode keeps a heap of directories by the time they settle and
+decides on the tick (a directory waiting for a listing leaves the heap until the count of
+unlisted directories under it drops to zero). Complete directories are the members of a
+published :class:`~fustor_core.pathlist.PathList`, whose ``__contains__`` is the ``complete``
+flag — so a flip either way is a membership change the change feed sees.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import re
+from collections.abc import Callable, Iterable, Sequence
+from fnmatch import translate
+
+from fustor_core.arbitration import is_under, parent_of
+from fustor_core.pathlist import PathList
+
+NEVER = -math.inf
+
+COMPLETE_FIELDS = {"since": float, "how": str}
+"""``since``: Fusion time the directory became complete; ``how``: ``marker`` or ``settled``."""
+
+
+class DirState:
+    """The numbers one directory carries (see the module docstring)."""
+
+    __slots__ = ("below", "known", "listed", "marker", "own", "unlisted")
+
+    def __init__(self) -> None:
+        self.below = NEVER
+        self.own = NEVER
+        self.known = 0.0
+        """0.0 < ``listed`` = NEVER: a directory the tree made implicitly was never listed."""
+        self.listed = NEVER
+        self.marker = NEVER
+        self.unlisted = 0
+
+    @property
+    def is_unlisted(self) -> bool:
+        return self.listed < self.known
+
+    @property
+    def newest(self) -> float:
+        return self.below if self.below > self.own else self.own
+
+
+def marker_matcher(globs: Sequence[str]) -> Callable[[str], object] | None:
+    """One compiled test for "this file name is a marker" (None when no marker is configured)."""
+    if not globs:
+        return None
+    return re.compile("|".join(f"(?:{translate(glob)})" for glob in globs)).match
+
+
+class CompletionTracker:
+    """The aggregates of one view's directories and the ``complete`` list they decide.
+
+    :param complete: the published list of complete directories (the flag's membership).
+    :param markers: a test on file names; None selects settle mode.
+    :param any_suspect_under: whether anything at or below a path is suspect (settle mode).
+    """
+
+    def __init__(
+        self,
+        complete: PathList,
+        *,
+        markers: Callable[[str], object] | None,
+        settle_s: float,
+        recheck_s: float,
+        any_suspect_under: Callable[[str], bool],
+    ) -> None:
+        self.complete = complete
+        self.markers = markers
+        self.settle_s = settle_s
+        self.recheck_s = recheck_s
+        self.any_suspect_under = any_suspect_under
+        self.dirs: dict[str, DirState] = {}
+        self._due: list[tuple[float, str]] = []
+        self._pending: dict[str, float] = {}
+        self._waiting: set[str] = set()
+        """Settled directories that wait for a listing below them (not in the heap meanwhile)."""
+        self._touched: dict[str, None] = {}
+        """Marker mode: directories to decide at the end of the current batch."""
+        self.top_level = 0
+        self.top_level_complete = 0
+        self.restore_checked = False
+
+    # -- the directory records ---------------------------------------------------------------
+
+    def state(self, path: str) -> DirState:
+        """The record of directory ``path``, made (with its missing ancestors) on first use."""
+        st = self.dirs.get(path)
+        if st is not None:
+            return st
+        st = self.dirs[path] = DirState()
+        if path != "/":
+            parent = parent_of(path)
+            if parent == "/":
+                self.top_level += 1
+            self.state(parent)
+        self._count_unlisted(path, +1)  # never listed yet
+        return st
+
+    def _count_unlisted(self, path: str, delta: int) -> None:
+        """A directory became unlisted (+1) or listed (-1): adjust it and every ancestor."""
+        dirs = self.dirs
+        p = path
+        while True:
+            st = dirs[p]
+            st.unlisted += delta
+            if delta > 0:
+                if self.markers is None:
+                    self._undo_completion(p)
+            elif st.unlisted == 0 and p in self._waiting:
+                self._waiting.discard(p)
+                self._schedule(p, NEVER)
+            if p == "/":
+                return
+            p = parent_of(p)
+
+    # -- what the ingest path reports --------------------------------------------------------
+
+    def changed_below(self, directory: str, t: float) -> None:
+        """Something directly in ``directory`` changed at time ``t``: raise ``below`` up the
+        chain, as far as it rises, undoing completions (settle mode) on the way."""
+        p = directory
+        while True:
+            st = self.state(p)
+            if t <= st.below:
+                return
+            st.below = t
+            self._after_change(p, st)
+            if p == "/":
+                return
+            p = parent_of(p)
+
+    def directory_row(self, path: str, t: float, mtime: float, *, listed: bool) -> None:
+        """A row for directory ``path`` was applied (``t``: its change time); ``listed`` when a
+        scan listed it fully."""
+        st = self.state(path)
+        was_unlisted = st.is_unlisted
+        if mtime > st.known:
+            st.known = mtime
+        if listed and mtime > st.listed:
+            st.listed = mtime
+        if st.is_unlisted != was_unlisted:
+            self._count_unlisted(path, +1 if st.is_unlisted else -1)
+        if t > st.own:
+            st.own = t
+            self._after_change(path, st)
+        if path != "/":
+            self.changed_below(parent_of(path), t)
+
+    def directory_mtime(self, path: str, mtime: float) -> None:
+        """Realtime told the directory's new mtime (an entry came or went): it is unlisted until
+        a scan lists it again."""
+        st = self.state(path)
+        if mtime <= st.known:
+            return
+        was_unlisted = st.is_unlisted
+        st.known = mtime
+        if st.is_unlisted and not was_unlisted:
+            self._count_unlisted(path, +1)
+
+    def marker_seen(self, directory: str, t: float) -> None:
+        st = self.state(directory)
+        if t > st.marker:
+            st.marker = t
+        self._touched[directory] = None
+
+    def marker_gone(self, directory: str, remaining: Iterable[float]) -> None:
+        """A marker in ``directory`` was deleted; ``remaining`` are the change times of those left."""
+        st = self.dirs.get(directory)
+        if st is not None:
+            st.marker = max(remaining, default=NEVER)
+            self._touched[directory] = None
+
+    def removed(self, path: str) -> None:
+        """``path`` left the tree; if it was a directory, forget its subtree's records."""
+        st = self.dirs.get(path)
+        if st is None:
+            return
+        if st.unlisted and path != "/":
+            self._count_unlisted(parent_of(path), -st.unlisted)
+        doomed = [p for p in self.dirs if is_under(p, path)]
+        for p in doomed:
+            del self.dirs[p]
+            self._pending.pop(p, None)
+            self._waiting.discard(p)
+            self._touched.pop(p, None)
+            if p != "/" and parent_of(p) == "/":
+                self.top_level -= 1
+        if path == "/":
+            self.top_level = self.top_level_complete = 0
+            self.complete.clear()
+            return
+        for p in doomed:
+            if p != "/" and parent_of(p) == "/" and p in self.complete:
+                self.top_level_complete -= 1
+        self.complete.discard_under(path)
+
+    # -- deciding ----------------------------------------------------------------------------
+
+    def _after_change(self, path: str, st: DirState) -> None:
+        if self.markers is not None:
+            self._touched[path] = None
+            return
+        self._undo_completion(path)
+        self._schedule(path, st.newest + self.settle_s)
+
+    def _undo_completion(self, path: str) -> None:
+        if self.complete.discard(path) is not None and path != "/" and parent_of(path) == "/":
+            self.top_level_complete -= 1
+
+    def _make_complete(self, path: str, now: float, how: str) -> None:
+        if path in self.complete:
+            return
+        self.complete.put(path, since=now, how=how)
+        if path != "/" and parent_of(path) == "/":
+            self.top_level_complete += 1
+
+    def _schedule(self, path: str, due: float) -> None:
+        self._waiting.discard(path)
+        if self._pending.get(path) == due:
+            return
+        self._pending[path] = due
+        heapq.heappush(self._due, (due, path))
+
+    def reconsider(self, path: str) -> None:
+        """Decide ``path`` again from its numbers (after a rebuild): at the end of the next batch
+        in marker mode, when it settles otherwise."""
+        st = self.dirs[path]
+        if self.markers is not None:
+            self._touched[path] = None
+        else:
+            self._schedule(path, st.newest + self.settle_s)
+
+    def end_of_batch(self, now: float) -> list[str]:
+        """Marker mode: decide the directories this batch touched. Returns those completed."""
+        if not self._touched:
+            return []
+        done: list[str] = []
+        for path in self._touched:
+            st = self.dirs.get(path)
+            if st is None:
+                continue
+            if st.marker >= st.below and st.marker > NEVER:
+                if path not in self.complete:
+                    self._make_complete(path, now, "marker")
+                    done.append(path)
+            else:
+                self._undo_completion(path)
+        self._touched.clear()
+        return done
+
+    def settle(self, watermark: float, now: float, limit: int) -> list[str]:
+        """Settle mode: decide the directories whose settle time passed (at most ``limit``).
+
+        Returns those completed. One that still holds a suspect is looked at again after
+        ``recheck_s``; one that waits for a listing below it, when that listing comes.
+        """
+        done: list[str] = []
+        heap, pending = self._due, self._pending
+        checked = 0
+        while heap and heap[0][0] <= watermark and checked < limit:
+            due, path = heapq.heappop(heap)
+            if pending.get(path) != due:
+                continue  # superseded by a later schedule, or forgotten
+            del pending[path]
+            st = self.dirs.get(path)
+            if st is None:
+                continue
+            checked += 1
+            settles_at = st.newest + self.settle_s
+            if settles_at > watermark:
+                self._schedule(path, settles_at)
+            elif st.unlisted:
+                self._waiting.add(path)
+            elif self.any_suspect_under(path):
+                self._schedule(path, watermark + self.recheck_s)
+            elif path not in self.complete:
+                self._make_complete(path, now, "settled")
+                done.append(path)
+        return done
+
+    def pending(self) -> int:
+        """Directories scheduled or waiting for a decision."""
+        return len(self._pending) + len(self._waiting)

@@ -62,6 +62,15 @@ def test_openapi_document_validates_and_lists_every_route(fusion: Fusion) -> Non
     assert ingest_events["security"] == [{"apiKey": []}]
     assert {"200", "401", "403", "409", "413", "422"} <= set(ingest_events["responses"])
     tree = document["paths"]["/api/v1/views/{ds}/tree"]["get"]
-    assert {p["name"] for p in tree["parameters"]} == {"ds", "path", "depth", "limit", "cursor", "max_nodes"}
+    assert {p["name"] for p in tree["parameters"]} == {
+        "ds",
+        "path",
+        "depth",
+        "limit",
+        "cursor",
+        "max_nodes",
+        "wait",
+        "timeout",
+    }
     for name in ("EventBatch", "TreeNode", "Stats", "SessionOpenRequest", "ErrorBody", "BatchAnswer"):
         assert any(key.startswith(name) for key in document["components"]["schemas"]), name

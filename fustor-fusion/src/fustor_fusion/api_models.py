@@ -137,6 +137,9 @@ class TreeNode(_Open):
     mtime: float
     integrity_suspect: bool
     agent_missing: bool
+    complete: bool | None = None
+    """Directories: the upload in it is finished (present when the merge-completion rule is
+    loaded; files answer false)."""
     files: int | None = None
     dirs: int | None = None
     bytes: int | None = None
@@ -164,6 +167,12 @@ class Stats(_Open):
     leader: str | None
     leader_agent_id: str | None
     sessions: int
+    uploads_complete: int | None = None
+    """Top-level directories (one upload each) that are complete (merge-completion rule)."""
+    uploads_incomplete: int | None = None
+    """Top-level directories that are not complete yet."""
+    completion_pending: int | None = None
+    """Directories the completion rule has yet to decide."""
     journal: dict[str, Any] | None = None
     """The view's journal: driver, ``id``/``seq``/``restored``, how it was loaded (snapshot and
     replay times apart), the last snapshot's figures."""

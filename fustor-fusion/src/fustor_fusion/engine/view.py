@@ -212,6 +212,13 @@ class View:
         """The flags every node of this view carries (the rules' and the always-present ones)."""
         return set(self._flags())
 
+    def flag(self, name: str) -> Callable[[str], bool] | None:
+        """The predicate of the node flag ``name``, or None when no rule provides it."""
+        for contributed in self._hook.fustor_node_flags(view=self):
+            if contributed and name in contributed:
+                return contributed[name]
+        return None
+
     def tree(
         self,
         path: str = "/",

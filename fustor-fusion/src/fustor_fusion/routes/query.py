@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from fustor_core.errors import InvalidInput
+from fustor_core.event_model import path_problem
 from fustor_core.pathlist import order_key
 from fustor_fusion.api_models import BlindSpots, ListedPath, ListSummary, SessionInfo, Stats, TreeNode
 from fustor_fusion.auth import authenticate, require
@@ -51,6 +52,15 @@ at the last level lists no ``children`` (its ``files``/``dirs`` counts say what 
 a client continues with a tree query at its path. Rendering is iterative at any depth."""
 DEFAULT_MAX_NODES = 10_000
 MAX_PATTERN = 1024
+WAIT_FLAGS = ("complete",)
+"""What ``wait`` accepts: a node flag the tree answer waits for (given by a merge rule)."""
+DEFAULT_WAIT_S = 30.0
+MAX_WAIT_S = 60.0
+"""Longest ``timeout`` of a waiting tree query (as the change feed's long poll): a waiting
+request also holds up Fusion's shutdown, which lets open requests finish."""
+WAIT_POLL_S = 0.05
+"""How often a waiting query tests its flag (one O(1) membership test): completion is decided
+by batches and ticks, so this adds at most 50 ms to the answer."""
 
 
 async def _datastore(request: Request) -> Datastore:
@@ -101,9 +111,13 @@ async def tree(request: Request) -> Response:
     limit = limit_param(request)
     after = cursor_param(request)
     max_nodes = int_param(request, "max_nodes", DEFAULT_MAX_NODES, low=1, high=10 * DEFAULT_MAX_NODES)
+    path = request.query_params.get("path", "/")
+    wait = request.query_params.get("wait")
+    if wait is not None:
+        await _wait_for_flag(datastore, path, wait, _seconds_param(request, "timeout", DEFAULT_WAIT_S))
     async with large_answer_turn(request):
         node = datastore.view.tree(
-            request.query_params.get("path", "/"),
+            path,
             depth=MAX_DEPTH if depth == -1 else depth,
             limit=limit,
             after=after,
@@ -114,6 +128,43 @@ async def tree(request: Request) -> Response:
         if next_cursor is not None:
             node["next_cursor"] = next_cursor
         return _answer(node, next_cursor)
+
+
+def _seconds_param(request: Request, name: str, default: float) -> float:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InvalidInput(f"{name}: must be a number of seconds, got {raw[:50]!r}") from None
+    if not 0 <= value <= MAX_WAIT_S:  # also refuses nan
+        raise InvalidInput(f"{name}: must be between 0 and {MAX_WAIT_S:g} seconds, got {raw[:50]!r}")
+    return value
+
+
+async def _wait_for_flag(datastore: Datastore, path: str, flag_name: str, timeout: float) -> None:
+    """Return once the node at ``path`` carries ``flag_name`` (``wait=complete``), or at the
+    timeout; the answer then shows the node as it stands, the flag false (or 404 if the path
+    never appeared)."""
+    if flag_name not in WAIT_FLAGS:
+        raise InvalidInput(f"wait: must be one of {', '.join(WAIT_FLAGS)}, got {flag_name[:50]!r}")
+    problem = path_problem(path)
+    if problem is not None:
+        raise InvalidInput(f"path {path!r}: {problem}", code="invalid_path")
+    flagged = datastore.view.flag(flag_name)
+    if flagged is None:
+        raise InvalidInput(
+            f"wait={flag_name}: no merge rule gives the flag {flag_name!r}"
+            " (is fustor-merge-completion installed and enabled?)"
+        )
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not flagged(path):
+        left = deadline - loop.time()
+        if left <= 0:
+            return
+        await asyncio.sleep(min(WAIT_POLL_S, left))
 
 
 async def stats(request: Request) -> Response:
@@ -252,6 +303,20 @@ ENDPOINTS = [
                 default=DEFAULT_MAX_NODES,
                 minimum=1,
                 maximum=10 * DEFAULT_MAX_NODES,
+            ),
+            QueryParam(
+                "wait",
+                "complete: answer as soon as the node at path is complete (merge-completion rule),"
+                " or at the timeout with the node as it stands (complete: false)",
+                pattern="^complete$",
+            ),
+            QueryParam(
+                "timeout",
+                f"seconds a wait lasts at most (default {DEFAULT_WAIT_S:g}, at most {MAX_WAIT_S:g})",
+                "number",
+                default=DEFAULT_WAIT_S,
+                minimum=0,
+                maximum=int(MAX_WAIT_S),
             ),
         ),
     ),

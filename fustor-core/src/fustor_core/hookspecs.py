@@ -115,8 +115,8 @@ def fustor_view_started(view: ViewLike) -> None:
 
     A rule keeps its state on the view (never in module globals, so one process can hold many
     views) and publishes what queries should see with ``view.register_list(name, PathList)``;
-    known names are ``suspects``, ``tombstones``, ``blind_spot_additions`` and
-    ``blind_spot_deletions``. Published lists are what a snapshot of the view keeps (through
+    known names are ``suspects``, ``tombstones``, ``blind_spot_additions``,
+    ``blind_spot_deletions`` and ``complete``. Published lists are what a snapshot of the view keeps (through
     ``items()``/``put()``) when Fusion journals views: keep all durable state in them. Every
     published list is served by ``GET /api/v1/views/{ds}/lists/{name}``; two plugins
     publishing one name stop the view. Read your options here (``view.options(name)``), e.g. a

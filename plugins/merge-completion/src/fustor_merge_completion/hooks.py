@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from operator import attrgetter
+from itertools import compress, pairwise
+from operator import attrgetter, ne
 from typing import Any
 
 from fustor_core import hookimpl
@@ -33,6 +34,7 @@ SETTLED_PER_TICK = 20_000
 settling at once does not hold the event loop; the rest wait for later ticks."""
 
 _PATH, _MTIME, _IS_DIR = attrgetter("path"), attrgetter("mtime"), attrgetter("is_dir")
+_PARENT = attrgetter("parent_path")
 
 
 class CompleteList(PathList):
@@ -125,8 +127,8 @@ def fustor_batch_applied(view: ViewLike, batch: Batch, changes: Changes) -> None
     if upserted:
         selected = rows if upserted == range(len(rows)) else list(map(rows.__getitem__, upserted))
         _written(tracker, selected, watermark if realtime else None)
-    if batch.source is MessageSource.SNAPSHOT or batch.source is MessageSource.AUDIT:
-        _note_listings(tracker, rows, batch)
+    if batch.skipped and not realtime:
+        _note_unchanged_listings(tracker, rows, batch)
     tracker.end_of_batch(view.clock.now())
 
 
@@ -188,37 +190,48 @@ def fustor_view_stats(view: ViewLike) -> dict[str, Any]:
 
 def _written(tracker: CompletionTracker, rows: Sequence[Row], realtime_at: float | None) -> None:
     """Rows written to the tree: each counts for its directory at its change time — its mtime
-    for a scanned row, "now" (``realtime_at``, unless the mtime is newer) for a realtime one."""
+    for a scanned row, "now" (``realtime_at``, unless the mtime is newer) for a realtime one.
+
+    A batch holds runs of rows of one directory (a scan sends a directory's entries together,
+    each with its ``parent_path``), so the rows are cut into those runs by C-level ``map``s and
+    the tracker is told once per run, with the run's newest change — no Python step per row on
+    the snapshot path.
+    """
+    count = len(rows)
     mtimes = list(map(_MTIME, rows))
-    paths = list(map(_PATH, rows))
+    parents: list[str | None] = list(map(_PARENT, rows))
+    if None in parents:
+        parents = [row.parent_path or parent_of(row.path) for row in rows]
     if realtime_at is not None:
         newest = max(mtimes)
         realtime_at = newest if newest > realtime_at else realtime_at
+    starts = [0, *compress(range(1, count), map(ne, parents[1:], parents[:-1])), count]
+    for start, stop in pairwise(starts):
+        t = max(mtimes[start:stop]) if realtime_at is None else realtime_at
+        tracker.changed_below(parents[start] or "/", t)
     is_dir = list(map(_IS_DIR, rows))
+    if True in is_dir:
+        for i in compress(range(count), is_dir):
+            row = rows[i]
+            tracker.directory_row(row.path, row.mtime if realtime_at is None else realtime_at, row.mtime)
+            if realtime_at is None and not row.audit_skipped:
+                tracker.directory_listed(row.path, row.mtime)
     markers = tracker.markers
-    by_parent: dict[str, float] = {}
-    get = by_parent.get
-    for path, mtime, directory in zip(paths, mtimes, is_dir, strict=True):
-        t = mtime if realtime_at is None else realtime_at
-        if directory:
-            tracker.directory_row(path, t, mtime, listed=False)
-            continue
-        head, _, name = path.rpartition("/")
-        parent = head or "/"
-        if t > get(parent, NEVER):
-            by_parent[parent] = t
-        if markers is not None and markers(name):
-            tracker.marker_seen(parent, t)
-    for parent, t in by_parent.items():
-        tracker.changed_below(parent, t)
+    if markers is not None:
+        names = [row.path.rpartition("/")[2] for row in rows]
+        for i in compress(range(count), map(markers, names)):
+            if not is_dir[i]:
+                tracker.marker_seen(parents[i] or "/", mtimes[i] if realtime_at is None else realtime_at)
 
 
-def _note_listings(tracker: CompletionTracker, rows: Sequence[Row], batch: Batch) -> None:
-    """Directories a scan listed fully (rows kept, written or unchanged, without ``audit_skipped``)."""
-    for i in batch.kept():
+def _note_unchanged_listings(tracker: CompletionTracker, rows: Sequence[Row], batch: Batch) -> None:
+    """Directories a scan listed fully that the tree already held as they are (the engine skipped
+    their rows as unchanged): listed all the same. Written ones were noted by :func:`_written`."""
+    dropped = batch.dropped
+    for i in batch.skipped:
         row = rows[i]
-        if row.is_dir and not row.audit_skipped:
-            tracker.directory_row(row.path, NEVER, row.mtime, listed=True)
+        if row.is_dir and i not in dropped and not row.audit_skipped:
+            tracker.directory_listed(row.path, row.mtime)
 
 
 def _note_parent_mtimes(tracker: CompletionTracker, rows: Sequence[Row], indices: Sequence[int]) -> None:

@@ -95,7 +95,7 @@ class CompletionTracker:
         self.any_suspect_under = any_suspect_under
         self.dirs: dict[str, DirState] = {}
         self._due: list[tuple[float, str]] = []
-        self._pending: dict[str, float] = {}
+        self._pending: set[str] = set()
         self._waiting: set[str] = set()
         """Settled directories that wait for a listing below them (not in the heap meanwhile)."""
         self._touched: dict[str, None] = {}
@@ -153,33 +153,39 @@ class CompletionTracker:
                 return
             p = parent_of(p)
 
-    def directory_row(self, path: str, t: float, mtime: float, *, listed: bool) -> None:
-        """A row for directory ``path`` was applied (``t``: its change time); ``listed`` when a
-        scan listed it fully."""
+    def directory_row(self, path: str, t: float, mtime: float) -> None:
+        """A row for directory ``path`` was written (``t``: its change time, counted for its
+        parent by :meth:`changed_below`)."""
         st = self.state(path)
-        was_unlisted = st.is_unlisted
         if mtime > st.known:
-            st.known = mtime
-        if listed and mtime > st.listed:
-            st.listed = mtime
-        if st.is_unlisted != was_unlisted:
-            self._count_unlisted(path, +1 if st.is_unlisted else -1)
+            self._set_known(path, st, mtime)
         if t > st.own:
             st.own = t
             self._after_change(path, st)
-        if path != "/":
-            self.changed_below(parent_of(path), t)
+
+    def directory_listed(self, path: str, mtime: float) -> None:
+        """A scan listed directory ``path`` fully, which had ``mtime`` when it was listed."""
+        st = self.state(path)
+        if mtime > st.known:
+            self._set_known(path, st, mtime)
+        if mtime > st.listed:
+            was_unlisted = st.is_unlisted
+            st.listed = mtime
+            if was_unlisted and not st.is_unlisted:
+                self._count_unlisted(path, -1)
+
+    def _set_known(self, path: str, st: DirState, mtime: float) -> None:
+        was_unlisted = st.is_unlisted
+        st.known = mtime
+        if st.is_unlisted and not was_unlisted:
+            self._count_unlisted(path, +1)
 
     def directory_mtime(self, path: str, mtime: float) -> None:
         """Realtime told the directory's new mtime (an entry came or went): it is unlisted until
         a scan lists it again."""
         st = self.state(path)
-        if mtime <= st.known:
-            return
-        was_unlisted = st.is_unlisted
-        st.known = mtime
-        if st.is_unlisted and not was_unlisted:
-            self._count_unlisted(path, +1)
+        if mtime > st.known:
+            self._set_known(path, st, mtime)
 
     def marker_seen(self, directory: str, t: float) -> None:
         st = self.state(directory)
@@ -204,7 +210,7 @@ class CompletionTracker:
         doomed = [p for p in self.dirs if is_under(p, path)]
         for p in doomed:
             del self.dirs[p]
-            self._pending.pop(p, None)
+            self._pending.discard(p)
             self._waiting.discard(p)
             self._touched.pop(p, None)
             if p != "/" and parent_of(p) == "/":
@@ -228,7 +234,8 @@ class CompletionTracker:
         self._schedule(path, st.newest + self.settle_s)
 
     def _undo_completion(self, path: str) -> None:
-        if self.complete.discard(path) is not None and path != "/" and parent_of(path) == "/":
+        complete = self.complete
+        if complete and complete.discard(path) is not None and path != "/" and parent_of(path) == "/":
             self.top_level_complete -= 1
 
     def _make_complete(self, path: str, now: float, how: str) -> None:
@@ -239,10 +246,13 @@ class CompletionTracker:
             self.top_level_complete += 1
 
     def _schedule(self, path: str, due: float) -> None:
+        """Have ``path`` decided at ``due`` at the earliest. A directory is in the heap once: a
+        later change moves its settle time on without a push (the heap entry, popped early,
+        finds the new time and goes back in), so a stream of writes costs a set lookup each."""
         self._waiting.discard(path)
-        if self._pending.get(path) == due:
+        if path in self._pending:
             return
-        self._pending[path] = due
+        self._pending.add(path)
         heapq.heappush(self._due, (due, path))
 
     def reconsider(self, path: str) -> None:
@@ -282,10 +292,10 @@ class CompletionTracker:
         heap, pending = self._due, self._pending
         checked = 0
         while heap and heap[0][0] <= watermark and checked < limit:
-            due, path = heapq.heappop(heap)
-            if pending.get(path) != due:
-                continue  # superseded by a later schedule, or forgotten
-            del pending[path]
+            _, path = heapq.heappop(heap)
+            if path not in pending:
+                continue  # forgotten (its directory left the tree)
+            pending.discard(path)
             st = self.dirs.get(path)
             if st is None:
                 continue

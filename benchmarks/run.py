@@ -29,6 +29,7 @@ BENCHMARKS = {
     "lists": "lists_memory.py",
     "fresh-tree": "fresh_tree.py",
     "client-cli": "client_cli.py",
+    "completion": "completion_ingest.py",
 }
 
 

@@ -32,6 +32,7 @@ SCRIPTS = [
     "lists_memory.py",
     "fresh_tree.py",
     "client_cli.py",
+    "completion_ingest.py",
 ]
 """Every script of run.py but soak.py, which needs the NFS lab and is run by tests/e2e/test_soak.py."""
 

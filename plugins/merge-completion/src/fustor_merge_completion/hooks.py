@@ -209,18 +209,17 @@ def _written(tracker: CompletionTracker, rows: Sequence[Row], realtime_at: float
     for start, stop in pairwise(starts):
         t = max(mtimes[start:stop]) if realtime_at is None else realtime_at
         tracker.changed_below(parents[start] or "/", t)
-    is_dir = list(map(_IS_DIR, rows))
-    if True in is_dir:
-        for i in compress(range(count), is_dir):
-            row = rows[i]
-            tracker.directory_row(row.path, row.mtime if realtime_at is None else realtime_at, row.mtime)
-            if realtime_at is None and not row.audit_skipped:
-                tracker.directory_listed(row.path, row.mtime)
+    directories = list(compress(range(count), map(_IS_DIR, rows)))
+    for i in directories:
+        row = rows[i]
+        tracker.directory_row(row.path, row.mtime if realtime_at is None else realtime_at, row.mtime)
+        if realtime_at is None and not row.audit_skipped:
+            tracker.directory_listed(row.path, row.mtime)
     markers = tracker.markers
     if markers is not None:
         names = [row.path.rpartition("/")[2] for row in rows]
         for i in compress(range(count), map(markers, names)):
-            if not is_dir[i]:
+            if not rows[i].is_dir:
                 tracker.marker_seen(parents[i] or "/", mtimes[i] if realtime_at is None else realtime_at)
 
 

@@ -27,12 +27,23 @@ from fustor_fusion.journaling.replay import replay_record
 from fustor_fusion.journaling.view_snapshot import dump_view, restore_view
 from fustor_fusion.rule_options import RuleOptions
 
-DEFAULT_PLUGINS = ["storage-memory", "merge-mtime", "merge-tombstone", "merge-suspect", "merge-blindspot"]
+DEFAULT_PLUGINS = [
+    "storage-memory",
+    "merge-mtime",
+    "merge-tombstone",
+    "merge-suspect",
+    "merge-blindspot",
+    "merge-completion",
+]
 T0 = 1_700_000_000.0
 CONFIG = FusionConfig(
     datastores={"demo": {}},
     hot_window_s=60,
-    rules={"merge-tombstone": {"ttl_s": 120}, "merge-suspect": {"ttl_s": 30}},
+    rules={
+        "merge-tombstone": {"ttl_s": 120},
+        "merge-suspect": {"ttl_s": 30},
+        "merge-completion": {"settle_s": 5},
+    },
 )
 SETTINGS = CONFIG.arbitration()
 RULE_OPTIONS = RuleOptions(CONFIG, get_plugin_manager(only=DEFAULT_PLUGINS)).for_datastore(

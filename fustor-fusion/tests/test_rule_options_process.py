@@ -71,7 +71,7 @@ def test_an_unknown_rule_stops_fusion_naming_the_installed_ones(tmp_path: Path) 
     done = _serve_and_fail(tmp_path, STATIC + "rules:\n  merge-tombstones: {ttl_s: 1}\n")
     assert done.returncode == 2, done.stderr
     assert "rules.merge-tombstones: no rule 'merge-tombstones' is installed" in done.stderr
-    assert "merge-blindspot, merge-suspect, merge-tombstone" in done.stderr
+    assert "merge-blindspot, merge-completion, merge-suspect, merge-tombstone" in done.stderr
 
 
 def test_two_plugins_giving_one_flag_stop_fusion_naming_both(tmp_path: Path) -> None:

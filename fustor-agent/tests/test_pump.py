@@ -34,13 +34,17 @@ def test_the_worker_waits_while_consume_is_busy() -> None:
 
 def test_cancelling_sets_stop_and_ends_the_worker() -> None:
     stopped = threading.Event()
+    given: list[threading.Event] = []
 
     def produce(stop: threading.Event) -> Iterator[int]:
-        n = 0
-        while not stop.wait(0.005):
-            n += 1
-            yield n
-        stopped.set()
+        given.append(stop)
+        try:
+            n = 0
+            while not stop.wait(0.005):
+                n += 1
+                yield n
+        finally:  # the worker closes the iterator if it was waiting on a cancelled consume
+            stopped.set()
 
     async def consume(n: int) -> None:
         await asyncio.sleep(0)
@@ -53,7 +57,7 @@ def test_cancelling_sets_stop_and_ends_the_worker() -> None:
             await task
 
     asyncio.run(scenario())
-    assert stopped.wait(1)
+    assert stopped.wait(1) and given[0].is_set()
 
 
 def test_errors_of_the_iterator_reach_the_caller() -> None:

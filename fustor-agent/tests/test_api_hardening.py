@@ -99,6 +99,7 @@ def test_the_openapi_document_is_valid_and_lists_every_route(agent_url: str) -> 
         "/healthz",
         "/api/v1/status",
         "/api/v1/openapi.json",
+        "/metrics",
         "/api/v1/pipes/{name}/audit",
         "/api/v1/pipes/{name}/sentinel",
         "/api/v1/pipes/{name}/snapshot",

@@ -11,6 +11,7 @@ import httpx
 import pytest
 from registry_testkit import SERVICE_TOKEN, Actor, Harness, serve, wait_for
 
+from fustor_core.metrics import parse_samples, sample
 from fustor_core.plugins import get_plugin_manager
 from fustor_fusion.app import create_app as create_fusion_app
 from fustor_fusion.config import parse_fusion_config
@@ -93,3 +94,54 @@ def test_fusion_serves_the_registrys_datastores(harness: Harness, owner: Actor, 
         timeout=5,
     )
     assert stats["files"] == 0
+
+
+def _scrape(url: str, **headers: str) -> dict:  # type: ignore[type-arg]
+    answer = httpx.get(url + "/metrics", headers=headers)
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"].startswith("text/plain; version=")
+    return parse_samples(answer.text)
+
+
+def test_both_services_count_the_key_checks_when_scraped(
+    harness: Harness, owner: Actor, registry_url: str, fusion_url: str
+) -> None:
+    """Fusion asks the Registry once per key and cache time; both sides say so in their metrics."""
+    key = harness.ok(owner, "POST", "/datastores/demo/keys", {"scopes": ["ingest"]}, 201)["key"]
+    harness.ok(owner, "POST", "/datastores/demo/keys", {"scopes": ["query"]}, 201)
+    revoked = harness.ok(owner, "POST", "/datastores/demo/keys", {"scopes": ["query"]}, 201)
+    harness.ok(owner, "DELETE", f"/keys/{revoked['id']}")
+    for _ in range(3):  # the first asks the Registry, the next two are answered from the cache
+        assert open_session(fusion_url, key) == 201
+    assert open_session(fusion_url, "fk_00000000_never-issued") == 401
+
+    fusion = _scrape(fusion_url)
+    assert sample(fusion, "fustor_registry_key_checks_total", result="miss") == 2
+    assert sample(fusion, "fustor_registry_key_checks_total", result="hit") == 2
+    registry = _scrape(registry_url)
+    assert sample(registry, "fustor_registry_key_verifications_total", verdict="valid") == 1
+    assert sample(registry, "fustor_registry_key_verifications_total", verdict="key_unknown") == 1
+    assert sample(registry, "fustor_registry_users") == 1
+    assert sample(registry, "fustor_registry_datastores") == 1
+    assert sample(registry, "fustor_registry_api_keys", state="active") == 2
+    assert sample(registry, "fustor_registry_api_keys", state="revoked") == 1
+    verify = sample(
+        registry, "fustor_http_request_duration_seconds_count", method="POST", route="/api/v1/keys/verify"
+    )
+    assert verify == 2
+
+
+def test_registry_metrics_from_another_host_need_a_credential(harness: Harness, owner: Actor) -> None:
+    """The Harness's in-process client is not on the loopback interface: it meets the rule for
+    other hosts (service token, or a key with the query scope)."""
+    ingest = harness.ok(owner, "POST", "/datastores/demo/keys", {"scopes": ["ingest"]}, 201)["key"]
+    query = harness.ok(owner, "POST", "/datastores/demo/keys", {"scopes": ["query"]}, 201)["key"]
+    assert harness.client.get("/metrics").status_code == 401
+    assert (
+        harness.client.get("/metrics", headers={"X-API-Key": "fk_00000000_never-issued"}).status_code == 401
+    )
+    assert harness.client.get("/metrics", headers={"X-API-Key": ingest}).status_code == 403
+    assert harness.client.get("/metrics", headers={"X-API-Key": query}).status_code == 200
+    service = harness.client.get("/metrics", headers={"Authorization": f"Bearer {SERVICE_TOKEN}"})
+    assert service.status_code == 200
+    assert sample(parse_samples(service.text), "fustor_registry_datastores") == 1

@@ -1,7 +1,9 @@
 """The agent's own HTTP API: health, status, its OpenAPI document, and "run a mode now".
 
 Read endpoints are open (they listen on 127.0.0.1 by default); the POST endpoints need
-``Authorization: Bearer <api.token>`` and answer 403 while no token is configured.
+``Authorization: Bearer <api.token>`` and answer 403 while no token is configured. ``GET
+/metrics`` (Prometheus) needs nothing from the loopback interface and the bearer token from
+anywhere else.
 ``POST /api/v1/pipes/{name}/{mode}`` runs any mode of the pipe that says it is ``triggerable``
 (404 otherwise); it may carry a JSON body with the run's options (:mod:`fustor_agent.triggers`).
 Every error answer is ``{"error": {"code", "message"}}`` (:mod:`fustor_core.http_errors`),
@@ -21,10 +23,19 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from fustor_agent.metrics import AgentCollector
 from fustor_agent.openapi import build_openapi
 from fustor_agent.triggers import parse_options, read_body, trigger_model, triggerable_models
 from fustor_core.errors import Forbidden, InvalidInput, Unauthorized
 from fustor_core.http_errors import ErrorBoundary, exception_handlers
+from fustor_core.metrics import (
+    CONTENT_TYPE,
+    METRICS_PATH,
+    RequestTimer,
+    exposition,
+    from_loopback,
+    new_registry,
+)
 
 if TYPE_CHECKING:
     from fustor_agent.agent import Agent
@@ -70,6 +81,15 @@ def create_app(agent: Agent, *, token: str | None = None) -> Starlette:
     async def openapi(request: Request) -> Response:
         return _json(document)
 
+    registry = new_registry()
+    timer = RequestTimer(registry)
+    collector = AgentCollector(agent)
+
+    async def metrics(request: Request) -> Response:
+        if not from_loopback(request):
+            check_token(request)
+        return Response(exposition(registry, collector), media_type=CONTENT_TYPE)
+
     async def trigger(request: Request) -> Response:
         mode = request.path_params["mode"]
         check_token(request)
@@ -80,10 +100,14 @@ def create_app(agent: Agent, *, token: str | None = None) -> Starlette:
 
     app = Starlette(
         routes=[
-            Route("/healthz", _no_query(healthz)),
-            Route("/api/v1/status", _no_query(status)),
-            Route("/api/v1/openapi.json", _no_query(openapi)),
-            Route("/api/v1/pipes/{name}/{mode}", _no_query(trigger), methods=["POST"]),
+            Route(path, timer.timed(methods[0], path, _no_query(handler)), methods=methods)
+            for path, handler, methods in (
+                ("/healthz", healthz, ["GET"]),
+                ("/api/v1/status", status, ["GET"]),
+                ("/api/v1/openapi.json", openapi, ["GET"]),
+                (METRICS_PATH, metrics, ["GET"]),
+                ("/api/v1/pipes/{name}/{mode}", trigger, ["POST"]),
+            )
         ],
         middleware=[Middleware(ErrorBoundary, service="agent")],
         exception_handlers=exception_handlers(service="agent"),

@@ -156,6 +156,24 @@ def build_openapi(triggerable: Mapping[str, type[BaseModel]]) -> dict[str, Any]:
                     },
                 }
             },
+            "/metrics": {
+                "get": {
+                    "operationId": "metrics",
+                    "summary": "Prometheus metrics (text exposition format)",
+                    "description": "No credential from the loopback interface; from elsewhere the bearer"
+                    " token (api.token).",
+                    "security": [{}, {"bearer": []}],
+                    "responses": {
+                        "200": {
+                            "description": "OK",
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        },
+                        **answer(401, "From another host: no or wrong bearer token", ErrorBody),
+                        **answer(403, "From another host: the API has no token configured", ErrorBody),
+                        **unknown_query,
+                    },
+                }
+            },
             **{f"/api/v1/pipes/{{name}}/{mode}": trigger(mode) for mode in triggerable},
         },
         "components": {

@@ -71,7 +71,10 @@ def create_app(
             await service.close()
             log_event(logger, logging.INFO, "fusion stopped")
 
-    routes: list[BaseRoute] = [Route(e.path, strict_query(e), methods=[e.method]) for e in ENDPOINTS]
+    timed = service.metrics.requests.timed
+    routes: list[BaseRoute] = [
+        Route(e.path, timed(e.method, e.path, strict_query(e)), methods=[e.method]) for e in ENDPOINTS
+    ]
     routes.extend(ui_routes())  # the web view: static files, not part of the API document
     app = Starlette(
         routes=routes,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -17,6 +18,10 @@ from fustor_fusion.journaling.recording import JournaledView
 from fustor_fusion.sessions import SessionTable
 
 T = TypeVar("T")
+
+
+def _ignore(seconds: float) -> None:
+    pass
 
 
 class Datastore:
@@ -37,8 +42,14 @@ class Datastore:
         now: Callable[[], float],
         journal: Journal | None = None,
         rule_options: Mapping[str, BaseModel] | None = None,
+        observe_batch: Callable[[float], None] | None = None,
     ) -> None:
+        """:param observe_batch: called with the seconds each batch took to apply (metrics)."""
         self.name = name
+        self.observe_batch = observe_batch if observe_batch is not None else _ignore
+        self.refused: Counter[str] = Counter()
+        """Rows refused before they reached the view (validation, a follower's scan rows), by
+        reason; the view counts its own rules' drops."""
 
         def make_view() -> JournaledView:
             return JournaledView(

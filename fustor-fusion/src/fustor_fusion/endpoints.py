@@ -62,6 +62,10 @@ class Endpoint:
     body_required: bool = True
     description: str = ""
     """What the summary has no room for (paging caveats...), added to the operation's description."""
+    media_type: str = "application/json"
+    """What a successful answer is (``/metrics`` answers Prometheus text)."""
+    open_on_loopback: bool = False
+    """No key needed from 127.0.0.1 / ::1; from elsewhere a key with ``scope``."""
 
 
 def fusion(request: Request) -> FusionService:

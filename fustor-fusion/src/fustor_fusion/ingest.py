@@ -7,6 +7,7 @@ Every function here runs under the datastore's write lock, inside the session's 
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any, Literal
 
 from fustor_core.arbitration import SentinelUpdate
@@ -48,9 +49,11 @@ def require_leader(session: Session, what: str) -> None:
 def apply_batch(datastore: Datastore, session: Session, batch: ParsedBatch) -> dict[str, Any]:
     """Apply a validated batch event by event; the answer counts every row of the request."""
     require_live(session)
+    started = time.perf_counter()
     result = BatchResult()
     for reason, count in batch.invalid.items():
         result.add_dropped(reason, count)
+        datastore.refused[reason] += count
     if batch.invalid:
         log_event(
             logger,
@@ -67,8 +70,10 @@ def apply_batch(datastore: Datastore, session: Session, batch: ParsedBatch) -> d
             continue
         if event.message_source is not MessageSource.REALTIME and not session.is_leader:
             result.add_dropped(NOT_LEADER, len(event.rows))
+            datastore.refused[NOT_LEADER] += len(event.rows)
             continue
         result.merge(view.apply_event(event, session_id=session.session_id))
+    datastore.observe_batch(time.perf_counter() - started)
     answer = result.as_dict()
     answer["seq"] = batch.seq
     return answer
@@ -108,4 +113,5 @@ def apply_sentinel_feedback(
     )
     for reason, count in refused.items():
         result.add_dropped(reason, count)
+        datastore.refused[reason] += count
     return result.as_dict()

@@ -76,7 +76,7 @@ def _operation(endpoint: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
     operation: dict[str, Any] = {
         "operationId": f"{endpoint.method.lower()}_{name}",
         "summary": endpoint.summary,
-        "tags": [endpoint.scope or "meta"],
+        "tags": ["meta" if endpoint.open_on_loopback else endpoint.scope or "meta"],
         "responses": _responses(endpoint, refs),
     }
     parameters = [
@@ -110,7 +110,13 @@ def _operation(endpoint: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
         )
     if parameters:
         operation["parameters"] = parameters
-    if endpoint.scope is not None:
+    if endpoint.scope is not None and endpoint.open_on_loopback:
+        operation["security"] = [{}, {"apiKey": []}]
+        operation["description"] = (
+            f"No key needed from the loopback interface; from elsewhere an API key with scope"
+            f" `{endpoint.scope}` (which sees its own datastore's figures only)."
+        )
+    elif endpoint.scope is not None:
         operation["security"] = [{"apiKey": []}]
         operation["description"] = f"Needs an API key with scope `{endpoint.scope}`."
     if endpoint.description:
@@ -131,6 +137,8 @@ def _responses(endpoint: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
         if endpoint.answer_is_list:
             schema = {"type": "array", "items": schema}
         success["content"] = {"application/json": {"schema": schema}}
+    elif endpoint.media_type != "application/json":
+        success["content"] = {endpoint.media_type: {"schema": {"type": "string"}}}
     else:
         success["content"] = {"application/json": {"schema": {"type": "object"}}}
     responses: dict[str, Any] = {str(endpoint.status): success}

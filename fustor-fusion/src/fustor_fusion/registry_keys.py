@@ -101,6 +101,9 @@ class RegistryKeyChecker:
         self._client: httpx.AsyncClient | None = client if client is not None else httpx.AsyncClient()
         self._client_loop: asyncio.AbstractEventLoop | None = None
         self._cache: dict[bytes, _Answer] = {}
+        self.cache_hits = 0
+        """Checks answered from the cache (the metrics read these two)."""
+        self.cache_misses = 0
         self._inflight: dict[bytes, asyncio.Future[_Answer]] = {}
 
     async def check(self, key: str) -> KeyGrant:
@@ -108,7 +111,10 @@ class RegistryKeyChecker:
         digest = hashlib.sha256(key.encode("utf-8", errors="surrogatepass")).digest()
         answer = self._cache.get(digest)
         if answer is None or answer.fresh_until <= self._clock():
+            self.cache_misses += 1
             answer = await self._ask_once(key, digest)
+        else:
+            self.cache_hits += 1
         if answer.grant is None:
             raise Unauthorized(answer.refusal)
         return answer.grant

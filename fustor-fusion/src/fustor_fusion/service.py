@@ -19,6 +19,7 @@ from fustor_core.options import log_deprecations
 from fustor_fusion.auth import KeyChecker
 from fustor_fusion.config import DatastoreConfig, FusionConfig
 from fustor_fusion.datastore import Datastore
+from fustor_fusion.metrics import FusionCollector, FusionMetrics
 from fustor_fusion.registry_link import RegistryLink
 from fustor_fusion.rule_options import RuleOptions
 
@@ -39,6 +40,8 @@ class FusionService:
         self.config = config
         self.pm = pm
         self.now = now
+        self.metrics = FusionMetrics()
+        self.collector = FusionCollector(self)
         log_deprecations(logger, config.deprecated_keys(), source="fusion")
         self.rule_options = RuleOptions(config, pm)
         self.datastores = {
@@ -68,6 +71,7 @@ class FusionService:
             now=self.now,
             journal=self._journal(name),
             rule_options=rule_options,
+            observe_batch=self.metrics.batch_seconds.labels(datastore=name).observe,
         )
 
     def _journal(self, name: str) -> Journal | None:

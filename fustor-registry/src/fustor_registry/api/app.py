@@ -9,8 +9,8 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
 from fustor_core.http_errors import ErrorBoundary, exception_handlers
-from fustor_registry.api import datastores, meta, service, storage, users
-from fustor_registry.api.endpoints import Endpoint
+from fustor_registry.api import datastores, meta, metrics, service, storage, users
+from fustor_registry.api.endpoints import Endpoint, Handler
 from fustor_registry.api.openapi import build_openapi
 from fustor_registry.config import RegistryConfig
 from fustor_registry.registry import Registry
@@ -21,6 +21,7 @@ ENDPOINTS: list[Endpoint] = [
     *users.ENDPOINTS,
     *datastores.ENDPOINTS,
     *storage.ENDPOINTS,
+    *metrics.ENDPOINTS,
 ]
 """Every route of the API, in the order the OpenAPI document lists them."""
 
@@ -42,8 +43,13 @@ def create_app(config: RegistryConfig, *, registry: Registry | None = None) -> S
             if owned:
                 active.close()
 
+    observed = metrics.RegistryMetrics()
+
+    def timed(endpoint: Endpoint) -> Handler:
+        return observed.requests.timed(endpoint.method, endpoint.path, endpoint.handler)
+
     app = Starlette(
-        routes=[endpoint.route() for endpoint in ENDPOINTS],
+        routes=[endpoint.route(timed) for endpoint in ENDPOINTS],
         middleware=[Middleware(ErrorBoundary, service="Registry")],
         exception_handlers=exception_handlers(service="Registry"),
         lifespan=lifespan,
@@ -51,5 +57,6 @@ def create_app(config: RegistryConfig, *, registry: Registry | None = None) -> S
     # a stray trailing slash is a 404 naming the path without it, as on Fusion and the agent
     app.router.redirect_slashes = False
     app.state.registry = active
+    app.state.metrics = observed
     app.state.openapi = build_openapi(ENDPOINTS)
     return app

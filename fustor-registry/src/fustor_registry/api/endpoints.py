@@ -20,7 +20,7 @@ from fustor_registry.api.calls import MAX_QUERY_CHARS, MAX_ROW_ID
 from fustor_registry.schemas import NAME_PATTERN, NO_NUL_PATTERN
 
 Handler = Callable[[Request], Awaitable[Response]]
-Auth = Literal["user", "service", "ingest_key"]
+Auth = Literal["user", "service", "ingest_key", "metrics"]
 
 NAME_SCHEMA: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": 64, "pattern": NAME_PATTERN}
 PATH_PARAMS: dict[str, dict[str, Any]] = {
@@ -60,14 +60,17 @@ class Endpoint:
     status: int = 200
     errors: tuple[int, ...] = ()
     query: tuple[QueryParam, ...] = ()
+    media_type: str = "application/json"
+    """What a successful answer is (``/metrics`` answers Prometheus text)."""
 
     @property
     def path_params(self) -> list[str]:
         return [part[1:-1] for part in self.path.split("/") if part.startswith("{") and part.endswith("}")]
 
-    def route(self) -> Route:
-        """The Starlette route (integer parameters get Starlette's ``:int`` convertor)."""
+    def route(self, wrap: Callable[[Endpoint], Handler] | None = None) -> Route:
+        """The Starlette route (integer parameters get Starlette's ``:int`` convertor); ``wrap``
+        turns the endpoint into the handler served (e.g. timed for the metrics)."""
         path = self.path
         for name in INT_PARAMS.intersection(self.path_params):
             path = path.replace(f"{{{name}}}", f"{{{name}:int}}")
-        return Route(path, self.handler, methods=[self.method])
+        return Route(path, wrap(self) if wrap is not None else self.handler, methods=[self.method])

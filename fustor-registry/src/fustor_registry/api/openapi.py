@@ -39,10 +39,16 @@ SECURITY = {
     "service": "serviceToken",
     "ingest_key": "apiKey",
 }
+OPTIONAL_SECURITY: dict[str, list[dict[str, list[str]]]] = {
+    "metrics": [{}, {"serviceToken": []}, {"apiKey": []}],
+}
+"""Routes open on the loopback interface, with a credential from anywhere else."""
 AUTH_TEXT = {
     "user": "Needs a login token (`POST /api/v1/auth/login`) in `Authorization: Bearer`.",
     "service": "Needs a service token (`service_tokens` in registry.yaml) in `Authorization: Bearer`.",
     "ingest_key": "Needs an API key with the `ingest` scope in `X-API-Key`.",
+    "metrics": "No credential from the loopback interface; from elsewhere a service token in"
+    " `Authorization: Bearer`, or an API key with the `query` scope in `X-API-Key`.",
 }
 
 
@@ -97,7 +103,10 @@ def _operation(endpoint: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
     ]
     if parameters:
         operation["parameters"] = parameters
-    if endpoint.auth is not None:
+    if endpoint.auth in OPTIONAL_SECURITY:
+        operation["security"] = OPTIONAL_SECURITY[endpoint.auth]
+        operation["description"] = AUTH_TEXT[endpoint.auth]
+    elif endpoint.auth is not None:
         operation["security"] = [{SECURITY[endpoint.auth]: []}]
         operation["description"] = AUTH_TEXT[endpoint.auth]
     if endpoint.body is not None:
@@ -111,7 +120,9 @@ def _operation(endpoint: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
 def _responses(endpoint: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
     success: dict[str, Any] = {"description": STATUS_TEXT.get(endpoint.status, "OK")}
     schema = refs[(endpoint.answer, "serialization")] if endpoint.answer is not None else {}
-    success["content"] = {"application/json": {"schema": schema}}
+    if endpoint.media_type != "application/json":
+        schema = {"type": "string"}
+    success["content"] = {endpoint.media_type: {"schema": schema}}
     responses: dict[str, Any] = {str(endpoint.status): success}
     error = {"application/json": {"schema": refs[(ErrorBody, "serialization")]}}
     for status in sorted(set(endpoint.errors)):

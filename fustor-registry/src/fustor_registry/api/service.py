@@ -6,7 +6,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from fustor_core.errors import Unauthorized
+from fustor_core.errors import NotFound, Unauthorized
 from fustor_registry.api.answers import Bootstrap, KeyVerdict, ServiceDatastoreList, Status
 from fustor_registry.api.calls import (
     anonymous,
@@ -17,6 +17,7 @@ from fustor_registry.api.calls import (
     registry_of,
 )
 from fustor_registry.api.endpoints import Endpoint, QueryParam
+from fustor_registry.api.metrics import metrics_of
 from fustor_registry.api.responses import JSONResponse
 from fustor_registry.schemas import KeyVerifyRequest, parse_body
 from fustor_registry.services import datastores, keys
@@ -26,9 +27,15 @@ MAX_KEY_CHARS = 512
 
 async def verify_key(request: Request) -> Response:
     raw = await read_body(request)
-    answer = await as_service_reading(
-        request, lambda connection: keys.verify_key(connection, parse_body(KeyVerifyRequest, raw).key)
-    )
+    verifications = metrics_of(request).verifications
+    try:
+        answer = await as_service_reading(
+            request, lambda connection: keys.verify_key(connection, parse_body(KeyVerifyRequest, raw).key)
+        )
+    except NotFound as refused:
+        verifications[refused.code] += 1
+        raise
+    verifications["valid"] += 1
     return JSONResponse(answer)
 
 

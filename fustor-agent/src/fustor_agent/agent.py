@@ -134,6 +134,14 @@ class Agent:
         timeout = self.config.shutdown_timeout_s
         await asyncio.gather(*(pipe.run(stop, timeout) for pipe in self.pipes))
 
+    def not_started(self) -> str | None:
+        """Why the agent is not yet doing its job (the first pipe that is not), or None."""
+        for pipe in self.pipes:
+            reason = pipe.not_started()
+            if reason is not None:
+                return reason
+        return None
+
     def status(self) -> dict[str, Any]:
         return {
             "agent_id": self.config.agent_id,

@@ -29,6 +29,7 @@ from fustor_agent.status_text import render_status
 from fustor_core.commands import add_plugins_command, run_subcommand
 from fustor_core.errors import FustorError
 from fustor_core.logs import configure_logging, log_event
+from fustor_core.notify import ServiceNotifier
 from fustor_core.runtime import tune_garbage_collection
 
 logger = logging.getLogger("fustor_agent")
@@ -40,8 +41,16 @@ QUIET_LOGGERS = ("httpx", "httpcore", "uvicorn", "uvicorn.error")
 # -- run ------------------------------------------------------------------------------------------
 
 
-async def run_agent(config: AgentConfig, *, host: str, port: int) -> None:
-    """Run until SIGINT/SIGTERM (a second signal stops without waiting for delivery)."""
+async def run_agent(
+    config: AgentConfig, *, host: str, port: int, notifier: ServiceNotifier | None = None
+) -> None:
+    """Run until SIGINT/SIGTERM (a second signal stops without waiting for delivery).
+
+    ``notifier`` (the service manager) hears ``READY=1`` once every pipe watches in realtime,
+    holds a session and, when leading, has started its snapshot; ``WATCHDOG=1`` while the event
+    loop turns; ``STOPPING=1`` at the first signal.
+    """
+    notifier = notifier if notifier is not None else ServiceNotifier({})
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     main = asyncio.current_task()
@@ -57,6 +66,7 @@ async def run_agent(config: AgentConfig, *, host: str, port: int) -> None:
         log_event(
             logger, logging.INFO, "stopping: delivering queued rows", signal=signal.Signals(signum).name
         )
+        notifier.stopping("stopping: delivering queued rows")
         stop.set()
 
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -78,12 +88,17 @@ async def run_agent(config: AgentConfig, *, host: str, port: int) -> None:
         pipes=",".join(pipe.name for pipe in agent.pipes),
         api=f"http://{host}:{server.port}" if server else "disabled",
     )
-    progress = asyncio.create_task(progress_for(agent.pipes).run())
+    helpers = [
+        asyncio.create_task(progress_for(agent.pipes).run()),
+        asyncio.create_task(notifier.ready_when(agent.not_started, ready_status="running")),
+        asyncio.create_task(notifier.keep_alive()),
+    ]
     try:
         await agent.run(stop)
     finally:
-        progress.cancel()
-        await asyncio.gather(progress, return_exceptions=True)
+        for task in helpers:
+            task.cancel()
+        await asyncio.gather(*helpers, return_exceptions=True)
         if server is not None:
             await server.stop()
     log_event(logger, logging.INFO, "agent stopped", agent_id=config.agent_id)
@@ -98,7 +113,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     port = args.port if args.port is not None else config.api.port
     tune_garbage_collection()
     with contextlib.suppress(asyncio.CancelledError):
-        asyncio.run(run_agent(config, host=host, port=port))
+        asyncio.run(run_agent(config, host=host, port=port, notifier=ServiceNotifier()))
     return 0
 
 

@@ -345,6 +345,25 @@ class Pipe:
             self._retiring.add(task)
             task.add_done_callback(self._retiring.discard)
 
+    def not_started(self) -> str | None:
+        """Why the pipe is not yet doing its job (for the service manager's READY=1), or None:
+        realtime must be watching and a session held, and a leader's first leader mode (the
+        tenure's snapshot) must have started."""
+        if not self._always_ready:
+            return f"{self.name}: starting realtime"
+        session = self.session
+        if session is None:
+            return f"{self.name}: opening a session with Fusion"
+        if session.role != "leader":
+            return None
+        leader_modes = [mode for mode in self.modes if mode.leader_only]
+        if not leader_modes:
+            return None
+        first = self.contexts.get(leader_modes[0].name)
+        if first is None or first.tenure != self.current_tenure or not first.is_ready:
+            return f"{self.name}: starting the {leader_modes[0].name}"
+        return None
+
     # -- modes -----------------------------------------------------------------------------
 
     async def _start_in_order(self, modes: list[SyncMode], tenure: int | None, *, leader: bool) -> None:

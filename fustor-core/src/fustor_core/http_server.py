@@ -38,6 +38,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from fustor_core.config import FustorConfig
 from fustor_core.http_errors import error_bytes
 from fustor_core.logs import log_event
+from fustor_core.notify import ServiceNotifier
 
 logger = logging.getLogger(__name__)
 
@@ -245,3 +246,17 @@ def listening_socket(host: str, port: int) -> socket.socket:
         sock.close()
         raise
     return sock
+
+
+class NotifyingServer(uvicorn.Server):
+    """A uvicorn server that tells the service manager ``STOPPING=1`` as soon as a stop signal
+    arrives (uvicorn then drains connections and runs the lifespan shutdown, which can take a
+    while: systemd should know the service is on its way out, not hung)."""
+
+    def __init__(self, config: uvicorn.Config, notifier: ServiceNotifier) -> None:
+        super().__init__(config)
+        self.notifier = notifier
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        self.notifier.stopping()
+        super().handle_exit(sig, frame)

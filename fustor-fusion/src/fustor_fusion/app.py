@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute, Route
 
 from fustor_core.http_errors import ErrorBoundary, exception_handlers
 from fustor_core.logs import log_event
+from fustor_core.notify import ServiceNotifier
 from fustor_core.plugins import get_plugin_manager
 from fustor_fusion.auth import KeyChecker, StaticKeyChecker
 from fustor_fusion.config import FusionConfig
@@ -40,6 +41,7 @@ def create_app(
     now: Callable[[], float] = time.time,
     plugin_manager: pluggy.PluginManager | None = None,
     key_checker: KeyChecker | None = None,
+    notifier: ServiceNotifier | None = None,
 ) -> Starlette:
     """A Fusion application for ``config``.
 
@@ -47,6 +49,9 @@ def create_app(
     :param plugin_manager: the plugins to arbitrate with; by default every installed one
         (narrowed by ``FUSTOR_PLUGINS`` / ``FUSTOR_DISABLE_PLUGINS``).
     :param key_checker: where API keys are checked; by default the static keys of ``config``.
+    :param notifier: the service manager to tell ``READY=1`` once every view is loaded and the
+        tick runs (what ``/readyz`` says), ``WATCHDOG=1`` while the event loop turns and
+        ``STOPPING=1`` at shutdown; None (tests) tells nobody.
     """
     service = FusionService(
         config,
@@ -61,13 +66,22 @@ def create_app(
             await service.registry.refresh(service.now())
         ticker = asyncio.create_task(service.run_ticks(), name="fusion-tick")
         service.start_loading()  # views load in the background: /readyz says which, and how far
+        managed = []
+        if notifier is not None:
+            status = f"serving {len(service.datastores)} datastore(s)"
+            managed = [
+                asyncio.create_task(notifier.ready_when(service.not_ready, ready_status=status)),
+                asyncio.create_task(notifier.keep_alive(), name="fusion-watchdog"),
+            ]
         await asyncio.sleep(0)  # let the tick loop mark the service ready before serving
         try:
             yield
         finally:
-            ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await ticker
+            if notifier is not None:
+                notifier.stopping()
+            for task in (ticker, *managed):
+                task.cancel()
+            await asyncio.gather(ticker, *managed, return_exceptions=True)
             await service.close()
             log_event(logger, logging.INFO, "fusion stopped")
 

@@ -8,12 +8,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import uvicorn
-
 from fustor_core.commands import add_plugins_command, run_subcommand
 from fustor_core.errors import ConfigError, FustorError
-from fustor_core.http_server import listening_socket, uvicorn_config
+from fustor_core.http_server import NotifyingServer, listening_socket, uvicorn_config
 from fustor_core.logs import configure_logging, log_event
+from fustor_core.notify import ServiceNotifier
 from fustor_core.paths import fustor_home
 from fustor_core.runtime import tune_garbage_collection
 from fustor_fusion.app import create_app
@@ -35,8 +34,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         configure_logging((args.log_level or config.log_level).upper())
     except ValueError as exc:
         raise FustorError(f"--log-level: {exc}") from None
+    notifier = ServiceNotifier()
     try:
-        app = create_app(config)
+        app = create_app(config, notifier=notifier)
     except ConfigError as exc:  # a rule's options, validated against the installed plugins
         raise ConfigError(f"{_config_path(args.config)}: {exc.message}") from None
     tune_garbage_collection()
@@ -47,8 +47,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise FustorError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     bound_port = sock.getsockname()[1]
     sock.listen(2048)  # connections made from now on wait in the backlog until uvicorn accepts them
-    server = uvicorn.Server(
-        uvicorn_config(app, config.connections, log_config=None, access_log=False, lifespan="on")
+    server = NotifyingServer(
+        uvicorn_config(app, config.connections, log_config=None, access_log=False, lifespan="on"), notifier
     )
     log_event(
         logger,

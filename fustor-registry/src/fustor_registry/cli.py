@@ -20,8 +20,9 @@ from sqlalchemy.orm import Session
 
 from fustor_core.commands import run_subcommand
 from fustor_core.errors import InvalidInput
-from fustor_core.http_server import uvicorn_config
+from fustor_core.http_server import NotifyingServer, uvicorn_config
 from fustor_core.logs import configure_logging
+from fustor_core.notify import ServiceNotifier
 from fustor_registry import migrate
 from fustor_registry.access import CLI_ADMIN
 from fustor_registry.config import read_config
@@ -44,15 +45,14 @@ PROG = "fustor-registry"
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from fustor_registry.api import create_app
 
     config = read_config(args.config)
     configure_logging(config.log_level)
     logging.getLogger("alembic").setLevel(logging.WARNING)  # our own line says "database migrated"
-    app = create_app(config)
-    uvicorn.Server(
+    notifier = ServiceNotifier()
+    app = create_app(config, notifier=notifier)
+    NotifyingServer(
         uvicorn_config(
             app,
             config.connections,
@@ -63,7 +63,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             # the app decides whom to believe (trusted_proxies); uvicorn's own handling would
             # trust X-Forwarded-For from loopback and hide the real peer from it
             proxy_headers=False,
-        )
+        ),
+        notifier,
     ).run()
     return 0
 

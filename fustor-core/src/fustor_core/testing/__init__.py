@@ -33,6 +33,7 @@ from fustor_core.testing.agent import (
 )
 from fustor_core.testing.dict_store import DictStore
 from fustor_core.testing.helpers import async_wait_for, free_port, install_distribution, wait_for
+from fustor_core.testing.notify_socket import NotifySocket
 from fustor_core.testing.rules import T0, FakeClock, FakeView, MakeRuleHarness, RuleHarness, make_row
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "MakeFakeSource",
     "MakeRuleHarness",
     "MakeSyncContext",
+    "NotifySocket",
     "ReadyCall",
     "RuleHarness",
     "SourceCall",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -9,6 +10,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
 from fustor_core.http_errors import ErrorBoundary, exception_handlers
+from fustor_core.notify import ServiceNotifier
 from fustor_registry.api import datastores, meta, metrics, service, storage, users
 from fustor_registry.api.endpoints import Endpoint, Handler
 from fustor_registry.api.openapi import build_openapi
@@ -26,8 +28,14 @@ ENDPOINTS: list[Endpoint] = [
 """Every route of the API, in the order the OpenAPI document lists them."""
 
 
-def create_app(config: RegistryConfig, *, registry: Registry | None = None) -> Starlette:
+def create_app(
+    config: RegistryConfig, *, registry: Registry | None = None, notifier: ServiceNotifier | None = None
+) -> Starlette:
     """Build the app; opens (and migrates) the database unless a ready ``registry`` is given.
+
+    ``notifier`` (the service manager) is told ``READY=1`` once the app serves (the database is
+    open and migrated by then), ``WATCHDOG=1`` while the event loop turns, ``STOPPING=1`` at
+    shutdown.
 
     Raises ConfigError before anything listens when the configuration is unusable, e.g. no
     secret key outside demo mode.
@@ -37,9 +45,18 @@ def create_app(config: RegistryConfig, *, registry: Registry | None = None) -> S
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        watchdog = None
+        if notifier is not None:
+            notifier.ready(f"serving; database {active.db.safe_url}")
+            watchdog = asyncio.create_task(notifier.keep_alive(), name="registry-watchdog")
         try:
             yield
         finally:
+            if notifier is not None:
+                notifier.stopping()
+            if watchdog is not None:
+                watchdog.cancel()
+                await asyncio.gather(watchdog, return_exceptions=True)
             if owned:
                 active.close()
 

@@ -28,7 +28,7 @@ from fustor_agent.server import ApiServer
 from fustor_agent.status_text import render_status
 from fustor_core.commands import add_plugins_command, run_subcommand
 from fustor_core.errors import FustorError
-from fustor_core.logs import configure_logging, log_event
+from fustor_core.logs import add_log_format_argument, configure_logging, log_event
 from fustor_core.notify import ServiceNotifier
 from fustor_core.runtime import tune_garbage_collection
 
@@ -106,7 +106,7 @@ async def run_agent(
 
 def cmd_run(args: argparse.Namespace) -> int:
     config = load_agent_config(args.config)
-    configure_logging(args.log_level or config.log_level)
+    configure_logging(args.log_level or config.log_level, args.log_format or config.log_format)
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
     host = args.host or config.api.host
@@ -180,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--port", type=int, help=f"port of the agent API (default {DEFAULT_API_PORT}; 0 disables)"
     )
     run.add_argument("--log-level", help="DEBUG, INFO, WARNING ... (default: log_level from the config)")
+    add_log_format_argument(run)
     run.set_defaults(func=cmd_run)
 
     for name, func, help_text in (

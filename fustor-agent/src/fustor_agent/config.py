@@ -26,6 +26,7 @@ from pydantic import ConfigDict, Field, PrivateAttr, field_validator, model_vali
 
 from fustor_core.config import FustorConfig, load_config
 from fustor_core.http_server import ConnectionLimits
+from fustor_core.logs import LogFormat
 from fustor_core.options import LegacyKeys, deprecation_notes, fold_legacy_keys
 
 DEFAULT_API_PORT = 8103
@@ -165,6 +166,9 @@ class AgentConfig(FustorConfig):
     pipes: list[PipeConfig] = Field(min_length=1)
     api: ApiConfig = Field(default_factory=ApiConfig)
     log_level: str = "INFO"
+    log_format: LogFormat = "text"
+    """``text`` (``key=value`` lines, for people) or ``json`` (one JSON object per line, for log
+    shippers); ``--log-format`` overrides it."""
     shutdown_timeout_s: float = Field(default=10.0, ge=0)
     """On SIGTERM/SIGINT: how long to keep delivering queued rows before closing anyway."""
     state_dir: Path | None = None

@@ -11,7 +11,7 @@ from pathlib import Path
 from fustor_core.commands import add_plugins_command, run_subcommand
 from fustor_core.errors import ConfigError, FustorError
 from fustor_core.http_server import NotifyingServer, listening_socket, uvicorn_config
-from fustor_core.logs import configure_logging, log_event
+from fustor_core.logs import add_log_format_argument, configure_logging, log_event
 from fustor_core.notify import ServiceNotifier
 from fustor_core.paths import fustor_home
 from fustor_core.runtime import tune_garbage_collection
@@ -31,7 +31,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     host = args.host or config.host
     port = config.port if args.port is None else args.port
     try:
-        configure_logging((args.log_level or config.log_level).upper())
+        configure_logging((args.log_level or config.log_level).upper(), args.log_format or config.log_format)
     except ValueError as exc:
         raise FustorError(f"--log-level: {exc}") from None
     notifier = ServiceNotifier()
@@ -69,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to listen on (default: config 'host', 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default: config 'port', 8102; 0: any)")
     serve.add_argument("--log-level", help="log level (default: config 'log_level', INFO)")
+    add_log_format_argument(serve)
     serve.set_defaults(func=cmd_serve)
     add_plugins_command(sub)
     return parser

@@ -20,6 +20,7 @@ from pydantic import ConfigDict, Field, PrivateAttr, field_validator, model_vali
 
 from fustor_core.config import ArbitrationSettings, FustorConfig, load_config, parse_config
 from fustor_core.http_server import ConnectionLimits
+from fustor_core.logs import LogFormat
 from fustor_core.options import LegacyKeys, deprecation_notes, fold_legacy_keys
 
 DEFAULT_PORT = 8102
@@ -152,6 +153,9 @@ class FusionConfig(ArbitrationSettings):
     """Request timeouts and the connection limit of the HTTP server."""
     log_level: str = Field(default="INFO", pattern=r"(?i)^(debug|info|warning|error|critical)$")
     """Log level of ``fustor-fusion serve``."""
+    log_format: LogFormat = "text"
+    """``text`` (``key=value`` lines, for people) or ``json`` (one JSON object per line, for log
+    shippers); ``--log-format`` overrides it."""
     rules: RuleSections = Field(default_factory=dict)
     """Merge rules' options by rule name, for every datastore (``rules: {merge-tombstone: {ttl_s:
     3600}}``); each rule documents its own. Datastores adopted from a Registry get these."""

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from fustor_core.commands import run_subcommand
 from fustor_core.errors import InvalidInput
 from fustor_core.http_server import NotifyingServer, uvicorn_config
-from fustor_core.logs import configure_logging
+from fustor_core.logs import add_log_format_argument, configure_logging
 from fustor_core.notify import ServiceNotifier
 from fustor_registry import migrate
 from fustor_registry.access import CLI_ADMIN
@@ -48,7 +48,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from fustor_registry.api import create_app
 
     config = read_config(args.config)
-    configure_logging(config.log_level)
+    configure_logging(config.log_level, args.log_format or config.log_format)
     logging.getLogger("alembic").setLevel(logging.WARNING)  # our own line says "database migrated"
     notifier = ServiceNotifier()
     app = create_app(config, notifier=notifier)
@@ -245,6 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config(serve)
     serve.add_argument("--host", help="address to listen on (default: config host, 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default: config port, 8101)")
+    add_log_format_argument(serve)
     serve.set_defaults(func=cmd_serve)
 
     db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)

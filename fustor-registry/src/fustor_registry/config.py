@@ -19,7 +19,7 @@ from pydantic import Field, StringConstraints, field_validator
 from fustor_core.config import FustorConfig, load_config
 from fustor_core.errors import ConfigError
 from fustor_core.http_server import ConnectionLimits
-from fustor_core.logs import log_event
+from fustor_core.logs import LogFormat, log_event
 from fustor_core.paths import data_dir
 from fustor_registry.proxies import parse_networks
 from fustor_registry.throttle import ThrottleSettings
@@ -78,6 +78,9 @@ class RegistryConfig(FustorConfig):
     connections: ConnectionLimits = Field(default_factory=ConnectionLimits)
     """Request timeouts and the connection limit of the HTTP server."""
     log_level: str = "INFO"
+    log_format: LogFormat = "text"
+    """``text`` (``key=value`` lines, for people) or ``json`` (one JSON object per line, for log
+    shippers); ``--log-format`` overrides it."""
 
     @field_validator("trusted_proxies")
     @classmethod

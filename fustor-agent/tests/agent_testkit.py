@@ -236,11 +236,20 @@ TEST_MODES: dict[str, Any] = {"audit": {"interval_s": 1.0}, "sentinel": {"interv
 class AgentProcess(Service):
     """``fustor-agent run`` watching ``root``, pushing to ``fusion``, with short test intervals.
 
-    ``pipe`` keys go into the pipe's config; ``modes={"audit": {"interval_s": 3600}}`` is merged
+    ``agent`` keys go into the top level of agent.yaml, ``pipe`` keys into the pipe's config;
+    ``modes={"audit": {"interval_s": 3600}}`` is merged
     over :data:`TEST_MODES` mode by mode (``{"sentinel": False}`` turns a mode off).
     """
 
-    def __init__(self, workdir: Path, agent_id: str, root: Path, fusion: FusionProcess, **pipe: Any) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        agent_id: str,
+        root: Path,
+        fusion: FusionProcess,
+        agent: dict[str, Any] | None = None,
+        **pipe: Any,
+    ) -> None:
         super().__init__(agent_id, workdir)
         self.api_port = free_port()
         self.api_url = f"http://127.0.0.1:{self.api_port}"
@@ -256,6 +265,7 @@ class AgentProcess(Service):
             "agent_id": agent_id,
             "shutdown_timeout_s": 5.0,
             "state_dir": str(self.state_dir),
+            **(agent or {}),
             "api": {"token": API_TOKEN},
             "pipes": [
                 {

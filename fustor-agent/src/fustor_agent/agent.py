@@ -15,6 +15,7 @@ from fustor_agent import __version__
 from fustor_agent.config import OTHER_MODES, AgentConfig, PipeConfig
 from fustor_agent.dircache_file import DirCacheFile
 from fustor_agent.pipe import Pipe
+from fustor_agent.snapshot_progress import SnapshotHistory
 from fustor_core.agent_api import Pusher, Source, SyncMode
 from fustor_core.errors import ConfigError, NotFound, PluginError
 from fustor_core.options import build_options, check_names, log_deprecations
@@ -69,6 +70,7 @@ class Agent:
         self._pushers = require_registry(pm, "fustor_pusher_drivers", "pusher driver")
         self._modes = collect_registrations(pm, "fustor_sync_modes", "sync mode")
         self._excluded = excluded_plugins(pm)
+        self.snapshot_history = SnapshotHistory(self.state_dir / "snapshots.json")
         self.pipes = [self._build_pipe(i, pipe) for i, pipe in enumerate(config.pipes)]
         self.started_at = time.time()
 
@@ -93,6 +95,7 @@ class Agent:
             pusher=pusher,
             modes=modes,
             cache_file=DirCacheFile(self.state_dir / _file_name(config.pipe_name) / "dircache"),
+            history=self.snapshot_history,
         )
 
     @property

@@ -89,7 +89,7 @@ async def run_agent(
         api=f"http://{host}:{server.port}" if server else "disabled",
     )
     helpers = [
-        asyncio.create_task(progress_for(agent.pipes).run()),
+        asyncio.create_task(progress_for(agent.pipes, every_s=config.progress_log_interval_s).run()),
         asyncio.create_task(notifier.ready_when(agent.not_started, ready_status="running")),
         asyncio.create_task(notifier.keep_alive()),
     ]

@@ -169,6 +169,9 @@ class AgentConfig(FustorConfig):
     log_format: LogFormat = "text"
     """``text`` (``key=value`` lines, for people) or ``json`` (one JSON object per line, for log
     shippers); ``--log-format`` overrides it."""
+    progress_log_interval_s: float = Field(default=10.0, gt=0)
+    """While a snapshot runs and the agent's stderr is not a terminal, a ``snapshot progress``
+    log line is written this often (on a terminal a live display is drawn instead)."""
     shutdown_timeout_s: float = Field(default=10.0, ge=0)
     """On SIGTERM/SIGINT: how long to keep delivering queued rows before closing anyway."""
     state_dir: Path | None = None

@@ -170,6 +170,8 @@ class ModeContext:
     def report(self, **fields: Any) -> None:
         self.progress.update(fields)
         self.progress["updated_at"] = time.time()
+        if self.mode.name == "snapshot":
+            self._pipe.snapshot_reported(self.progress)
 
     async def sentinel_tasks(self, limit: int = 1000) -> list[str]:
         self._check_tenure()

@@ -26,6 +26,23 @@ class Health(BaseModel):
     status: Literal["ok"]
 
 
+class SnapshotProgress(BaseModel):
+    """A running snapshot: what the terminal display and the progress log lines show."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    state: Literal["scanning", "finishing"]
+    walked: int
+    """Files and directories walked so far."""
+    rate: int
+    """Entries per second over the whole run."""
+    elapsed_s: float
+    expected: int | None
+    """Entries the previous complete snapshot of this pipe walked (None: none seen yet)."""
+    eta_s: float | None
+    """Seconds left at the current rate (None until ``expected`` is known, or past it)."""
+
+
 class PipeStatus(BaseModel):
     """One pipe's state; counters and mode progress are free-form (the plugins fill them)."""
 
@@ -35,6 +52,10 @@ class PipeStatus(BaseModel):
     datastore: str
     role: Literal["leader", "follower"] | None
     session_id: str | None
+    snapshot_progress: SnapshotProgress | None = None
+    """Set while a snapshot runs."""
+    last_snapshot_entries: int | None = None
+    """Entries the last complete snapshot walked (kept across restarts: the next one's ETA)."""
 
 
 class AgentStatus(BaseModel):

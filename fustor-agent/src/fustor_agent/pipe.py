@@ -37,6 +37,7 @@ from fustor_agent.config import PipeConfig
 from fustor_agent.context import ModeContext, TenureEnded, merge_request
 from fustor_agent.dircache_file import CacheUnreadable, DirCacheFile, FileReport, SavedListing
 from fustor_agent.resume import decide_start
+from fustor_agent.snapshot_progress import SnapshotFigures, SnapshotHistory, snapshot_figures
 from fustor_core.agent_api import (
     PipeSettings,
     Pusher,
@@ -99,8 +100,13 @@ class Pipe:
         pusher: Pusher,
         modes: list[SyncMode],
         cache_file: DirCacheFile | None = None,
+        history: SnapshotHistory | None = None,
     ) -> None:
+        """:param history: where the last complete snapshot's entry count is kept (the next
+        snapshot's ETA); by default in memory only."""
         self.config = config
+        self.history = history if history is not None else SnapshotHistory(None)
+        self._recorded_snapshot_runs = 0
         self.name = config.pipe_name
         self.agent_id = agent_id
         self.source = source
@@ -142,6 +148,25 @@ class Pipe:
 
     def count(self, name: str, n: int = 1) -> None:
         self.counters[name] += n
+
+    def snapshot_reported(self, progress: dict[str, Any]) -> None:
+        """The snapshot mode reported progress: once a run completed, remember how many entries
+        it walked (the next run's ETA)."""
+        runs = progress.get("runs")
+        if (
+            progress.get("state") != "idle"
+            or not isinstance(runs, int)
+            or runs == self._recorded_snapshot_runs
+        ):
+            return
+        self._recorded_snapshot_runs = runs
+        walked = progress.get("files", 0) + progress.get("dirs", 0)
+        if isinstance(walked, int) and walked > 0:
+            self.history.record(self.name, walked)
+
+    def snapshot_progress(self) -> SnapshotFigures | None:
+        """The running snapshot's figures (None when none runs)."""
+        return snapshot_figures(self._progress.get("snapshot") or {}, self.history.expected(self.name))
 
     def record_error(self, message: str) -> None:
         self.last_error = message
@@ -601,6 +626,8 @@ class Pipe:
             },
             "counters": dict(self.counters),
             "modes": {name: dict(context.progress) for name, context in self.contexts.items()},
+            "snapshot_progress": figures.as_dict() if (figures := self.snapshot_progress()) else None,
+            "last_snapshot_entries": self.history.expected(self.name),
             "last_error": self.last_error,
             "last_error_at": self.last_error_at,
         }

@@ -1,8 +1,11 @@
-"""Showing the initial snapshot's progress: a live line on a terminal, log lines elsewhere.
+"""Showing a snapshot's progress: a live display on a terminal, log lines elsewhere.
 
-On a TTY, one status line is redrawn a few times a second (log lines clear it first, so the two
-never mix). In a pipe or under systemd there is no redraw, only a structured log line every
-``log_every_s`` while a snapshot runs.
+On a TTY, ``rich`` draws one line per pipe whose snapshot runs — entries walked, rate, elapsed
+time, and a bar with an ETA once the previous snapshot's count is known — redrawn a few times a
+second; log records are printed above it by the same console, so the two never mix. In a pipe
+or under systemd there is no redraw, only a structured log line every ``every_s`` while a
+snapshot runs. Both show :func:`~fustor_agent.snapshot_progress.snapshot_figures`, the numbers
+``fustor-agent status`` shows.
 """
 
 from __future__ import annotations
@@ -10,77 +13,93 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-import time
-from typing import TextIO
+from typing import Any, TextIO
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn
+from rich.table import Column
 
 from fustor_agent.pipe import Pipe
+from fustor_agent.snapshot_progress import SnapshotFigures, figures_text
 from fustor_core.logs import log_event
 
 logger = logging.getLogger(__name__)
 
-ACTIVE = ("scanning", "finishing")
+
+def _sent_and_queued(pipe: Pipe) -> str:
+    return f"{pipe.counters.get('rows_sent', 0):,} sent, {pipe.bus.depth:,} queued"
 
 
-def snapshot_line(pipe: Pipe) -> str | None:
-    """``pipe: snapshot 123,456 scanned (45,000/s), 100,000 sent, 2,000 queued`` or None."""
-    progress = pipe.status()["modes"].get("snapshot") or {}
-    if progress.get("state") not in ACTIVE:
-        return None
-    scanned = int(progress.get("files", 0)) + int(progress.get("dirs", 0))
-    sent = pipe.counters.get("rows_sent", 0)
-    state = "snapshot" if progress.get("state") == "scanning" else "snapshot (scan done, sending)"
-    return (
-        f"{pipe.name}: {state} {scanned:,} scanned ({int(progress.get('rate', 0)):,}/s), "
-        f"{sent:,} sent, {pipe.bus.depth:,} queued"
-    )
+class _ThroughConsole(logging.Filter):
+    """Prints a log record through the live display's console (above the display) instead of
+    letting its handler write under the display."""
 
-
-class _ClearLine(logging.Filter):
-    """Clears the live line before a log record is written under it."""
-
-    def __init__(self, display: TerminalProgress) -> None:
+    def __init__(self, console: Console, handler: logging.Handler) -> None:
         super().__init__()
-        self.display = display
+        self.console = console
+        self.handler = handler
 
     def filter(self, record: logging.LogRecord) -> bool:
-        self.display.clear()
-        return True
+        line = self.handler.format(record)
+        self.console.print(line, markup=False, highlight=False, emoji=False, soft_wrap=True)
+        return False
 
 
 class TerminalProgress:
-    """A live status line on a terminal."""
+    """A live display on a terminal, one line per pipe whose snapshot runs."""
 
     def __init__(self, pipes: list[Pipe], stream: TextIO = sys.stderr, every_s: float = 0.25) -> None:
         self.pipes = pipes
-        self.stream = stream
         self.every_s = every_s
-        self._shown = False
-        self._filter = _ClearLine(self)
+        self.console = Console(file=stream, force_terminal=True, highlight=False)
+        label = max((len(pipe.name) for pipe in pipes), default=0) + len(": snapshot")
+        # on a narrow terminal the bar goes first, then the end of the figures (sent, queued)
+        self.progress = Progress(
+            TextColumn("{task.fields[pipe]}: snapshot", table_column=Column(no_wrap=True, min_width=label)),
+            BarColumn(bar_width=16),
+            TextColumn("{task.description}", table_column=Column(no_wrap=True, overflow="ellipsis", ratio=1)),
+            console=self.console,
+            transient=True,
+            auto_refresh=False,
+            redirect_stdout=False,
+            redirect_stderr=False,
+        )
+        self._tasks: dict[str, TaskID] = {}
 
-    def clear(self) -> None:
-        if self._shown:
-            self.stream.write("\r\x1b[K")
-            self.stream.flush()
-            self._shown = False
+    def _show(self, pipe: Pipe, figures: SnapshotFigures | None) -> None:
+        task = self._tasks.get(pipe.name)
+        if figures is None:
+            if task is not None:
+                self.progress.remove_task(task)
+                del self._tasks[pipe.name]
+            return
+        text = f"{figures_text(figures.as_dict())}, {_sent_and_queued(pipe)}"
+        fields: dict[str, Any] = {
+            "description": text,
+            "completed": min(figures.walked, figures.expected) if figures.expected else 0,
+            "total": figures.expected or None,  # None: an indeterminate (pulsing) bar
+        }
+        if task is None:
+            self._tasks[pipe.name] = self.progress.add_task(pipe=pipe.name, **fields)
+        else:
+            self.progress.update(task, **fields)
 
     async def run(self) -> None:
-        handlers = logging.getLogger().handlers
-        for handler in handlers:
-            handler.addFilter(self._filter)
+        filters = [
+            (handler, _ThroughConsole(self.console, handler)) for handler in logging.getLogger().handlers
+        ]
+        for handler, through in filters:
+            handler.addFilter(through)
         try:
-            while True:
-                lines = [line for pipe in self.pipes if (line := snapshot_line(pipe))]
-                if lines:
-                    self.stream.write("\r\x1b[K" + " | ".join(lines))
-                    self.stream.flush()
-                    self._shown = True
-                else:
-                    self.clear()
-                await asyncio.sleep(self.every_s)
+            with self.progress:
+                while True:
+                    for pipe in self.pipes:
+                        self._show(pipe, pipe.snapshot_progress())
+                    self.progress.refresh()
+                    await asyncio.sleep(self.every_s)
         finally:
-            self.clear()
-            for handler in handlers:
-                handler.removeFilter(self._filter)
+            for handler, through in filters:
+                handler.removeFilter(through)
 
 
 class LogProgress:
@@ -91,26 +110,28 @@ class LogProgress:
         self.every_s = every_s
 
     async def run(self) -> None:
-        started = time.monotonic()
         while True:
             await asyncio.sleep(self.every_s)
             for pipe in self.pipes:
-                progress = pipe.status()["modes"].get("snapshot") or {}
-                if progress.get("state") in ACTIVE:
+                figures = pipe.snapshot_progress()
+                if figures is not None:
                     log_event(
                         logger,
                         logging.INFO,
                         "snapshot progress",
                         pipe=pipe.name,
-                        files=progress.get("files", 0),
-                        dirs=progress.get("dirs", 0),
-                        rate=progress.get("rate", 0),
+                        walked=figures.walked,
+                        rate=figures.rate,
+                        elapsed_s=figures.elapsed_s,
+                        expected=figures.expected,
+                        eta_s=figures.eta_s,
                         sent=pipe.counters.get("rows_sent", 0),
                         queued=pipe.bus.depth,
-                        elapsed_s=round(time.monotonic() - started),
                     )
 
 
-def progress_for(pipes: list[Pipe], stream: TextIO = sys.stderr) -> TerminalProgress | LogProgress:
-    """The live line on a terminal, log lines otherwise."""
-    return TerminalProgress(pipes, stream) if stream.isatty() else LogProgress(pipes)
+def progress_for(
+    pipes: list[Pipe], stream: TextIO = sys.stderr, every_s: float = 10.0
+) -> TerminalProgress | LogProgress:
+    """The live display on a terminal, log lines (every ``every_s``) otherwise."""
+    return TerminalProgress(pipes, stream) if stream.isatty() else LogProgress(pipes, every_s)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from fustor_agent.snapshot_progress import figures_text
+
 
 def _age(stamp: float | None) -> str:
     if not stamp:
@@ -17,12 +19,11 @@ def _age(stamp: float | None) -> str:
     return f"{seconds / 3600:.1f}h ago"
 
 
-def _mode_line(name: str, progress: dict[str, Any]) -> str:
+def _mode_line(name: str, progress: dict[str, Any], snapshot: dict[str, Any] | None) -> str:
     state = progress.get("state", "?")
     parts = [f"{name:<9} {state}"]
-    if name == "snapshot" and state in ("scanning", "finishing"):
-        files, dirs, rate = progress.get("files", 0), progress.get("dirs", 0), progress.get("rate", 0)
-        parts.append(f"{files:,} files, {dirs:,} dirs, {rate:,}/s")
+    if name == "snapshot" and snapshot is not None:
+        parts.append(figures_text(snapshot))  # what the live display and the log lines show
     if progress.get("runs"):
         parts.append(f"runs {progress['runs']}")
     if progress.get("last_finished_at") or progress.get("last_run_at"):
@@ -75,7 +76,7 @@ def render_status(status: dict[str, Any]) -> str:
             error = f"; error: {cache['error']}" if cache.get("error") else ""
             lines.append(f"  cache    {saved}{error}")
         for name, progress in sorted(pipe["modes"].items()):
-            lines.append("  " + _mode_line(name, progress))
+            lines.append("  " + _mode_line(name, progress, pipe.get("snapshot_progress")))
         if pipe.get("triggerable"):
             lines.append(
                 f"  trigger  fustor-agent trigger {{{'|'.join(pipe['triggerable'])}}} {pipe['name']}"

@@ -372,8 +372,8 @@ class Pipe:
 
     def not_started(self) -> str | None:
         """Why the pipe is not yet doing its job (for the service manager's READY=1), or None:
-        realtime must be watching and a session held, and a leader's first leader mode (the
-        tenure's snapshot) must have started."""
+        realtime must be watching and a session held, and a leader's leader modes must have
+        started (the tenure's snapshot, or the audit that resumes from the saved cache)."""
         if not self._always_ready:
             return f"{self.name}: starting realtime"
         session = self.session
@@ -381,12 +381,12 @@ class Pipe:
             return f"{self.name}: opening a session with Fusion"
         if session.role != "leader":
             return None
-        leader_modes = [mode for mode in self.modes if mode.leader_only]
-        if not leader_modes:
-            return None
-        first = self.contexts.get(leader_modes[0].name)
-        if first is None or first.tenure != self.current_tenure or not first.is_ready:
-            return f"{self.name}: starting the {leader_modes[0].name}"
+        for mode in self.modes:
+            if not mode.leader_only:
+                continue
+            context = self.contexts.get(mode.name)
+            if context is None or context.tenure != self.current_tenure or not context.is_ready:
+                return f"{self.name}: starting the {mode.name}"
         return None
 
     # -- modes -----------------------------------------------------------------------------

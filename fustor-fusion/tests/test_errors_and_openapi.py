@@ -57,20 +57,18 @@ def test_openapi_document_validates_and_lists_every_route(fusion: Fusion) -> Non
         for method in (route.methods or ()) - {"HEAD"}
     }
     assert documented == served
-    assert len(served) == len(ENDPOINTS) == 22
+    assert len(served) == len(ENDPOINTS) == 24  # 21 + /metrics + the leader's task channel (2)
     ingest_events = document["paths"]["/api/v1/ingest/sessions/{sid}/events"]["post"]
     assert ingest_events["security"] == [{"apiKey": []}]
     assert {"200", "401", "403", "409", "413", "422"} <= set(ingest_events["responses"])
     tree = document["paths"]["/api/v1/views/{ds}/tree"]["get"]
     assert {p["name"] for p in tree["parameters"]} == {
-        "ds",
-        "path",
-        "depth",
-        "limit",
-        "cursor",
-        "max_nodes",
-        "wait",
-        "timeout",
+        *("ds", "path", "depth", "limit", "cursor", "max_nodes", "wait", "timeout"),
+        "fresh",  # fresh answers on demand
     }
+    assert {"503", "504"} <= set(tree["responses"])
+    tasks = document["paths"]["/api/v1/ingest/sessions/{sid}/tasks"]["get"]  # the leader's task channel
+    assert {p["name"] for p in tasks["parameters"]} == {"sid", "wait"}
+    assert "post" in document["paths"]["/api/v1/ingest/sessions/{sid}/tasks/{tid}/done"]
     for name in ("EventBatch", "TreeNode", "Stats", "SessionOpenRequest", "ErrorBody", "BatchAnswer"):
         assert any(key.startswith(name) for key in document["components"]["schemas"]), name

@@ -12,6 +12,7 @@ from fustor_agent.pump import pump
 from fustor_core.agent_api import (
     SNAPSHOT_START,
     DirCache,
+    LeaderTask,
     OutgoingEvent,
     PipeSettings,
     Role,
@@ -180,6 +181,14 @@ class ModeContext:
     async def sentinel_feedback(self, updates: list[SentinelCheck]) -> dict[str, Any]:
         self._check_tenure()
         return await self._pipe.pusher.sentinel_feedback(updates)
+
+    async def leader_tasks(self, wait_s: float) -> list[LeaderTask]:
+        self._check_tenure()
+        return await self._pipe.pusher.leader_tasks(wait_s)
+
+    async def task_done(self, task_id: str, report: dict[str, Any]) -> None:
+        self._check_tenure()
+        await self._pipe.pusher.task_done(task_id, report)
 
 
 def merge_request(into: dict[str, Any], options: dict[str, Any]) -> None:

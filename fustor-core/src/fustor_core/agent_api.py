@@ -115,6 +115,15 @@ RealtimeItem = OutgoingEvent | EventsLost
 """What :meth:`Source.watch` yields lists of."""
 
 
+class LeaderTask(TypedDict):
+    """A task Fusion hands the leader: ``{"id", "kind": "relist", "path"}`` — re-list ``path``
+    now (see :meth:`Source.relist`) because a ``fresh=true`` query waits for it."""
+
+    id: str
+    kind: str
+    path: str
+
+
 class SentinelCheck(TypedDict, total=False):
     """The current state of one path the sentinel re-checked (``mtime``/``size`` when it exists)."""
 
@@ -222,6 +231,18 @@ class Source(Protocol):
         ``audit_skipped``: if listing it failed, or stat'ing any entry failed with anything but
         ENOENT, send it (again) with ``audit_skipped: true`` and keep it out of ``dir_cache``, so
         the next audit tries again. A directory the walk never reached simply has no row.
+        """
+        ...
+
+    def relist(
+        self, stop: threading.Event, batch_size: int, dir_cache: DirCache, path: str
+    ) -> Iterator[list[RowDict]]:
+        """Re-list ``path`` now, for a ``fresh=true`` query: rows shaped as the audit's, with no
+        mtime skip — ``path`` and every directory below it listed, every file stat'ed. When
+        ``path`` is not a directory (a file, or gone), its nearest existing ancestor is listed
+        instead, *not* recursively: its subdirectories are sent as ``audit_skipped`` rows, so
+        Fusion keeps them while it removes what the listed directory no longer holds. Update
+        ``dir_cache`` for the directories listed, as the audit does; leave the rest alone.
         """
         ...
 
@@ -416,6 +437,17 @@ class SyncContext(Protocol):
         """Send re-check results to Fusion; returns its answer."""
         ...
 
+    async def leader_tasks(self, wait_s: float) -> list[LeaderTask]:
+        """Long-poll Fusion's task channel (leader only): what ``fresh=true`` queries asked this
+        agent to re-list, waiting up to ``wait_s`` for the first task (``[]`` then)."""
+        ...
+
+    async def task_done(self, task_id: str, report: dict[str, Any]) -> None:
+        """Tell Fusion a task's listing is applied (call it after the listing's ``audit/end``
+        was answered): the queries waiting for it answer now. ``report``: ``listed``,
+        ``dirs_listed``, ``files``, ``took_s``, or ``error`` when it could not be done."""
+        ...
+
 
 class SyncMode(Protocol):
     """A policy that drives the source of one pipe. The factory registered with
@@ -520,6 +552,14 @@ class Pusher(Protocol):
         """Send re-check results (leader only)."""
         ...
 
+    async def leader_tasks(self, wait_s: float) -> list[LeaderTask]:
+        """Long-poll the leader's task channel (see :meth:`SyncContext.leader_tasks`)."""
+        ...
+
+    async def task_done(self, task_id: str, report: dict[str, Any]) -> None:
+        """Report a task done (see :meth:`SyncContext.task_done`)."""
+        ...
+
 
 # --------------------------------------------------------------------------------------------
 # factories: what the register-style hooks take
@@ -562,6 +602,7 @@ __all__ = [
     "SNAPSHOT_START",
     "DirCache",
     "EventsLost",
+    "LeaderTask",
     "OutgoingEvent",
     "PipeSettings",
     "Pusher",

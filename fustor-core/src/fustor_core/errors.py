@@ -86,3 +86,11 @@ class Unavailable(FustorError):
 
     status = 503
     code = "unavailable"
+
+
+class TimedOut(FustorError):
+    """Something the answer waits for did not happen in time, e.g. the leader agent's listing
+    for a ``fresh=true`` query (HTTP 504)."""
+
+    status = 504
+    code = "timeout"

@@ -40,6 +40,7 @@ HTTP_CODES = {
     429: "too_many_requests",
     500: "internal_error",
     503: "unavailable",
+    504: "timeout",
 }
 """The ``code`` of an error that carries only an HTTP status (the framework's refusals)."""
 

@@ -124,7 +124,55 @@ class SentinelTasks(_Strict):
     paths: list[str]
 
 
+class RelistTask(_Strict):
+    """Re-list ``path`` now: every directory at or below it listed, every file stat'ed, no mtime
+    skip (a file or a vanished path: its parent directory, not recursively), framed by the
+    audit signals; then report it done."""
+
+    id: str
+    kind: Literal["relist"]
+    path: str
+
+
+class LeaderTasks(_Strict):
+    """What the leader should do now (empty after the long poll's wait)."""
+
+    tasks: list[RelistTask]
+
+
+class TaskDoneRequest(_Strict):
+    """The leader's report of a finished task, sent after its audit end signal was answered."""
+
+    listed: str | None = None
+    """The path actually listed (the parent directory for a file or a vanished path)."""
+    dirs_listed: int | None = Field(default=None, ge=0)
+    files: int | None = Field(default=None, ge=0)
+    took_s: float | None = Field(default=None, ge=0)
+    error: str | None = None
+    """Why the listing could not be made (the query then answers 503 with it)."""
+
+
+class TaskDone(_Strict):
+    id: str
+    waiting_queries: bool
+    """False when every query that asked for it gave up (timed out) meanwhile."""
+
+
 # -- query answers -----------------------------------------------------------------------------
+
+
+class FreshProof(_Open):
+    """The listing a ``fresh=true`` answer waited for: applied before the answer was built."""
+
+    agent_id: str
+    listed: str
+    """The path the agent listed (the parent directory when the path is a file or is gone)."""
+    dirs_listed: int | None = None
+    files: int | None = None
+    took_s: float | None = None
+    """The agent's listing, from the task's start to Fusion's acknowledgement of its end."""
+    waited_s: float
+    """How long the query waited, listing included."""
 
 
 class TreeNode(_Open):
@@ -147,6 +195,8 @@ class TreeNode(_Open):
     next_cursor: str | None = None
     """Present when the requested directory has more children: pass it as ``cursor``."""
     truncated: bool | None = None
+    fresh: FreshProof | None = None
+    """With ``fresh=true``: the leader's listing this answer waited for."""
 
 
 class Stats(_Open):
@@ -176,6 +226,9 @@ class Stats(_Open):
     journal: dict[str, Any] | None = None
     """The view's journal: driver, ``id``/``seq``/``restored``, how it was loaded (snapshot and
     replay times apart), the last snapshot's figures."""
+    fresh: dict[str, int] | None = None
+    """``fresh=true`` queries: relist tasks ``waiting`` for the leader, ``listing`` (taken by it),
+    and the ``queries`` waiting for them."""
 
 
 class ListedPath(_Open):

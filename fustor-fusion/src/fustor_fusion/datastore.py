@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from fustor_core.errors import Unavailable
 from fustor_core.journal import Journal
 from fustor_fusion.config import DatastoreConfig, FusionConfig
+from fustor_fusion.fresh import FreshRequests
 from fustor_fusion.journaling.keeper import ViewJournal
 from fustor_fusion.journaling.recording import JournaledView
 from fustor_fusion.sessions import SessionTable
@@ -76,6 +77,8 @@ class Datastore:
             on_new_leader=self._new_leader,
             max_per_owner=config.max_sessions_per_key,
         )
+        self.fresh = FreshRequests(name, self.sessions)
+        """Relist tasks between ``fresh=true`` queries and the leader agent."""
 
     def _new_leader(self, session_id: str) -> None:
         self.view.leader_session(session_id)
@@ -134,4 +137,5 @@ class Datastore:
         answer["leader_agent_id"] = leader.agent_id if leader is not None else None
         answer["sessions"] = self.sessions.count()
         answer["journal"] = self.durability.stats()
+        answer["fresh"] = self.fresh.stats()
         return answer

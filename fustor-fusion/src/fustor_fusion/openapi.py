@@ -30,7 +30,9 @@ _STATUS_TEXT = {
     413: "Batch or body too large",
     422: "Malformed body or parameter (the message names the field)",
     429: "Too many open sessions for this key (Retry-After says when to retry)",
-    503: "Not ready: a view is loading after a restart, or the Registry cannot be reached",
+    503: "Not ready: a view is loading after a restart, or the Registry cannot be reached; with"
+    " fresh=true also: no leader agent that can re-list the path (the message says which)",
+    504: "fresh=true: the leader agent did not finish re-listing the path within the timeout",
 }
 LENIENT_ARRAYS = {"Event": "rows", "SentinelFeedbackRequest": "updates"}
 """Arrays whose malformed items are dropped one by one — counted in the answer's ``reasons`` as

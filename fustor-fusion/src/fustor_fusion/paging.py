@@ -68,3 +68,27 @@ def limit_param(request: Request) -> int:
 def cursor_param(request: Request) -> str | None:
     """``cursor``: where the previous page stopped, decoded."""
     return decode_cursor(request.query_params.get("cursor"))
+
+
+def float_param(request: Request, name: str, default: float, *, low: float, high: float) -> float:
+    """A number query parameter within ``[low, high]``; 422 naming it otherwise."""
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InvalidInput(f"{name}: must be a number, got {raw[:50]!r}") from None
+    if not low <= value <= high:  # NaN fails both comparisons
+        raise InvalidInput(f"{name}: must be between {low:g} and {high:g}, got {raw[:50]!r}")
+    return value
+
+
+def bool_param(request: Request, name: str) -> bool:
+    """A ``true``/``false`` query parameter (false when absent); 422 naming it otherwise."""
+    raw = request.query_params.get(name)
+    if raw is None or raw == "false":
+        return False
+    if raw == "true":
+        return True
+    raise InvalidInput(f"{name}: must be true or false, got {raw[:50]!r}")

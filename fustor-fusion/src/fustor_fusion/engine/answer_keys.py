@@ -38,6 +38,7 @@ VIEW_STATS_KEYS = frozenset(
         "leader_agent_id",
         "sessions",
         "journal",
+        "fresh",
     }
 )
 """Stats keys the view and its datastore fill themselves; no rule may give them."""

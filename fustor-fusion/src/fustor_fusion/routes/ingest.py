@@ -14,6 +14,7 @@ from fustor_core.event_model import EventBatch
 from fustor_fusion.api_models import (
     BatchAnswer,
     HeartbeatAnswer,
+    LeaderTasks,
     SentinelFeedbackRequest,
     SentinelTasks,
     SessionClosed,
@@ -21,13 +22,15 @@ from fustor_fusion.api_models import (
     SessionOpenRequest,
     SignalAnswer,
     SignalRequest,
+    TaskDone,
+    TaskDoneRequest,
 )
 from fustor_fusion.auth import authenticate, key_fingerprint, require
 from fustor_fusion.codec import JSONResponse
 from fustor_fusion.datastore import Datastore
 from fustor_fusion.endpoints import SMALL_BODY_BYTES, Endpoint, QueryParam, fusion, read_body
 from fustor_fusion.ingest import Signal, apply_batch, apply_sentinel_feedback, apply_signal, require_leader
-from fustor_fusion.paging import MAX_LIMIT, limit_param
+from fustor_fusion.paging import MAX_LIMIT, float_param, limit_param
 from fustor_fusion.sessions import Session
 from fustor_fusion.validation import parse_event_batch, parse_model, parse_sentinel_feedback
 
@@ -144,6 +147,26 @@ async def sentinel_feedback(request: Request) -> Response:
     return JSONResponse(await session.sequencer.after(None, work))
 
 
+MAX_TASK_WAIT_S = 60.0
+
+
+async def leader_tasks(request: Request) -> Response:
+    """The leader's long poll of its task channel (relists asked by ``fresh=true`` queries)."""
+    datastore, session = await _session(request)
+    require_leader(session, "take tasks")
+    wait_s = float_param(request, "wait", 30.0, low=0.0, high=MAX_TASK_WAIT_S)
+    return JSONResponse({"tasks": await datastore.fresh.take(session, wait_s)})
+
+
+async def task_done(request: Request) -> Response:
+    """The leader's listing for a task is applied (its audit end was answered): wake the queries."""
+    datastore, session = await _session(request)
+    body = parse_model(TaskDoneRequest, await read_body(request, SMALL_BODY_BYTES), empty_ok=True)
+    report = {"agent_id": session.agent_id, **body.model_dump(exclude_none=True)}
+    waiting = datastore.fresh.finished(request.path_params["tid"], report)
+    return JSONResponse({"id": request.path_params["tid"], "waiting_queries": waiting})
+
+
 SIGNALS: tuple[tuple[str, Signal], ...] = (
     ("snapshot/start", "snapshot_start"),
     ("snapshot/end", "snapshot_end"),
@@ -229,5 +252,35 @@ ENDPOINTS = [
         body=SentinelFeedbackRequest,
         answer=BatchAnswer,
         errors=(401, 403, 404, 409, 413, 422),
+    ),
+    Endpoint(
+        "GET",
+        PREFIX + "/{sid}/tasks",
+        leader_tasks,
+        "The leader's task channel: relists asked by fresh=true queries (long poll)",
+        SCOPE,
+        answer=LeaderTasks,
+        errors=(401, 403, 404, 409, 422),
+        query=(
+            QueryParam(
+                "wait",
+                "seconds to wait for the first task when there is none",
+                "number",
+                default=30.0,
+                minimum=0,
+                maximum=int(MAX_TASK_WAIT_S),
+            ),
+        ),
+    ),
+    Endpoint(
+        "POST",
+        PREFIX + "/{sid}/tasks/{tid}/done",
+        task_done,
+        "A task's listing is applied (sent after its audit end was answered)",
+        SCOPE,
+        body=TaskDoneRequest,
+        answer=TaskDone,
+        errors=(401, 403, 404, 409, 413, 422),
+        body_required=False,
     ),
 ]

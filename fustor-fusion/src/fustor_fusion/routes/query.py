@@ -31,8 +31,10 @@ from fustor_fusion.paging import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
     NEXT_CURSOR_HEADER,
+    bool_param,
     cursor_param,
     encode_cursor,
+    float_param,
     int_param,
     limit_param,
 )
@@ -51,6 +53,8 @@ containers (about 126 levels of ``children``) — so an answer stops at 100 leve
 at the last level lists no ``children`` (its ``files``/``dirs`` counts say what is below it) and
 a client continues with a tree query at its path. Rendering is iterative at any depth."""
 DEFAULT_MAX_NODES = 10_000
+DEFAULT_FRESH_TIMEOUT_S = 10.0
+MAX_FRESH_TIMEOUT_S = 60.0
 MAX_PATTERN = 1024
 WAIT_FLAGS = ("complete",)
 """What ``wait`` accepts: a node flag the tree answer waits for (given by a merge rule)."""
@@ -112,6 +116,13 @@ async def tree(request: Request) -> Response:
     after = cursor_param(request)
     max_nodes = int_param(request, "max_nodes", DEFAULT_MAX_NODES, low=1, high=10 * DEFAULT_MAX_NODES)
     path = request.query_params.get("path", "/")
+    proof = None
+    if bool_param(request, "fresh"):
+        # the leader re-lists the path now; the answer is built once that listing is applied
+        timeout_s = float_param(
+            request, "timeout", DEFAULT_FRESH_TIMEOUT_S, low=0.0, high=MAX_FRESH_TIMEOUT_S
+        )
+        proof = await datastore.fresh.relist(path, timeout_s)
     wait = request.query_params.get("wait")
     if wait is not None:
         await _wait_for_flag(datastore, path, wait, _seconds_param(request, "timeout", DEFAULT_WAIT_S))
@@ -127,6 +138,8 @@ async def tree(request: Request) -> Response:
         next_cursor = encode_cursor(last) if last is not None else None
         if next_cursor is not None:
             node["next_cursor"] = next_cursor
+        if proof is not None:
+            node["fresh"] = proof
         return _answer(node, next_cursor)
 
 
@@ -282,7 +295,6 @@ ENDPOINTS = [
         "A node and its children to the given depth (top level paged)",
         SCOPE,
         answer=TreeNode,
-        errors=_ERRORS,
         query=(
             _PATH,
             QueryParam(
@@ -311,14 +323,24 @@ ENDPOINTS = [
                 pattern="^complete$",
             ),
             QueryParam(
+                "fresh",
+                "true: the leader agent re-lists the path now (every directory listed, every file"
+                " stat'ed) and the answer waits until that listing is applied (its proof in"
+                " 'fresh'); 503 without a leader that can, 504 after 'timeout'",
+                "boolean",
+                default=False,
+            ),
+            QueryParam(
                 "timeout",
-                f"seconds a wait lasts at most (default {DEFAULT_WAIT_S:g}, at most {MAX_WAIT_S:g})",
+                f"seconds a wait lasts at most (default {DEFAULT_WAIT_S:g}; with fresh=true the"
+                f" leader's listing, default {DEFAULT_FRESH_TIMEOUT_S:g}; at most {MAX_WAIT_S:g})",
                 "number",
                 default=DEFAULT_WAIT_S,
                 minimum=0,
                 maximum=int(MAX_WAIT_S),
             ),
         ),
+        errors=(*_ERRORS, 504),
     ),
     Endpoint(
         "GET",

@@ -23,11 +23,12 @@ import socket
 import time
 from dataclasses import replace
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import orjson
 
-from fustor_core.agent_api import OutgoingEvent, PusherLink, SentinelCheck, SessionInfo, Signal
+from fustor_core.agent_api import LeaderTask, OutgoingEvent, PusherLink, SentinelCheck, SessionInfo, Signal
 from fustor_core.config import parse_config
 from fustor_core.errors import Conflict, FustorError
 from fustor_core.logs import log_event
@@ -493,7 +494,9 @@ class HttpPusher:
 
     # -- sentinel ----------------------------------------------------------------------------
 
-    async def _leader_call(self, method: str, tail: str, body: Any = None) -> dict[str, Any]:
+    async def _leader_call(
+        self, method: str, tail: str, body: Any = None, *, timeout_s: float | None = None
+    ) -> dict[str, Any]:
         session = self.session
         if session is None:
             raise Conflict("no session with Fusion")
@@ -503,6 +506,11 @@ class HttpPusher:
                 self._session_url(session.session_id, tail),
                 content=orjson.dumps(body) if body is not None else None,
                 headers=JSON if body is not None else None,
+                timeout=(
+                    httpx.Timeout(timeout_s, connect=self.options.connect_timeout_s)
+                    if timeout_s
+                    else httpx.USE_CLIENT_DEFAULT
+                ),
             )
         except httpx.HTTPError as exc:
             self._unreachable(tail, exc)
@@ -521,6 +529,21 @@ class HttpPusher:
 
     async def sentinel_feedback(self, updates: list[SentinelCheck]) -> dict[str, Any]:
         return await self._leader_call("POST", "sentinel/feedback", {"updates": updates})
+
+    # -- the leader's task channel ----------------------------------------------------------
+
+    async def leader_tasks(self, wait_s: float) -> list[LeaderTask]:
+        """A long poll: Fusion answers as soon as a ``fresh=true`` query asks for a listing."""
+        timeout_s = wait_s + self.options.timeout_s
+        answer = await self._leader_call("GET", f"tasks?wait={wait_s:g}", timeout_s=timeout_s)
+        return [
+            {"id": task["id"], "kind": str(task.get("kind", "")), "path": task["path"]}
+            for task in answer.get("tasks", [])
+            if isinstance(task, dict) and all(isinstance(task.get(key), str) for key in ("id", "path"))
+        ]
+
+    async def task_done(self, task_id: str, report: dict[str, Any]) -> None:
+        await self._leader_call("POST", f"tasks/{quote(task_id, safe='')}/done", report)
 
 
 def _str_or_none(value: Any) -> str | None:

@@ -25,6 +25,12 @@ not touch the ancestors' mtimes. Rewriting a file in place changes no directory'
 is what the *deep* predicate is for: a directory it selects is listed (and every entry
 re-stat'ed) even when unchanged.
 
+A *relisting* (``start``: a ``fresh=true`` query's path) walks only the subtree at ``start``,
+every directory listed; when ``start`` is not a directory (a file, or gone) the nearest existing
+ancestor is listed alone (``recursive=False``): its subdirectories are then sent as
+``audit_skipped`` rows, so Fusion keeps them (they were not listed) while it removes what the
+listed directory no longer holds.
+
 Only complete listings of directories whose mtime is older than ``racy_window_s`` when the walk
 started are cached: an entry added in the same clock tick as the listing might not change the
 mtime again.
@@ -43,7 +49,8 @@ from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import Any
 
 from fustor_source_fs.dirs import UNREADABLE, is_dir_mode, list_names, open_dir
-from fustor_source_fs.paths import child_prefix, is_sendable_name
+from fustor_source_fs.fresh_stat import synced_stat
+from fustor_source_fs.paths import child_prefix, is_sendable_name, is_under, parent_of
 from fustor_source_fs.problems import Problems
 
 Row = dict[str, Any]
@@ -86,8 +93,15 @@ class ListingWalk:
         racy_window_s: float = 2.0,
         skip_unchanged: bool = True,
         deep: Callable[[str], bool] | None = None,
+        start: str = "/",
+        recursive: bool = True,
+        synced: bool = False,
     ) -> None:
         self.root = root
+        self.start = start
+        self.recursive = recursive
+        self.stat: Callable[..., Any] = synced_stat if synced else os.stat
+        """``synced``: every entry's attributes from the server, not the client's cache."""
         self.cache = dir_cache
         self.problems = problems
         self.batch_size = batch_size
@@ -101,12 +115,10 @@ class ListingWalk:
 
     def run(self, stop: threading.Event) -> Iterator[list[Row]]:
         """Rows in batches; when the walk completes, cache entries of vanished directories go."""
-        try:
-            root_stat = os.lstat(self.root)
-        except OSError as exc:
-            self.problems.failed("/", exc)
+        first = self._first()
+        if first is None:
             return
-        self.stack.append(("/", root_stat.st_mtime, root_stat.st_ino, None, None))
+        self.stack.append(first)
         cache = self.cache
         deep = self.deep
         while self.stack:
@@ -124,9 +136,39 @@ class ListingWalk:
                 yield self._take()
         if self.rows:
             yield self._take()
+        if not self.recursive:
+            return
         # list(): one C-level copy, safe even if another thread drops entries meanwhile
-        for stale in [path for path in list(cache) if path not in self.visited]:
+        start = self.start
+        for stale in [path for path in list(cache) if path not in self.visited and is_under(path, start)]:
             cache.pop(stale, None)
+
+    def _first(self) -> _Pending | None:
+        """The directory the walk starts with: ``start``, or (not recursively) the nearest
+        existing ancestor when ``start`` is not a directory."""
+        path = self.start
+        while True:
+            try:
+                st = os.lstat(self._abs(path))
+            except (FileNotFoundError, NotADirectoryError):
+                st = None
+            except OSError as exc:
+                self.problems.failed(path, exc)
+                return None
+            if st is not None and is_dir_mode(st.st_mode):
+                break
+            if path == "/":
+                return None
+            path, self.recursive = parent_of(path), False
+        self.start = path
+        if path == "/":
+            return (path, st.st_mtime, st.st_ino, None, None)
+        parent = parent_of(path)
+        try:
+            parent_mtime: float | None = os.lstat(self._abs(parent)).st_mtime
+        except OSError:
+            parent_mtime = None
+        return (path, st.st_mtime, st.st_ino, parent, parent_mtime)
 
     def _take(self) -> list[Row]:
         rows, self.rows = self.rows, []
@@ -197,7 +239,7 @@ class ListingWalk:
             subdirs: list[str] = []
             stack = self.stack
             prefix = child_prefix(path)
-            stat = os.stat
+            stat = self.stat
             batch_size = self.batch_size
             complete = True
             for name in names:
@@ -216,8 +258,11 @@ class ListingWalk:
                         break  # no search permission: every other entry fails alike
                     continue
                 if (st.st_mode & 0o170000) == 0o040000:
-                    stack.append((prefix + name, st.st_mtime, st.st_ino, path, mtime))
                     subdirs.append(name)
+                    if self.recursive:
+                        stack.append((prefix + name, st.st_mtime, st.st_ino, path, mtime))
+                    else:  # named, not listed: Fusion keeps it and infers nothing below it
+                        rows.append(self._dir_row((prefix + name, st.st_mtime, 0, path, mtime), skipped=True))
                     continue
                 rows.append(
                     {

@@ -115,6 +115,25 @@ class FsSource:
         )
         return self._scan("audit", walk, stop)
 
+    def relist(
+        self, stop: threading.Event, batch_size: int, dir_cache: DirCache, path: str
+    ) -> Iterator[list[RowDict]]:
+        parts = path.split("/")
+        if not path.startswith("/") or any(part in (".", "..") for part in parts) or "\0" in path:
+            raise ValueError(f"not a datastore path: {path!r}")
+        self._counters.add("relists")
+        walk = ListingWalk(
+            self.root,
+            dir_cache,
+            self._problems("relist"),
+            batch_size=batch_size,
+            racy_window_s=self.options.racy_window_s,
+            skip_unchanged=False,
+            start=path.rstrip("/") or "/",
+            synced=True,
+        )
+        return self._scan("relist", walk, stop)
+
     def _problems(self, walk: str) -> Problems:
         return Problems(walk, self._counters, self._stat_errors)
 

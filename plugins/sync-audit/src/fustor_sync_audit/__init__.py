@@ -34,7 +34,8 @@ from fustor_core import hookimpl
 from fustor_core.agent_api import OutgoingEvent, RegisterSyncMode, RowDict, SyncContext, forget_listings
 from fustor_core.logs import log_event
 from fustor_sync_audit.deep import DeepPlan, DeepSchedule
-from fustor_sync_audit.options import AuditOptions, AuditRequest
+from fustor_sync_audit.fresh import FreshMode
+from fustor_sync_audit.options import AuditOptions, AuditRequest, FreshOptions
 
 logger = logging.getLogger(__name__)
 
@@ -164,6 +165,16 @@ def _deep_status(schedule: DeepSchedule, running: DeepPlan | None) -> dict[str, 
 @hookimpl
 def fustor_sync_modes(register: RegisterSyncMode) -> None:
     register("audit", AuditMode, options=AuditOptions)
+    register("fresh", FreshMode, options=FreshOptions)
 
 
-__all__ = ["AuditMode", "AuditOptions", "AuditRequest", "DeepPlan", "DeepSchedule", "fustor_sync_modes"]
+__all__ = [
+    "AuditMode",
+    "AuditOptions",
+    "AuditRequest",
+    "DeepPlan",
+    "DeepSchedule",
+    "FreshMode",
+    "FreshOptions",
+    "fustor_sync_modes",
+]

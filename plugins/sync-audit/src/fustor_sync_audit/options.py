@@ -27,3 +27,11 @@ class AuditRequest(FustorConfig):
 
     deep: bool = False
     """Deep-check every directory now (a full deep cycle), not only this audit's slice."""
+
+
+class FreshOptions(FustorConfig):
+    """How the leader waits for relist requests (``modes: {fresh: {...}}``; unknown keys are errors)."""
+
+    poll_s: float = Field(default=30.0, gt=0, le=60)
+    """How long one long poll of Fusion's task channel waits for a request (Fusion answers at
+    once when one arrives, so this only bounds how long a poll stays open)."""

@@ -1,0 +1,114 @@
+"""``fresh=true``: a tree query that waits for the leader's relisting, over a real server.
+
+The "leader" here is a test client speaking the ingest protocol (the agent's side is tested on
+real agents in ``tests/e2e/test_fresh.py``): it long-polls the task channel, sends the listing
+as an audit, reports the task done — or does not, to see the 503s and the 504.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+from fusion_testkit import Agent, Fusion, error_of, event, row, wait_until
+
+
+def tree(fusion: Fusion, path: str, **params: Any) -> httpx.Response:
+    return fusion.query().get("tree", path=path, depth=0, **params)
+
+
+def take_tasks(agent: Agent, wait: float = 5.0) -> list[dict[str, Any]]:
+    answer = agent.http.get(agent.url("/tasks"), params={"wait": wait}, timeout=wait + 10)
+    assert answer.status_code == 200, answer.text
+    tasks: list[dict[str, Any]] = answer.json()["tasks"]
+    return tasks
+
+
+def relist(agent: Agent, task: dict[str, Any], size: int) -> None:
+    """What the fresh mode does: an audit of the path, then the task reported done."""
+    agent.signal_ok("audit/start")
+    agent.send_ok(
+        event("audit", "insert", row("/d", is_dir=True, size=0), row("/d/f", size=size, parent_path="/d"))
+    )
+    agent.signal_ok("audit/end")
+    done = agent.http.post(agent.url(f"/tasks/{task['id']}/done"), json={"listed": "/d", "files": 1})
+    assert done.status_code == 200 and done.json()["waiting_queries"] is True, done.text
+
+
+def seed(agent: Agent) -> None:
+    agent.send_ok(event("snapshot", "insert", row("/d", is_dir=True, size=0), row("/d/f", size=1)))
+
+
+def test_no_leader_is_a_503_that_says_so(fusion: Fusion) -> None:
+    answer = tree(fusion, "/", fresh="true")
+    assert error_of(answer)[:2] == (503, "no_leader"), answer.text
+    assert "no agent leads datastore 'demo'" in error_of(answer)[2]
+
+
+def test_a_leader_that_never_polls_the_task_channel_is_a_503_not_a_wait(fusion: Fusion) -> None:
+    fusion.agent().open()  # leads, but is an agent without the fresh mode
+    answer = tree(fusion, "/", fresh="true", timeout=30)
+    assert error_of(answer)[:2] == (503, "leader_cannot_relist"), answer.text
+    assert "'host-a' does not take relist requests" in error_of(answer)[2]
+
+
+def test_the_answer_waits_for_the_relisting_and_carries_its_proof(fusion: Fusion) -> None:
+    agent = fusion.agent().open()
+    seed(agent)
+    assert take_tasks(agent, wait=0) == []  # polls: now it can be asked
+    with ThreadPoolExecutor(2) as pool:
+        queries = [pool.submit(tree, fusion, "/d/f", fresh="true", timeout=20) for _ in range(2)]
+        fresh = fusion.service.datastores["demo"].fresh
+        wait_until(lambda: fresh.stats()["queries"] == 2)  # both asked before the agent takes it
+        tasks = take_tasks(agent)
+        assert [(t["kind"], t["path"]) for t in tasks] == [("relist", "/d/f")]  # two queries, one task
+        assert not any(query.done() for query in queries)
+        assert tree(fusion, "/d/f").json()["size"] == 1  # a plain query answers at once, as it stands
+        relist(agent, tasks[0], size=7)
+        answers = [query.result(timeout=10) for query in queries]
+    for answer in answers:
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        assert body["size"] == 7
+        assert body["fresh"]["agent_id"] == "host-a" and body["fresh"]["listed"] == "/d"
+        assert body["fresh"]["waited_s"] >= 0
+
+
+def test_no_answer_within_the_timeout_is_a_504_that_says_where_it_stuck(fusion: Fusion) -> None:
+    agent = fusion.agent().open()
+    seed(agent)
+    take_tasks(agent, wait=0)
+    answer = tree(fusion, "/d", fresh="true", timeout=0.3)  # nobody takes it
+    assert error_of(answer)[:2] == (504, "fresh_timeout"), answer.text
+    assert "did not take the request" in error_of(answer)[2]
+    with ThreadPoolExecutor(1) as pool:
+        query = pool.submit(tree, fusion, "/d", fresh="true", timeout=1)
+        assert [t["path"] for t in take_tasks(agent)] == ["/d"]  # taken, never reported done
+        answer = query.result(timeout=10)
+    assert error_of(answer)[:2] == (504, "fresh_timeout"), answer.text
+    assert "took it" in error_of(answer)[2] and "still listing" in error_of(answer)[2]
+
+
+def test_a_task_a_leader_took_and_dropped_goes_to_the_next_leader(fusion: Fusion) -> None:
+    first = fusion.agent("host-a").open()
+    seed(first)
+    take_tasks(first, wait=0)
+    with ThreadPoolExecutor(1) as pool:
+        query = pool.submit(tree, fusion, "/d/f", fresh="true", timeout=20)
+        assert len(take_tasks(first)) == 1
+        assert first.http.delete(first.url("")).status_code == 200  # the leader goes away
+        second = fusion.agent("host-b").open()
+        wait_until(lambda: second.heartbeat().json()["role"] == "leader")
+        tasks = take_tasks(second)
+        assert [t["path"] for t in tasks] == ["/d/f"]
+        relist(second, tasks[0], size=9)
+        answer = query.result(timeout=10)
+    assert answer.status_code == 200 and answer.json()["size"] == 9, answer.text
+
+
+def test_the_task_channel_is_the_leaders(fusion: Fusion) -> None:
+    fusion.agent("host-a").open()
+    follower = fusion.agent("host-b").open()
+    answer = follower.http.get(follower.url("/tasks"), params={"wait": 0})
+    assert error_of(answer)[:2] == (409, "not_leader"), answer.text

@@ -107,6 +107,7 @@ def serve_app(app: Starlette) -> Iterator[str]:
     # the server Fusion runs in production: its protocol, timeouts and connection limit
     config = uvicorn_config(app, ConnectionLimits(), log_config=None, access_log=False, lifespan="on")
     server = uvicorn.Server(config)
+    app.state.fusion.stopping = lambda: server.should_exit  # as fustor-fusion serve does
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:

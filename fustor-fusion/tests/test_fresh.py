@@ -7,11 +7,12 @@ as an audit, reports the task done — or does not, to see the 503s and the 504.
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
-from fusion_testkit import Agent, Fusion, error_of, event, row, wait_until
+from fusion_testkit import INGEST_KEY, Agent, Fusion, error_of, event, row, wait_until
 
 
 def tree(fusion: Fusion, path: str, **params: Any) -> httpx.Response:
@@ -112,3 +113,26 @@ def test_the_task_channel_is_the_leaders(fusion: Fusion) -> None:
     follower = fusion.agent("host-b").open()
     answer = follower.http.get(follower.url("/tasks"), params={"wait": 0})
     assert error_of(answer)[:2] == (409, "not_leader"), answer.text
+
+
+def test_a_waiting_long_poll_ends_when_its_session_closes_or_fusion_stops(fusion: Fusion) -> None:
+    """An open poll must not hold Fusion's graceful shutdown for the rest of its wait."""
+    agent = fusion.agent().open()
+    with ThreadPoolExecutor(1) as pool:
+        poll = pool.submit(take_tasks, agent, 30)
+        time.sleep(0.3)  # the poll is in its wait
+        assert agent.http.delete(agent.url("")).status_code == 200
+        started = time.monotonic()
+        assert poll.result(timeout=10) == []
+        assert time.monotonic() - started < 5
+    own = httpx.Client(base_url=fusion.url, headers={"X-API-Key": INGEST_KEY})  # outlives fusion.stop()
+    second = Agent(own, "host-b").open()
+    with ThreadPoolExecutor(1) as pool:
+        poll = pool.submit(lambda: own.get(second.url("/tasks"), params={"wait": 30}, timeout=40))
+        time.sleep(0.3)
+        started = time.monotonic()
+        fusion.stop()
+        answer = poll.result(timeout=15)
+        assert answer.status_code == 200 and answer.json() == {"tasks": []}
+        assert time.monotonic() - started < 5
+    own.close()

@@ -50,6 +50,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     server = NotifyingServer(
         uvicorn_config(app, config.connections, log_config=None, access_log=False, lifespan="on"), notifier
     )
+    app.state.fusion.stopping = lambda: server.should_exit  # long polls end when shutdown begins
     log_event(
         logger,
         logging.INFO,

@@ -18,11 +18,15 @@ import asyncio
 import contextlib
 import itertools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from fustor_core.errors import TimedOut, Unavailable
 from fustor_fusion.sessions import Session, SessionTable
+
+RECHECK_S = 0.5
+"""How often a waiting long poll looks whether its session ended or Fusion is stopping."""
 
 
 class FreshTimeout(TimedOut):
@@ -135,14 +139,20 @@ class FreshRequests:
 
     # -- the leader's side --------------------------------------------------------------------
 
-    async def take(self, session: Session, wait_s: float) -> list[dict[str, Any]]:
-        """The tasks ``session`` (the leader) should run, waiting up to ``wait_s`` for one."""
+    async def take(
+        self, session: Session, wait_s: float, *, stopping: Callable[[], bool] = lambda: False
+    ) -> list[dict[str, Any]]:
+        """The tasks ``session`` (the leader) should run, waiting up to ``wait_s`` for one.
+
+        The wait is cut short when the session ends or Fusion is stopping (``stopping``): a
+        long poll left open would hold a graceful shutdown for the rest of its wait.
+        """
         deadline = time.monotonic() + wait_s
         while True:
             self._pollers[session.session_id] = time.monotonic()
             self._forget_gone_pollers()
             offered = [task for task in self._tasks.values() if task.handed_to != session.session_id]
-            if offered or session.closed or not session.is_leader:
+            if offered or session.closed or not session.is_leader or stopping():
                 now = time.time()
                 for task in offered:
                     task.handed_to, task.handed_at = session.session_id, now
@@ -152,7 +162,7 @@ class FreshRequests:
                 return []
             self._wakeup.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), left)
+                await asyncio.wait_for(self._wakeup.wait(), min(left, RECHECK_S))
 
     def finished(self, task_id: str, report: dict[str, Any]) -> bool:
         """The leader's listing for ``task_id`` is applied: wake its queries. False when the task

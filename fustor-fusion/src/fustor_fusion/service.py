@@ -57,6 +57,9 @@ class FusionService:
                 config.registry, static=key_checker if config.datastores else None, adopt=self.adopt
             )
         self.key_checker: KeyChecker = self.registry if self.registry is not None else key_checker
+        self.stopping: Callable[[], bool] = lambda: False
+        """True once the server began shutting down (set by ``fustor-fusion serve``): long polls
+        end then instead of holding the graceful shutdown."""
         self._load_turn = asyncio.Lock()
         self._loads: set[asyncio.Task[None]] = set()
 

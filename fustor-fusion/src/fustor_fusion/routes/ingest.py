@@ -155,7 +155,8 @@ async def leader_tasks(request: Request) -> Response:
     datastore, session = await _session(request)
     require_leader(session, "take tasks")
     wait_s = float_param(request, "wait", 30.0, low=0.0, high=MAX_TASK_WAIT_S)
-    return JSONResponse({"tasks": await datastore.fresh.take(session, wait_s)})
+    stopping = fusion(request).stopping
+    return JSONResponse({"tasks": await datastore.fresh.take(session, wait_s, stopping=stopping)})
 
 
 async def task_done(request: Request) -> Response:

@@ -30,6 +30,7 @@ BENCHMARKS = {
     "fresh-tree": "fresh_tree.py",
     "client-cli": "client_cli.py",
     "completion": "completion_ingest.py",
+    "fresh-answer": "fresh_answer.py",
 }
 
 

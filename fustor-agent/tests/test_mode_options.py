@@ -47,13 +47,13 @@ def modes(built: Agent) -> dict[str, Any]:
 
 def test_every_installed_mode_runs_with_its_defaults(tree: Path) -> None:
     built = modes(agent(tree))
-    assert set(built) == {"realtime", "snapshot", "audit", "sentinel"}
+    assert set(built) == {"realtime", "snapshot", "audit", "fresh", "sentinel"}
     assert built["audit"].options == AuditOptions()
 
 
 def test_a_modes_options_reach_its_factory_and_false_turns_a_mode_off(tree: Path) -> None:
     built = modes(agent(tree, modes={"audit": {"interval_s": 30, "deep_period_s": 0}, "sentinel": False}))
-    assert set(built) == {"realtime", "snapshot", "audit"}
+    assert set(built) == {"realtime", "snapshot", "audit", "fresh"}
     assert isinstance(built["audit"], AuditMode)
     assert (built["audit"].options.interval_s, built["audit"].options.deep_period_s) == (30, 0)
 
@@ -103,8 +103,8 @@ def test_deprecated_pipe_keys_become_the_modes_options(tree: Path) -> None:
         ),
         (
             {"modes": {"turbo": {}}},
-            "pipes.0.modes.turbo: no sync mode 'turbo' is installed (installed sync modes: audit, realtime,"
-            " sentinel, snapshot)",
+            "pipes.0.modes.turbo: no sync mode 'turbo' is installed (installed sync modes: audit, fresh,"
+            " realtime, sentinel, snapshot)",
         ),
         (
             {"modes": {"realtime": {"fast": True}}},

@@ -184,11 +184,15 @@ class ModeContext:
 
     async def leader_tasks(self, wait_s: float) -> list[LeaderTask]:
         self._check_tenure()
-        return await self._pipe.pusher.leader_tasks(wait_s)
+        poll = getattr(self._pipe.pusher, "leader_tasks", None)
+        if poll is None:  # a pusher without the task channel (optional, see TaskPusher)
+            raise NotImplementedError("the pusher has no task channel")
+        tasks: list[LeaderTask] = await poll(wait_s)
+        return tasks
 
     async def task_done(self, task_id: str, report: dict[str, Any]) -> None:
         self._check_tenure()
-        await self._pipe.pusher.task_done(task_id, report)
+        await self._pipe.pusher.task_done(task_id, report)  # type: ignore[attr-defined]
 
 
 def merge_request(into: dict[str, Any], options: dict[str, Any]) -> None:

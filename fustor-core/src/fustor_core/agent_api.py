@@ -234,18 +234,6 @@ class Source(Protocol):
         """
         ...
 
-    def relist(
-        self, stop: threading.Event, batch_size: int, dir_cache: DirCache, path: str
-    ) -> Iterator[list[RowDict]]:
-        """Re-list ``path`` now, for a ``fresh=true`` query: rows shaped as the audit's, with no
-        mtime skip — ``path`` and every directory below it listed, every file stat'ed. When
-        ``path`` is not a directory (a file, or gone), its nearest existing ancestor is listed
-        instead, *not* recursively: its subdirectories are sent as ``audit_skipped`` rows, so
-        Fusion keeps them while it removes what the listed directory no longer holds. Update
-        ``dir_cache`` for the directories listed, as the audit does; leave the rest alone.
-        """
-        ...
-
     def recheck(self, paths: Sequence[str]) -> list[SentinelCheck]:
         """Sentinel: the current existence, mtime and size of each path.
 
@@ -264,6 +252,23 @@ class Source(Protocol):
 
     def close(self) -> None:
         """Release watchers and other resources."""
+        ...
+
+
+class RelistingSource(Source, Protocol):
+    """A source that can also re-list one path on demand (optional: the ``fresh`` mode checks for
+    :meth:`relist` and, without it, does not take relist requests)."""
+
+    def relist(
+        self, stop: threading.Event, batch_size: int, dir_cache: DirCache, path: str
+    ) -> Iterator[list[RowDict]]:
+        """Re-list ``path`` now, for a ``fresh=true`` query: rows shaped as the audit's, with no
+        mtime skip — ``path`` and every directory below it listed, every file stat'ed. When
+        ``path`` is not a directory (a file, or gone), its nearest existing ancestor is listed
+        instead, *not* recursively: its subdirectories are sent as ``audit_skipped`` rows, so
+        Fusion keeps them while it removes what the listed directory no longer holds. Update
+        ``dir_cache`` for the directories listed, as the audit does; leave the rest alone.
+        """
         ...
 
 
@@ -552,6 +557,11 @@ class Pusher(Protocol):
         """Send re-check results (leader only)."""
         ...
 
+
+class TaskPusher(Pusher, Protocol):
+    """A pusher that also carries Fusion's task channel for the leader (optional: without it the
+    agent's ``fresh`` mode does not take relist requests)."""
+
     async def leader_tasks(self, wait_s: float) -> list[LeaderTask]:
         """Long-poll the leader's task channel (see :meth:`SyncContext.leader_tasks`)."""
         ...
@@ -612,6 +622,7 @@ __all__ = [
     "RegisterPusher",
     "RegisterSource",
     "RegisterSyncMode",
+    "RelistingSource",
     "Role",
     "RowDict",
     "SentinelCheck",
@@ -623,6 +634,7 @@ __all__ = [
     "SyncContext",
     "SyncMode",
     "SyncModeFactory",
+    "TaskPusher",
     "TenureStart",
     "forget_listings",
     "now_ms",

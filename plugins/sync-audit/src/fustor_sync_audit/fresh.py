@@ -42,7 +42,7 @@ class FreshMode:
 
     async def run(self, ctx: SyncContext) -> None:
         ctx.ready()
-        relist = getattr(ctx.source, "relist", None)
+        relist = getattr(ctx.source, "relist", None)  # optional: RelistingSource
         if relist is None:
             ctx.report(state="unsupported", reason="the source cannot re-list a path")
             return  # Fusion sees a leader that never polls and answers fresh queries 503
@@ -50,6 +50,9 @@ class FreshMode:
         while True:
             try:
                 tasks = await ctx.leader_tasks(self.options.poll_s)
+            except NotImplementedError:
+                ctx.report(state="unsupported", reason="the pusher has no task channel")
+                return
             except FustorError as exc:
                 ctx.report(state="waiting", last_error=exc.message)
                 await asyncio.sleep(RETRY_S)
@@ -107,7 +110,7 @@ def _relisting(ctx: SyncContext, batch_size: int, path: str, listed: dict[str, s
     directory was actually listed (the first row's)."""
 
     def produce(stop: Any) -> Any:
-        for rows in ctx.source.relist(stop, batch_size, ctx.dir_cache, path):
+        for rows in ctx.source.relist(stop, batch_size, ctx.dir_cache, path):  # type: ignore[attr-defined]
             if rows and path not in listed:
                 listed[path] = str(rows[0]["path"])
             yield rows

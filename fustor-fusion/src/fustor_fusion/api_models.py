@@ -145,9 +145,9 @@ class TaskDoneRequest(_Strict):
 
     listed: str | None = None
     """The path actually listed (the parent directory for a file or a vanished path)."""
-    dirs_listed: int | None = Field(default=None, ge=0)
-    files: int | None = Field(default=None, ge=0)
-    took_s: float | None = Field(default=None, ge=0)
+    dirs_listed: StrictInt | None = Field(default=None, ge=0)
+    files: StrictInt | None = Field(default=None, ge=0)
+    took_s: FiniteFloat | None = Field(default=None, ge=0)
     error: str | None = None
     """Why the listing could not be made (the query then answers 503 with it)."""
 

@@ -49,6 +49,15 @@ class PathListMachine(RuleBasedStateMachine):
         self.free_model: dict[str, dict[str, Any]] = {}
         self.bounded_model: dict[str, dict[str, Any]] = {}
         self.evicted = 0
+        # membership watchers: what each list reported, against what its membership did
+        self.reported: dict[str, set[str]] = {"typed": set(), "free": set(), "bounded": set()}
+        self.members: dict[str, set[str]] = {"typed": set(), "free": set(), "bounded": set()}
+        for name in self.reported:
+            self._list(name).watch(self.reported[name].update)
+
+    def _list(self, name: str) -> PathList:
+        lists: dict[str, PathList] = {"typed": self.typed, "free": self.free, "bounded": self.bounded}
+        return lists[name]
 
     # -- writes ------------------------------------------------------------------------------
 
@@ -187,6 +196,22 @@ class PathListMachine(RuleBasedStateMachine):
         assert self.free.get(path) == self.free_model.get(path)
         record = self.model.get(path)
         assert self.typed.get_many([path, path], "reason") == [record and record["reason"]] * 2
+        siblings = sorted({path, *self.model}, key=lambda p: order_key(p)[0])
+        assert self.typed.contains_many(siblings) == [p in self.model for p in siblings]
+
+    @invariant()
+    def every_change_of_membership_is_reported(self) -> None:
+        """A watcher hears of every path listed or unlisted (by any call, eviction included);
+        without a size bound, of exactly those (a record replaced is not a change)."""
+        for name, reported in self.reported.items():
+            now = set(self._list(name))
+            changed = now ^ self.members[name]
+            if name == "bounded":  # a path put and evicted at once is reported, yet unchanged
+                assert changed <= reported, (name, changed - reported)
+            else:
+                assert reported == changed, (name, reported, changed)
+            self.members[name] = now
+            reported.clear()
 
     @invariant()
     def same_contents(self) -> None:

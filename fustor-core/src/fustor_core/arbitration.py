@@ -10,7 +10,7 @@ computed once per batch and shared by every rule.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
@@ -150,6 +150,9 @@ class Changes:
     """Indices (into ``batch.rows``) of rows written to the tree."""
     deleted: list[str] = field(default_factory=list)
     """Paths removed from the tree; a directory stands for its whole former subtree."""
+    refreshed: list[str] = field(default_factory=list)
+    """Directories whose mtime was updated from the ``parent_mtime`` of realtime rows (their
+    node changed without a row of their own)."""
 
 
 @dataclass
@@ -269,4 +272,10 @@ class ViewLike(Protocol):
 
     def lookup(self, paths: Sequence[str]) -> list[NodeInfo | None]:
         """The tree's current knowledge of each path."""
+        ...
+
+    def flags_changed(self, paths: Iterable[str]) -> None:
+        """Say that the flags of ``paths`` may have changed (the change feed reports each of
+        these nodes with its flags). Not needed for a flag whose predicate is the
+        ``__contains__`` of a list this view publishes: changes of its membership are seen."""
         ...

@@ -141,9 +141,10 @@ def fustor_batch_applied(view: ViewLike, batch: Batch, changes: Changes) -> None
     """Bookkeeping after the kept rows of a batch were applied.
 
     Called once per batch. ``changes.upserted`` holds the indices of rows written,
-    ``changes.deleted`` the paths removed (a directory stands for its former subtree). Typical
-    work: record a tombstone for a realtime delete, mark a hot file suspect, record or clear a
-    blind-spot entry.
+    ``changes.deleted`` the paths removed (a directory stands for its former subtree),
+    ``changes.refreshed`` the directories whose mtime realtime rows updated. Typical work: record
+    a tombstone for a realtime delete, mark a hot file suspect, record or clear a blind-spot
+    entry.
     """
 
 
@@ -231,6 +232,12 @@ def fustor_node_flags(view: ViewLike) -> dict[str, Callable[[str], bool]]:
     ``agent_missing`` are always present in answers (False when no rule provides them). Return
     the same names every time: the view asks once when it starts, and two plugins giving one
     flag stop it, naming both.
+
+    Fusion's change feed reports every flag *transition* as a change of the node. It sees them
+    by itself when the predicate is the ``__contains__`` of a list the rule published
+    (``view.register_list``): the feed watches that list's membership. A rule whose predicate
+    is computed otherwise calls ``view.flags_changed(paths)`` whenever the answer for those
+    paths may have changed.
     """
 
 

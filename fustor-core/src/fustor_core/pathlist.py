@@ -14,6 +14,11 @@ million entries after a fresh upload. So a :class:`PathList` is laid out for byt
 * age order (expiry, eviction, "oldest first") is a heap with one item per *chunk*, keyed by a
   lower bound of the oldest age in it, rather than one item per entry.
 
+**Watching.** :meth:`PathList.watch` registers a callback told of every path whose *membership*
+changes (listed or unlisted, by any call: put, discard, expiry, eviction, clear). Fusion's change
+feed watches the lists behind flags (``integrity_suspect`` is membership of ``suspects``), so a
+flag set or cleared is reported whatever rule code did it; an unwatched list pays nothing.
+
 **Order.** Pages and iteration go by (directory, name): the entries of ``/a`` (sorted by name),
 then those of ``/a/b``, then ``/a/c``... :func:`order_key` gives a path's place; a page's cursor is
 the last path returned.
@@ -26,15 +31,18 @@ import logging
 import math
 import sys
 from bisect import bisect_left, bisect_right
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
-from itertools import chain, groupby, repeat
-from operator import itemgetter
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from itertools import chain, compress, groupby, repeat
+from operator import itemgetter, not_
 from typing import Any
 
 from fustor_core.logs import log_event
 from fustor_core.pathlist_dirs import Chunk, Directory
 from fustor_core.pathlist_records import MISSING, RecordLayout
 from fustor_core.sorted_strings import SortedStrings
+
+MembershipWatcher = Callable[[list[str]], None]
+"""Told the paths whose membership in a list changed (see :meth:`PathList.watch`)."""
 
 _HEAD = itemgetter(0)
 _NAME = itemgetter(2)
@@ -63,6 +71,12 @@ def _names_and_runs(paths: Sequence[str]) -> tuple[list[str], list[tuple[str, in
         heads.extend(map(_HEAD, parts))
         names.extend(map(_NAME, parts))
     return names, [(head or "/", len(list(group))) for head, group in groupby(heads)]
+
+
+def _listed_paths(d: Directory) -> list[str]:
+    """Every path listed in directory ``d``."""
+    child = d.child
+    return [child(name) for chunk in d.chunks for name in chunk.names]
 
 
 def log_evictions(entries: PathList, logger: logging.Logger, *, view: str, name: str) -> None:
@@ -106,6 +120,7 @@ class PathList:
         "_puts",
         "_size",
         "_tickets",
+        "_watcher",
         "evicted",
     )
 
@@ -130,6 +145,17 @@ class PathList:
         self.evicted = 0
         """How many entries the size bound has evicted since the list was made."""
         self._evictions_reported = 0
+        self._watcher: MembershipWatcher | None = None
+
+    def watch(self, watcher: MembershipWatcher | None) -> None:
+        """Call ``watcher`` with the paths whose membership changes from now on (None: stop).
+
+        Each call that lists new paths or unlists paths — put, put_many, discard, discard_many,
+        discard_under, clear, expire, eviction by the size bound — reports them once it is done
+        (a record replaced for a path already listed is not a change of membership). One watcher
+        per list: a newer one replaces the older.
+        """
+        self._watcher = watcher
 
     @property
     def max_entries(self) -> int | None:
@@ -207,6 +233,27 @@ class PathList:
                     stored = col[i]
                     values[j] = None if stored is MISSING else layout.decode(k, stored)
             out.extend(values)
+        return out
+
+    def contains_many(self, paths: Sequence[str]) -> list[bool]:
+        """Whether each path is listed, looked up a directory at a time: the bulk form of ``in``
+        (an empty list answers at once)."""
+        if not self._size:
+            return [False] * len(paths)
+        out: list[bool] = []
+        dirs = self._dirs
+        all_names, runs = _names_and_runs(paths)
+        pos = 0
+        for dpath, run_length in runs:
+            stop = pos + run_length
+            hits = [False] * run_length
+            d = dirs.get(dpath)
+            if d is not None:
+                for _, _, indices in d.find_many(all_names[pos:stop]):
+                    for j in indices:
+                        hits[j] = True
+            out.extend(hits)
+            pos = stop
         return out
 
     def items(self) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -324,8 +371,11 @@ class PathList:
         d = self._dirs.get(head)
         if d is None:
             self._fill(self._new_dir(head), [_intern(name)], [[value] for value in values])
+            listed = True
         else:
-            self._put_into(d, _intern(name), values)
+            listed = self._put_into(d, _intern(name), values)
+        if listed and self._watcher is not None:
+            self._watcher([path])
         self._bound()
 
     def put_many(
@@ -366,6 +416,7 @@ class PathList:
         self._require(cols)
         per_entry = [isinstance(values, list) for values in cols]
         all_names, runs = _names_and_runs(paths)
+        added: list[str] | None = [] if self._watcher is not None else None
         pos = 0
         for dpath, run_length in runs:
             stop = pos + run_length
@@ -377,14 +428,19 @@ class PathList:
                     for values, listed in zip(cols, per_entry, strict=True)
                 ]
                 self._fill(self._new_dir(dpath), names, run)
+                if added is not None:
+                    added.extend(paths[pos:stop])
             else:
                 for j, name in enumerate(names, pos):
                     row = [
                         values[j] if listed else values
                         for values, listed in zip(cols, per_entry, strict=True)
                     ]
-                    self._put_into(d, name, row, same_k, keep_ks)
+                    if self._put_into(d, name, row, same_k, keep_ks) and added is not None:
+                        added.append(paths[j])
             pos = stop
+        if added and self._watcher is not None:
+            self._watcher(added)
         self._bound()
 
     def discard(self, path: str) -> dict[str, Any] | None:
@@ -396,6 +452,8 @@ class PathList:
         d.remove(ci, i)
         self._size -= 1
         self._forget_if_empty(d)
+        if self._watcher is not None:
+            self._watcher([path])
         return record
 
     def discard_many(self, paths: Iterable[str]) -> int:
@@ -406,6 +464,7 @@ class PathList:
         removed = 0
         dirs = self._dirs
         layout = self._layout
+        gone: list[str] | None = [] if self._watcher is not None else None
         for head, group in groupby(map(str.rpartition, paths, repeat("/")), key=_HEAD):
             d = dirs.get(head or "/")
             if d is None:
@@ -413,9 +472,14 @@ class PathList:
             for ci, positions, _ in reversed(d.find_many(list(map(_NAME, group)))):
                 doomed = set(positions)  # a path given twice is removed once
                 removed += len(doomed)
+                if gone is not None:
+                    names = d.chunks[ci].names
+                    gone.extend(d.child(names[i]) for i in doomed)
                 d.remove_positions(layout, ci, doomed)
             self._forget_if_empty(d)
         self._size -= removed
+        if gone and self._watcher is not None:
+            self._watcher(gone)
         return removed
 
     def discard_under(self, prefix: str) -> int:
@@ -429,13 +493,18 @@ class PathList:
             self.clear()
             return removed
         removed = 1 if self.discard(prefix) is not None else 0
+        gone: list[str] | None = [] if self._watcher is not None else None
         for dpath in [prefix, *self._order.between(prefix + "/", prefix + "0")]:  # "0" follows "/"
             d = self._dirs.pop(dpath, None)
             if d is not None:
                 self._order.discard(dpath)
+                if gone is not None:
+                    gone.extend(_listed_paths(d))
                 count = d.drop()
                 self._size -= count
                 removed += count
+        if gone and self._watcher is not None:
+            self._watcher(gone)
         return removed
 
     def discard_under_any(self, prefixes: Collection[str]) -> None:
@@ -451,12 +520,17 @@ class PathList:
 
     def clear(self) -> None:
         """Unlist everything (the eviction count stays)."""
+        gone: list[str] | None = [] if self._watcher is not None and self._size else None
         for d in self._dirs.values():
+            if gone is not None:
+                gone.extend(_listed_paths(d))
             d.drop()
         self._dirs.clear()
         self._order.clear()
         self._heap.clear()
         self._size = 0
+        if gone and self._watcher is not None:
+            self._watcher(gone)
 
     # -- internals -------------------------------------------------------------------------
 
@@ -536,26 +610,28 @@ class PathList:
         values: list[Any],
         same_k: int | None = None,
         keep_ks: frozenset[int] = frozenset(),
-    ) -> None:
+    ) -> bool:
+        """Write one entry into an existing directory; True when ``name`` was not listed before."""
         ci, i, found = d.locate(name)
         chunk = d.chunks[ci]
         a = self._layout.age
         if found:
             cols = chunk.cols
             if same_k is not None and cols[same_k][i] == values[same_k]:
-                return
+                return False
             for k, value in enumerate(values):
                 if k not in keep_ks:
                     cols[k][i] = value
             if cols[a][i] < chunk.sched:
                 self._schedule(chunk, cols[a][i])
-            return
+            return False
         if values[a] < chunk.sched:
             self._schedule(chunk, values[a])
         self._size += 1
         tail = d.insert(ci, i, name, values)
         if tail is not None:
             self._schedule(tail, min(tail.cols[self._layout.age]))
+        return True
 
     def _schedule(self, chunk: Chunk, key: float) -> None:
         """Make ``key`` (<= every age in the chunk) the chunk's place in the age heap."""
@@ -590,6 +666,7 @@ class PathList:
         layout = self._layout
         removed = 0
         touched: list[Chunk] = []
+        gone: list[str] | None = [] if self._watcher is not None else None
         while heap and heap[0][0] <= cutoff:
             _, ticket, chunk = heapq.heappop(heap)
             if not chunk.alive or ticket != chunk.ticket:
@@ -606,6 +683,8 @@ class PathList:
             else:
                 mask = [t >= cutoff for t in ages]
             d = chunk.directory
+            if gone is not None:
+                gone.extend(map(d.child, compress(chunk.names, map(not_, mask))))
             removed += d.keep(layout, bisect_right(d.firsts, chunk.names[0]) - 1, mask)
             if chunk.alive:
                 touched.append(chunk)
@@ -614,4 +693,6 @@ class PathList:
         self._size -= removed
         for chunk in touched:
             self._schedule(chunk, min(chunk.cols[a]))
+        if gone and self._watcher is not None:
+            self._watcher(gone)
         return removed

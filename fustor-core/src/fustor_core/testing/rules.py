@@ -17,7 +17,7 @@ With pytest, the ``rule_harness`` fixture of core's pytest plugin is the same fa
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import pluggy
@@ -76,6 +76,8 @@ class FakeView:
         self.audit: AuditRun | None = None
         self.snapshot: AuditRun | None = None
         self.lists: dict[str, PathList] = {}
+        self.flagged: list[str] = []
+        """Paths a rule said the flags of changed (``flags_changed``), in order."""
         self.rule_options: dict[str, BaseModel] = dict(options or {})
 
     def options(self, name: str) -> Any:
@@ -94,6 +96,9 @@ class FakeView:
 
     def lookup(self, paths: Sequence[str]) -> list[NodeInfo | None]:
         return self.store.lookup(paths)
+
+    def flags_changed(self, paths: Iterable[str]) -> None:
+        self.flagged.extend(paths)
 
 
 def make_row(path: str, mtime: float, *, size: int = 1, is_dir: bool = False, **extra: object) -> Row:

@@ -289,8 +289,9 @@ def build_big_journal(shape: TreeShape, journal_dir: Path) -> dict[str, float]:
     view = JournaledView("demo", get_plugin_manager(only=PLUGINS), now=time.time)
     pending: list[NewRecord] = []
 
-    def record(kind: str, at: float, encode: Any, weight: int) -> None:
-        pending.append(NewRecord(at, kind, inputs.pack(encode())))
+    def record(kind: str, at: float, encode: Any, weight: int, outcome: Any) -> None:
+        payload = encode() if outcome is None else inputs.with_outcome(encode(), outcome.encode())
+        pending.append(NewRecord(at, kind, inputs.pack(payload)))
 
     view.recorder = record
     started = time.perf_counter()

@@ -22,6 +22,7 @@ from starlette.applications import Starlette
 
 from fustor_core.http_server import ConnectionLimits, uvicorn_config
 from fustor_core.testing import free_port
+from fustor_fusion.server import FusionServer
 from fustor_fusion.service import FusionService
 
 INGEST_KEY = "ingest-secret"
@@ -104,9 +105,10 @@ def serve_app(app: Starlette) -> Iterator[str]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    # the server Fusion runs in production: its protocol, timeouts and connection limit
+    # the server Fusion runs in production: its protocol, timeouts and connection limit, and
+    # its shutdown that ends change-feed clients first
     config = uvicorn_config(app, ConnectionLimits(), log_config=None, access_log=False, lifespan="on")
-    server = uvicorn.Server(config)
+    server = FusionServer(config)
     app.state.fusion.stopping = lambda: server.should_exit  # as fustor-fusion serve does
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

@@ -21,6 +21,7 @@ from fustor_core.event_model import Event, EventType, MessageSource, Row
 from fustor_core.journal import JournalRecord
 from fustor_core.plugins import get_plugin_manager
 from fustor_fusion.config import FusionConfig
+from fustor_fusion.feed.outcome import Outcome
 from fustor_fusion.journaling import inputs
 from fustor_fusion.journaling.recording import JournaledView
 from fustor_fusion.journaling.replay import replay_record
@@ -109,8 +110,11 @@ class Scenario:
         self.leader = "s-0"
         self.files: dict[str, tuple[int, float]] = {}  # the "export": what a scan would list
 
-    def record(self, kind: str, at: float, encode: Callable[[], bytes], weight: int) -> None:
-        stored = inputs.pack(encode())  # as the writer stores it
+    def record(
+        self, kind: str, at: float, encode: Callable[[], bytes], weight: int, outcome: Outcome | None
+    ) -> None:
+        payload = encode() if outcome is None else inputs.with_outcome(encode(), outcome.encode())
+        stored = inputs.pack(payload)  # as the journal keeper stores it
         self.records.append(JournalRecord(len(self.records) + 1, at, kind, stored))
 
     def path(self) -> str:
@@ -133,7 +137,16 @@ class Scenario:
                 path = self.path()
                 mtime, size = self.mtime(), rng.randrange(1000)
                 self.files[path] = (size, mtime)
-                rows.append(Row(path=path, size=size, mtime=mtime, local_write=rng.random() < 0.7))
+                parent_mtime = self.mtime() if rng.random() < 0.5 else None  # refreshes the directory
+                rows.append(
+                    Row(
+                        path=path,
+                        size=size,
+                        mtime=mtime,
+                        parent_mtime=parent_mtime,
+                        local_write=rng.random() < 0.7,
+                    )
+                )
             view.apply_event(
                 self.event(MessageSource.REALTIME, EventType.UPDATE, rows), session_id=self.leader
             )
@@ -156,7 +169,8 @@ class Scenario:
             self.scan(MessageSource.SNAPSHOT if action == 6 else MessageSource.AUDIT)
         elif action == 8:
             suspects = view.get_list("suspects")
-            paths = [*list(suspects or [])[:5], self.path()]
+            known = sorted(self.files)  # files a blind-spot change may have rewritten
+            paths = [*list(suspects or [])[:5], self.path(), *rng.sample(known, min(2, len(known)))]
             updates = [
                 SentinelUpdate(p, p in self.files, self.files[p][1] if p in self.files else None, None)
                 for p in paths

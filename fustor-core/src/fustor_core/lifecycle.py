@@ -126,10 +126,10 @@ class ViewLifecycle:
             store.upsert(rows, to_write, self.view.clock.now() if realtime else None)
             changes.upserted = to_write
         if realtime:
-            self._refresh_parent_mtimes(rows, to_write)
+            changes.refreshed = self._refresh_parent_mtimes(rows, to_write)
         return changes
 
-    def _refresh_parent_mtimes(self, rows: list[Row], indices: Sequence[int]) -> None:
+    def _refresh_parent_mtimes(self, rows: list[Row], indices: Sequence[int]) -> list[str]:
         """A realtime change also tells the parent's new mtime; keep it, or the parent-mtime
         check of a concurrent audit could not see that the directory changed after its scan."""
         newest: dict[str, float] = {}
@@ -141,7 +141,7 @@ class ViewLifecycle:
             if row.parent_mtime > newest.get(parent, float("-inf")):
                 newest[parent] = row.parent_mtime
         if not newest:
-            return
+            return []
         store = self.view.store
         parents = list(newest)
         updates = [  # a directory's own size is kept: only its mtime is news
@@ -151,6 +151,7 @@ class ViewLifecycle:
         ]
         if updates:
             store.upsert(updates, range(len(updates)), None)
+        return [row.path for row in updates]
 
     # -- scans ------------------------------------------------------------------------------
 

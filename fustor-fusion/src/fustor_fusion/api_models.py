@@ -261,6 +261,40 @@ class SessionInfo(_Strict):
     last_heartbeat_age_s: float
 
 
+class ChangeEntry(BaseModel):
+    """One change of the view: a node written with its new state and flags (``upsert``), or a
+    node removed (``delete``: a directory stands for its whole former subtree)."""
+
+    model_config = ConfigDict(extra="allow")
+    __pydantic_extra__: dict[str, bool] = Field(init=False)  # flags of other rules
+
+    seq: int
+    """Strictly increasing within the view's incarnation."""
+    op: Literal["upsert", "delete"]
+    path: str
+    is_dir: bool | None
+    """A deletion's: what the deleting input said (null where it did not say)."""
+    size: int | None
+    """null for a deletion."""
+    mtime: float | None
+    """null for a deletion."""
+    integrity_suspect: bool
+    agent_missing: bool
+    complete: bool
+    """The directory-completion flag (false until a rule provides it)."""
+
+
+class ChangesPage(_Strict):
+    """``GET /views/{ds}/changes``: the changes after ``since``, and where to continue."""
+
+    changes: list[ChangeEntry]
+    next: str
+    """Pass it as ``since`` to continue after these changes."""
+    reset: bool
+    """True when ``since`` cannot be continued (older than the journal keeps, another
+    incarnation of the view, or not a cursor): re-read the tree, then continue from ``next``."""
+
+
 class Status(_Strict):
     status: str
 

@@ -25,13 +25,13 @@ from fustor_fusion.auth import KeyChecker, StaticKeyChecker
 from fustor_fusion.config import FusionConfig
 from fustor_fusion.endpoints import Endpoint, strict_query
 from fustor_fusion.openapi import build_openapi
-from fustor_fusion.routes import ingest, meta, query
+from fustor_fusion.routes import changes, ingest, meta, query
 from fustor_fusion.service import FusionService
 from fustor_fusion.webui import ui_routes
 
 logger = logging.getLogger(__name__)
 
-ENDPOINTS: list[Endpoint] = [*meta.ENDPOINTS, *ingest.ENDPOINTS, *query.ENDPOINTS]
+ENDPOINTS: list[Endpoint] = [*meta.ENDPOINTS, *ingest.ENDPOINTS, *query.ENDPOINTS, *changes.ENDPOINTS]
 """Every route of the API, in the order the OpenAPI document lists them."""
 
 

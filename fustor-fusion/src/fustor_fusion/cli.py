@@ -10,13 +10,14 @@ from pathlib import Path
 
 from fustor_core.commands import add_plugins_command, run_subcommand
 from fustor_core.errors import ConfigError, FustorError
-from fustor_core.http_server import NotifyingServer, listening_socket, uvicorn_config
+from fustor_core.http_server import listening_socket, uvicorn_config
 from fustor_core.logs import add_log_format_argument, configure_logging, log_event
 from fustor_core.notify import ServiceNotifier
 from fustor_core.paths import fustor_home
 from fustor_core.runtime import tune_garbage_collection
 from fustor_fusion.app import create_app
 from fustor_fusion.config import load_fusion_config
+from fustor_fusion.server import FusionServer
 
 logger = logging.getLogger("fustor_fusion")
 
@@ -47,7 +48,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise FustorError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     bound_port = sock.getsockname()[1]
     sock.listen(2048)  # connections made from now on wait in the backlog until uvicorn accepts them
-    server = NotifyingServer(
+    server = FusionServer(
         uvicorn_config(app, config.connections, log_config=None, access_log=False, lifespan="on"), notifier
     )
     app.state.fusion.stopping = lambda: server.should_exit  # long polls end when shutdown begins

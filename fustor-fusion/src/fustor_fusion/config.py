@@ -112,6 +112,17 @@ class JournalConfig(FustorConfig):
         return self
 
 
+class ChangeFeedConfig(FustorConfig):
+    """How the change feed (``GET /api/v1/views/{ds}/changes``) serves its clients."""
+
+    keepalive_s: float = Field(default=15.0, gt=0, le=3600)
+    """A Server-Sent Events stream sends a comment after this long without an event, so that
+    proxies and clients see the connection alive."""
+    memory_entries: int = Field(default=10_000, ge=0)
+    """The newest changes kept in memory, per view, while somebody follows the feed; older ones
+    are read back from the journal (without a journal they are gone: the client gets ``reset``)."""
+
+
 class RegistryLinkConfig(FustorConfig):
     """Where Fusion checks API keys and learns its datastores when a Registry is in charge."""
 
@@ -165,6 +176,8 @@ class FusionConfig(ArbitrationSettings):
     """Check keys with a Registry and serve its datastores; without one, only static keys."""
     journal: JournalConfig = Field(default_factory=JournalConfig)
     """Keep every view across restarts (on by default); ``{driver: none}`` keeps them in memory only."""
+    change_feed: ChangeFeedConfig = Field(default_factory=ChangeFeedConfig)
+    """Long polls and event streams of every view's changes."""
 
     tombstone_ttl_s: float | None = None
     """Deprecated: ``rules.merge-tombstone.ttl_s``."""

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from fustor_core.errors import Unavailable
 from fustor_core.journal import Journal
 from fustor_fusion.config import DatastoreConfig, FusionConfig
+from fustor_fusion.feed.changelog import ChangeFeed
 from fustor_fusion.fresh import FreshRequests
 from fustor_fusion.journaling.keeper import ViewJournal
 from fustor_fusion.journaling.recording import JournaledView
@@ -66,6 +67,10 @@ class Datastore:
         self._make_view = make_view
         self.view = make_view()
         self.durability = ViewJournal(name, journal, config.journal, now=now)
+        self.feed = ChangeFeed(name, memory_entries=config.change_feed.memory_entries)
+        """What each input changed, for clients that follow the view."""
+        self.durability.on_outcome = self.feed.recorded
+        self.durability.on_durable = self.feed.durable
         self.ready = False
         """False until the view was loaded from its journal (queries and ingest answer 503)."""
         self.write_lock = asyncio.Lock()
@@ -86,6 +91,10 @@ class Datastore:
     async def load(self) -> None:
         """Rebuild the view from its journal; the datastore serves once this returns."""
         self.view = await self.durability.load(self._make_view, self.view)
+        durability = self.durability
+        self.feed.start(
+            durability.view_id, durability.seq, self.view.change_tracker.next_number, durability.journal
+        )
         self.ready = True
 
     def require_ready(self) -> None:
@@ -126,7 +135,9 @@ class Datastore:
         return await self.durability.snapshot(self.write_lock, self._current_view)
 
     async def close(self) -> None:
-        """Stop cleanly: pending records durable, a last snapshot, the journal closed."""
+        """Stop cleanly: the feed's clients answered, pending records durable, a last snapshot,
+        the journal closed."""
+        self.feed.close()
         await self.durability.close(self.write_lock, self._current_view)
 
     def stats(self) -> dict[str, Any]:

@@ -66,6 +66,8 @@ class Endpoint:
     """What a successful answer is (``/metrics`` answers Prometheus text)."""
     open_on_loopback: bool = False
     """No key needed from 127.0.0.1 / ::1; from elsewhere a key with ``scope``."""
+    stream_media_type: str | None = None
+    """Another media type the answer comes in when the client accepts it (e.g. an event stream)."""
 
 
 def fusion(request: Request) -> FusionService:

@@ -143,6 +143,8 @@ def _responses(endpoint: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
         success["content"] = {endpoint.media_type: {"schema": {"type": "string"}}}
     else:
         success["content"] = {"application/json": {"schema": {"type": "object"}}}
+    if endpoint.stream_media_type is not None:
+        success["content"][endpoint.stream_media_type] = {"schema": {"type": "string"}}
     responses: dict[str, Any] = {str(endpoint.status): success}
     error_schema = refs[(ErrorBody, "serialization")]
     # any request can be malformed HTTP; every route with a key may meet a view still loading or

@@ -186,6 +186,12 @@ class FusionService:
             if self.registry is not None:
                 await self.registry.aclose()
 
+    def stop_feeds(self) -> None:
+        """Fusion is stopping: waiting change-feed clients are answered and event streams end
+        now, so that they do not hold the server's shutdown (which waits for open requests)."""
+        for datastore in list(self.datastores.values()):
+            datastore.feed.close()
+
     async def close(self) -> None:
         """Stop loading, then close every view's journal (pending records, a last snapshot)."""
         for task in list(self._loads):

@@ -16,7 +16,7 @@ The view is synchronous and not thread-safe: callers serialise writes per datast
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import pluggy
@@ -54,6 +54,10 @@ STATS_DEFAULTS: dict[str, Any] = {
 
 def _never(_path: str) -> bool:
     return False
+
+
+NEVER: Callable[[str], bool] = _never
+"""The predicate of a flag no rule provides (always False)."""
 
 
 class View:
@@ -135,6 +139,14 @@ class View:
     def lookup(self, paths: Sequence[str]) -> list[NodeInfo | None]:
         """The tree's current node for each path."""
         return self.store.lookup(paths)
+
+    def flags_changed(self, paths: Iterable[str]) -> None:
+        """A rule says the flags of ``paths`` may have changed; nobody follows them here (the
+        journaled view reports them in its change feed)."""
+
+    def flags(self) -> dict[str, Callable[[str], bool]]:
+        """Every flag the rules add to node answers, by name (the always-present ones first)."""
+        return self._flags()
 
     # -- ingest: the lifecycle shared with the test kit (fustor_core.lifecycle) ---------------
 

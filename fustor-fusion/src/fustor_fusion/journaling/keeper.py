@@ -30,6 +30,8 @@ from typing import Any
 from fustor_core.journal import Journal, JournalCorrupt, JournalRecord, JournalState, NewRecord
 from fustor_core.logs import log_event
 from fustor_fusion.config import JournalConfig
+from fustor_fusion.feed.outcome import Outcome
+from fustor_fusion.journaling import inputs
 from fustor_fusion.journaling.policy import SnapshotPolicy
 from fustor_fusion.journaling.recording import JournaledView
 from fustor_fusion.journaling.replay import replay_record
@@ -91,6 +93,10 @@ class ViewJournal:
         self._closing = False
         self.snapshots_written = 0
         self.last_snapshot: dict[str, Any] = {}
+        self.on_outcome: Callable[[int, Outcome], None] | None = None
+        """Told each recorded outcome with the sequence number its record gets (the change feed)."""
+        self.on_durable: Callable[[int], None] | None = None
+        """Told the newest durable sequence number whenever it grows (the change feed publishes)."""
 
     # -- start ------------------------------------------------------------------------------------
 
@@ -126,6 +132,7 @@ class ViewJournal:
         self.view_id = state.view_id
         self.restored = not state.created
         self.writer = JournalWriter(journal, last_seq=state.last_seq, name=self.name)
+        self.writer.on_committed = self._committed
         self.policy = SnapshotPolicy.from_config(self.config, self._now())
         self.policy.rows_since = rows  # the replayed tail is in no snapshot yet
         self.policy.inputs_since = replayed
@@ -228,14 +235,31 @@ class ViewJournal:
 
     # -- recording --------------------------------------------------------------------------------
 
-    def _record(self, kind: str, at: float, encode: Callable[[], bytes], weight: int) -> None:
+    def _record(
+        self, kind: str, at: float, encode: Callable[[], bytes], weight: int, outcome: Outcome | None
+    ) -> None:
         writer = self.writer
         assert writer is not None
-        writer.submit(NewRecord(time=at, kind=kind, payload=encode()))
+        payload = encode()
+        if outcome is not None:
+            payload = inputs.with_outcome(payload, outcome.encode())
+        seq = writer.submit(NewRecord(time=at, kind=kind, payload=payload))
         self.policy.note(kind, weight)
+        if outcome is not None and self.on_outcome is not None:
+            self.on_outcome(seq, outcome)
 
-    def _count(self, kind: str, at: float, encode: Callable[[], bytes], weight: int) -> None:
+    def _count(
+        self, kind: str, at: float, encode: Callable[[], bytes], weight: int, outcome: Outcome | None
+    ) -> None:
         self._memory_seq += 1
+        if outcome is not None and self.on_outcome is not None:
+            self.on_outcome(self._memory_seq, outcome)
+        if self.on_durable is not None:  # kept in memory only: as durable as it gets
+            self.on_durable(self._memory_seq)
+
+    def _committed(self, last_seq: int) -> None:
+        if self.on_durable is not None:
+            self.on_durable(last_seq)
 
     def durable(self) -> Awaitable[int] | None:
         """What a request awaits before answering: its records durable (None: nothing to wait for)."""

@@ -1,19 +1,24 @@
 """``JournaledView``: a :class:`~fustor_fusion.engine.View` that records each of its inputs.
 
 Every call that changes the view — an event, a snapshot/audit signal, sentinel feedback, a new
-leader session, a tick — is handed to the ``recorder`` (the view's journal writer) as a record
-stamped with Fusion's time, *before* it is applied and in the order applied (callers hold the
-datastore's write lock), and is applied with the view's clock pinned to that time. Replaying the
-records on a fresh view (:mod:`fustor_fusion.journaling.replay`) therefore makes the same calls at
-the same instants, and the rules — deterministic given their inputs and the time — reach the same
-state.
+leader session, a tick — is applied with the view's clock pinned to Fusion's time, and handed to
+the ``recorder`` (the view's journal writer) as a record stamped with that time, in the order
+applied (callers hold the datastore's write lock). Replaying the records on a fresh view
+(:mod:`fustor_fusion.journaling.replay`) therefore makes the same calls at the same instants, and
+the rules — deterministic given their inputs and the time — reach the same state.
+
+The record is handed over once the input was applied, with its *outcome*: what the input changed,
+collected by the view's :class:`~fustor_fusion.feed.tracking.ChangeTracker` for the change feed
+(None when it changed nothing). An input that raised half-way is recorded all the same (replay
+meets the same failure), with what it had changed so far.
 
 Queries are not inputs: they read the live clock and change nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -23,12 +28,18 @@ from pydantic import BaseModel
 from fustor_core.arbitration import SentinelUpdate
 from fustor_core.config import ArbitrationSettings
 from fustor_core.event_model import Event
+from fustor_core.logs import log_event
 from fustor_fusion.engine import BatchResult, View
+from fustor_fusion.feed import hooks as feed_hooks
+from fustor_fusion.feed.outcome import Outcome
+from fustor_fusion.feed.tracking import ChangeTracker
 from fustor_fusion.journaling import inputs
 
-Recorder = Callable[[str, float, Callable[[], bytes], int], None]
+logger = logging.getLogger(__name__)
+
+Recorder = Callable[[str, float, Callable[[], bytes], int, Outcome | None], None]
 """Called with an input's kind, Fusion time, a function encoding its payload (called only by a
-recorder that stores it) and its weight (rows it carries; 1 for the small inputs)."""
+recorder that stores it), its weight (rows it carries; 1 for the small inputs) and its outcome."""
 
 
 class JournaledView(View):
@@ -47,7 +58,8 @@ class JournaledView(View):
     ) -> None:
         self.input_time = inputs.InputTime(now)
         self.recorder: Recorder | None = None
-        """Set once the view is loaded; None while replaying and without a journal."""
+        """Set once the view is loaded; None while replaying."""
+        feed_hooks.register(pm)
         super().__init__(
             name,
             pm,
@@ -57,6 +69,9 @@ class JournaledView(View):
             rule_options=rule_options,
             now=self.input_time,
         )
+        self.change_tracker = ChangeTracker(self)
+        """What each input changes (only inputs applied live, with a recorder, are tracked)."""
+        self.change_tracker.watch_flag_lists()
 
     @contextmanager
     def _input(self, kind: str, encode: Callable[[], bytes], weight: int = 1) -> Iterator[None]:
@@ -66,13 +81,26 @@ class JournaledView(View):
             return
         at = clock.real()
         recorder = self.recorder
+        tracker = self.change_tracker
         if recorder is not None:
-            recorder(kind, at, encode, weight)
+            tracker.begin()
         clock.pinned = at
         try:
             yield
         finally:
             clock.pinned = None
+            if recorder is not None:
+                recorder(kind, at, encode, weight, self._outcome(tracker))
+
+    def _outcome(self, tracker: ChangeTracker) -> Outcome | None:
+        try:
+            return tracker.finish()
+        except Exception as exc:  # the input is recorded whatever happens to the feed
+            log_event(logger, logging.ERROR, "change tracking failed", datastore=self.name, error=repr(exc))
+            return None
+
+    def flags_changed(self, paths: Iterable[str]) -> None:
+        self.change_tracker.flags_changed(paths)
 
     # -- the inputs -----------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from fustor_core.journal import JournalRecord
+from fustor_fusion.feed.outcome import header as outcome_header
 from fustor_fusion.journaling import inputs
 from fustor_fusion.journaling.recording import JournaledView
 
@@ -59,6 +60,7 @@ HANDLERS: dict[str, Callable[[JournaledView, bytes], int]] = {
 def replay_record(view: JournaledView, record: JournalRecord) -> int:
     """Apply one record as it was applied live: same call, clock pinned to its time. Returns its
     weight (the rows it carried; 1 for the small inputs), as the snapshot policy counts them.
+    The outcome recorded with it is not recomputed: it only moves the view's change count on.
 
     Raises ValueError (or the decoder's error) for a record that cannot be decoded; the caller
     reports and skips it.
@@ -66,7 +68,9 @@ def replay_record(view: JournaledView, record: JournalRecord) -> int:
     handler = HANDLERS.get(record.kind)
     if handler is None:
         raise ValueError(f"unknown record kind {record.kind!r}")
-    payload = inputs.unpack(record.payload)
+    payload, outcome = inputs.split_outcome(inputs.unpack(record.payload))
+    if outcome is not None:  # what the input changed was recorded: the change count goes on
+        view.change_tracker.replayed(*outcome_header(outcome))
     clock = view.input_time
     clock.pinned = record.time
     try:

@@ -78,6 +78,7 @@ def dump_view(view: View, in_loop: Reader[Any] = _here) -> Iterator[bytes]:
         "last_snapshot_end": view.last_snapshot_end,
         "last_audit_end": view.last_audit_end,
         "lists": sorted(lists),
+        "changes_next": _next_change(view),
     }
     yield HEADER + orjson.dumps(header)
     for slot in SCAN_SLOTS:
@@ -90,6 +91,12 @@ def dump_view(view: View, in_loop: Reader[Any] = _here) -> Iterator[bytes]:
             yield LIST + _squeeze([name, piece])
     for chunk in store.export_snapshot():
         yield TREE + chunk
+
+
+def _next_change(view: View) -> int:
+    """The number the view's next change gets (1 for a view that does not count changes)."""
+    tracker = getattr(view, "change_tracker", None)
+    return tracker.next_number if tracker is not None else 1
 
 
 def restore_view(view: View, chunks: Iterable[bytes]) -> None:
@@ -115,6 +122,9 @@ def restore_view(view: View, chunks: Iterable[bytes]) -> None:
         view.last_snapshot_end = header["last_snapshot_end"]
         view.last_audit_end = header["last_audit_end"]
         names = header["lists"]
+        tracker = getattr(view, "change_tracker", None)
+        if tracker is not None:
+            tracker.next_number = int(header.get("changes_next", 1))
     except (KeyError, TypeError, ValueError) as exc:
         raise JournalCorrupt(f"view snapshot: malformed header: {exc}") from None
     missing = sorted(name for name in names if view.get_list(name) is None)

@@ -26,7 +26,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 
 from fustor_core.journal import Journal, NewRecord
 from fustor_core.logs import log_event
@@ -60,6 +60,11 @@ class JournalWriter:
         """Records durable (updated in the event loop)."""
         self.last_seq = last_seq
         """Sequence number of the newest durable record."""
+        self._first_seq = last_seq + 1
+        """The sequence number the first record submitted here gets (the journal numbers
+        records consecutively, in the order they are appended, which is the order submitted)."""
+        self.on_committed: Callable[[int], None] | None = None
+        """Called in the event loop with the newest durable sequence number after each append."""
         self.failure: str | None = None
         """Why appends are failing right now (None when they are not)."""
         self.appends = 0
@@ -70,11 +75,13 @@ class JournalWriter:
         self._thread = threading.Thread(target=self._run, name=f"journal-{name}", daemon=True)
         self._thread.start()
 
-    def submit(self, record: NewRecord) -> None:
-        """Queue a record (call in apply order, under the write lock, from the event loop)."""
+    def submit(self, record: NewRecord) -> int:
+        """Queue a record (call in apply order, under the write lock, from the event loop);
+        returns the sequence number it will have once durable."""
         self._submitted += 1
         with self._wake:
             self._queue.append(record)
+        return self._first_seq + self._submitted - 1
 
     def durable(self) -> Awaitable[int] | None:
         """Make every record submitted so far durable: inline when that is cheap (then None is
@@ -202,3 +209,5 @@ class JournalWriter:
             target, future = waiters.popleft()
             if not future.done():
                 future.set_result(last - (written - target))
+        if self.on_committed is not None:
+            self.on_committed(last)

@@ -229,6 +229,9 @@ class Stats(_Open):
     fresh: dict[str, int] | None = None
     """``fresh=true`` queries: relist tasks ``waiting`` for the leader, ``listing`` (taken by it),
     and the ``queries`` waiting for them."""
+    change_feed: dict[str, Any] | None = None
+    """The change feed: ``seq`` of its newest change, ``record`` (journal), ``following``,
+    changes ``in_memory``, clients ``waiting`` and event ``streams`` open."""
 
 
 class ListedPath(_Open):

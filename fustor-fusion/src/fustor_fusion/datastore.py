@@ -149,4 +149,5 @@ class Datastore:
         answer["sessions"] = self.sessions.count()
         answer["journal"] = self.durability.stats()
         answer["fresh"] = self.fresh.stats()
+        answer["change_feed"] = self.feed.stats()
         return answer

@@ -183,6 +183,10 @@ class ChangeFeed:
         """Every published change numbered from this one on is in ``_recent``."""
         self._following_until = -math.inf
         self._wake: asyncio.Event | None = None
+        self.waiting = 0
+        """Clients waiting for a change right now (long polls and idle streams)."""
+        self.streams = 0
+        """Event streams open right now."""
 
     def start(self, view_id: str, record: int, next_number: int, journal: Journal | None) -> None:
         """The view was loaded: its incarnation, newest record and change count."""
@@ -263,8 +267,12 @@ class ChangeFeed:
         if self._wake is None:
             self._wake = asyncio.Event()
         wake = self._wake
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wake.wait(), timeout)
+        self.waiting += 1
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout)
+        finally:
+            self.waiting -= 1
 
     def _wake_all(self) -> None:
         wake, self._wake = self._wake, None
@@ -275,6 +283,17 @@ class ChangeFeed:
         """Fusion stops: every waiting client answers now, every stream ends."""
         self.closing = True
         self._wake_all()
+
+    def stats(self) -> dict[str, Any]:
+        """For the view's stats: the position, and who follows."""
+        return {
+            "seq": self.next_number - 1,
+            "record": self.record,
+            "following": self.following(),
+            "in_memory": self._recent_entries,
+            "waiting": self.waiting,
+            "streams": self.streams,
+        }
 
     # -- reading --------------------------------------------------------------------------------
 

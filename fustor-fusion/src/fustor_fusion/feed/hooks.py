@@ -34,6 +34,12 @@ def _tracker(view: Any) -> ChangeTracker | None:
     return tracker if isinstance(tracker, ChangeTracker) and tracker.active else None
 
 
+@hookimpl
+def fustor_filter_batch(view: Any, batch: Batch) -> None:
+    if batch.event_type is EventType.DELETE and _tracker(view) is not None:
+        batch.existing()  # the nodes before they go: which deletions are directories
+
+
 @hookimpl(trylast=True)
 def fustor_batch_applied(view: Any, batch: Batch, changes: Changes) -> None:
     tracker = _tracker(view)
@@ -41,7 +47,11 @@ def fustor_batch_applied(view: Any, batch: Batch, changes: Changes) -> None:
         return
     if batch.event_type is EventType.DELETE:
         if changes.deleted:
-            tracker.deleted(changes.deleted, {row.path: row.is_dir for row in batch.rows})
+            kinds = {
+                row.path: row.is_dir or (node is not None and node.is_dir)
+                for row, node in zip(batch.rows, batch.existing(), strict=True)
+            }
+            tracker.deleted(changes.deleted, kinds)
     else:
         tracker.rows_written(batch.rows, changes.upserted)
     if changes.refreshed:

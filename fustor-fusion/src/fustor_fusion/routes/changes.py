@@ -100,6 +100,17 @@ async def stream(
     feed: ChangeFeed, since: str | None, limit: int, under: str, keepalive_s: float
 ) -> AsyncIterator[bytes]:
     """The feed as Server-Sent Events, until the client goes away or Fusion stops."""
+    feed.streams += 1
+    try:
+        async for chunk in _events(feed, since, limit, under, keepalive_s):
+            yield chunk
+    finally:
+        feed.streams -= 1
+
+
+async def _events(
+    feed: ChangeFeed, since: str | None, limit: int, under: str, keepalive_s: float
+) -> AsyncIterator[bytes]:
     loop = asyncio.get_running_loop()
     page = await feed.page(since, limit, under)
     if page.reset or since is None:
@@ -119,7 +130,7 @@ async def stream(
             if loop.time() - last_sent >= keepalive_s:
                 # a comment keeps the connection alive; an id alone moves the client's
                 # Last-Event-ID past changes its path filter left out (no event is fired)
-                moved = page.next != told
+                moved = page.next.number != told.number
                 yield b": keep-alive\n" + (_id(page.next) if moved else b"") + b"\n"
                 told = page.next
                 last_sent = loop.time()

@@ -31,6 +31,7 @@ BENCHMARKS = {
     "client-cli": "client_cli.py",
     "completion": "completion_ingest.py",
     "fresh-answer": "fresh_answer.py",
+    "change-feed": "change_feed.py",
 }
 
 

@@ -37,6 +37,7 @@ SCRIPTS = [
     "client_cli.py",
     "completion_ingest.py",
     "fresh_answer.py",
+    "change_feed.py",
 ]
 """Every script of run.py but soak.py, which is run by tests/e2e/test_soak.py."""
 NEEDS_LAB = {"fresh_answer.py"}

@@ -6,6 +6,8 @@ import json
 import re
 import shlex
 import subprocess
+import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,7 @@ from fustor_agent.agent import Agent
 from fustor_agent.config import AgentConfig
 from fustor_core.config import parse_config
 from fustor_core.plugins import get_plugin_manager
-from fustor_core.testing import free_port
+from fustor_core.testing import free_port, wait_for
 from fustor_demo.processes import Service, command_path
 from fustor_fusion.config import FusionConfig
 from fustor_fusion.rule_options import RuleOptions
@@ -140,3 +142,68 @@ def test_every_curl_example_in_the_readme_answers(readme_fusion: int) -> None:
         ).stdout
     )
     assert stats["files"] == 5
+
+
+def python_block(name: str) -> str:
+    """The python block whose first line is ``# <name>``."""
+    for block in re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S):
+        if block.splitlines()[0].strip() == f"# {name}":
+            return str(block)
+    raise AssertionError(f"the README has no python block {name}")
+
+
+def test_the_change_feed_consumer_in_the_readme_prints_each_settled_file_once(
+    readme_fusion: int, tmp_path: Path
+) -> None:
+    script = tmp_path / "follow_uploads.py"
+    script.write_text(
+        python_block("follow_uploads.py").replace("127.0.0.1:8102", f"127.0.0.1:{readme_fusion}")
+    )
+    consumer = subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    lines: list[str] = []
+    try:
+        reader = threading.Thread(target=lambda: lines.extend(consumer.stdout or ()), daemon=True)
+        reader.start()
+        base = f"http://127.0.0.1:{readme_fusion}"
+        with httpx.Client(base_url=base, headers={"X-API-Key": "query-secret"}) as query:
+            # the consumer has its start position once the feed was read by somebody
+            wait_for(lambda: query.get("/api/v1/views/demo/stats").json()["change_feed"]["waiting"] == 1)
+        now = time.time()
+        _send_rows(
+            readme_fusion,
+            [
+                {"path": "/upload/run1/a.dat", "size": 10, "mtime": now - 3600},
+                {"path": "/upload/run1/b.dat", "size": 20, "mtime": now - 3600},
+                {"path": "/upload/run1/hot.dat", "size": 30, "mtime": now - 1},  # still being written
+                {"path": "/elsewhere/c.dat", "size": 40, "mtime": now - 3600},
+                {"path": "/upload/run1/a.dat", "size": 10, "mtime": now - 3600},  # seen again
+            ],
+        )
+        wait_for(lambda: len(lines) >= 2)
+        consumer.terminate()
+        consumer.wait(10)
+        reader.join(10)
+    finally:
+        if consumer.poll() is None:
+            consumer.kill()
+    assert lines == ["/upload/run1/a.dat 10\n", "/upload/run1/b.dat 20\n"]
+
+
+def _send_rows(port: int, rows: list[dict[str, Any]]) -> None:
+    base = f"http://127.0.0.1:{port}/api/v1/ingest/sessions"
+    with httpx.Client(headers={"X-API-Key": "ingest-secret"}) as client:
+        sid = client.post(base, json={"agent_id": "readme-feed"}).json()["session_id"]
+        body = {
+            "events": [
+                {
+                    "message_source": "snapshot",
+                    "event_type": "insert",
+                    "index": int(time.time() * 1000),
+                    "rows": rows,
+                }
+            ]
+        }
+        answer = client.post(f"{base}/{sid}/events", json=body)
+        assert answer.status_code == 200 and answer.json()["accepted"] == len(rows), answer.text

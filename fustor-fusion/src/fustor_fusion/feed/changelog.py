@@ -2,9 +2,10 @@
 
 **Publishing.** Each recorded outcome is queued with the journal record it belongs to
 (:meth:`ChangeFeed.recorded`) and published when that record is durable
-(:meth:`ChangeFeed.durable`): only then does its entry count move the feed's position, are its
-entries kept in memory, and are waiting clients woken. Ingest does nothing more for the feed —
-a client that reads slowly or not at all costs ingest nothing.
+(:meth:`ChangeFeed.durable`): only then does its entry count move the feed's position, is it
+kept in memory (its entries are built by the first client that reads them), and are waiting
+clients woken. Ingest does nothing more for the feed — a client that reads slowly or not at all
+costs ingest nothing.
 
 **Reading.** A page is cut from what follows the client's cursor:
 
@@ -34,6 +35,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from itertools import islice
 from typing import Any
 
@@ -69,9 +71,11 @@ class Published:
 
     @property
     def entries(self) -> list[Entry]:
+        """Built on first use (by the first client that needs them), then shared."""
         if self._entries is None:
             assert self._load is not None
             self._entries = self._load()
+            self._load = None  # what they were built from (an event's rows) can go
         return self._entries
 
 
@@ -236,7 +240,8 @@ class ChangeFeed:
         if not self.following() or outcome.count > self._memory_entries:
             self._forget_recent()
             return
-        self._recent.append(Published(record, outcome.first, outcome.count, outcome.entries(record)))
+        entries = partial(outcome.entries, record)  # built when a client first reads them
+        self._recent.append(Published(record, outcome.first, outcome.count, _load=entries))
         self._recent_entries += outcome.count
         while self._recent_entries > self._memory_entries:
             old = self._recent.popleft()

@@ -17,6 +17,9 @@ import httpx
 import pytest
 from fusion_testkit import QUERY_KEY, T0, FakeClock, Fusion, StartFusion, error_of, event, row, wait_until
 
+from fustor_core import hookimpl
+from fustor_core.pathlist import PathList
+
 CHANGES = "/api/v1/views/demo/changes"
 SSE = {"Accept": "text/event-stream"}
 
@@ -338,6 +341,119 @@ def test_flag_transitions_are_changes(start_fusion: StartFusion, tmp_path: Path)
     assert [(e["path"], e["agent_missing"]) for e in seen if e["path"] == "/up/f9"] == [("/up/f9", True)]
 
 
+class MarkerCompletion:
+    """A stand-in for a directory-completion rule (the real one is its own plugin): a directory
+    is ``complete`` while a file named ``DONE`` is in it.
+
+    It publishes the flag the generic way, through ``fustor_node_flags``. ``backed_by_list``: the
+    predicate is the membership of a list the rule registered (the feed watches the list);
+    otherwise it is computed (a plain set here) and the rule reports each transition with
+    ``view.flags_changed`` — unless ``report`` is False, which shows that the report is what
+    makes a computed flag's transition a change.
+    """
+
+    def __init__(self, *, backed_by_list: bool, report: bool = True) -> None:
+        self.backed_by_list = backed_by_list
+        self.report = report
+        self.complete: dict[str, Any] = {}
+        """View name -> its complete directories (a PathList or a set)."""
+
+    @hookimpl
+    def fustor_view_started(self, view: Any) -> None:
+        if self.backed_by_list:
+            entries = PathList()
+            view.register_list("complete_directories", entries)
+            self.complete[view.name] = entries
+        else:
+            self.complete[view.name] = set()
+
+    @hookimpl
+    def fustor_batch_applied(self, view: Any, batch: Any, changes: Any) -> None:
+        marked = [batch.rows[i].path for i in changes.upserted]
+        self._mark(view, [path for path in marked if path.endswith("/DONE")], True)
+        self._mark(view, [path for path in changes.deleted if path.endswith("/DONE")], False)
+
+    def _mark(self, view: Any, markers: list[str], complete: bool) -> None:
+        directories = [marker.rsplit("/", 1)[0] or "/" for marker in markers]
+        entries = self.complete[view.name]
+        for directory in directories:
+            if isinstance(entries, PathList):
+                entries.put(directory) if complete else entries.discard(directory)
+            else:
+                entries.add(directory) if complete else entries.discard(directory)
+        if directories and self.report and not self.backed_by_list:
+            view.flags_changed(directories)
+
+    @hookimpl
+    def fustor_node_flags(self, view: Any) -> dict[str, Any]:
+        return {"complete": self.complete[view.name].__contains__}
+
+
+@pytest.mark.parametrize("backed_by_list", [True, False], ids=["list-backed", "computed"])
+def test_a_rules_complete_flag_and_its_transitions_are_changes(
+    start_fusion: StartFusion, tmp_path: Path, backed_by_list: bool
+) -> None:
+    rule = MarkerCompletion(backed_by_list=backed_by_list)
+    fusion = started(start_fusion, tmp_path, extra_plugins=(rule,), session_timeout_s=3600)
+    client = query_client(fusion)
+    agent = fusion.agent().open()
+    start = since = changes(client)["next"]
+    upload(agent, "/run1", 2)
+    seen, since = drain(client, since)
+    assert [(e["path"], e["complete"]) for e in seen] == [
+        ("/run1", False),
+        ("/run1/f0", False),
+        ("/run1/f1", False),
+    ]
+
+    assert agent.send_ok(event("realtime", "insert", row("/run1/DONE")))["accepted"] == 1
+    seen, since = drain(client, since)
+    assert [(e["op"], e["path"], e["complete"]) for e in seen] == [
+        ("upsert", "/run1/DONE", False),
+        ("upsert", "/run1", True),  # the directory completed: a change of its own
+    ]
+    assert fusion.query().ok("tree", path="/run1", depth=0)["complete"] is True
+
+    assert agent.send_ok(event("realtime", "delete", row("/run1/DONE")))["accepted"] == 1
+    seen, since = drain(client, since)
+    assert [(e["op"], e["path"], e["complete"]) for e in seen] == [
+        ("upsert", "/run1", False),  # no longer complete
+        ("delete", "/run1/DONE", False),
+    ]
+
+    fusion.stop()  # the same entries, read back from the journal by a restarted Fusion
+    again = started(start_fusion, tmp_path, extra_plugins=(rule,), session_timeout_s=3600)
+    replayed, _ = drain(query_client(again), start)
+    assert [(e["op"], e["path"], e["complete"]) for e in replayed] == [
+        ("upsert", "/run1", False),
+        ("upsert", "/run1/f0", False),
+        ("upsert", "/run1/f1", False),
+        ("upsert", "/run1/DONE", False),
+        ("upsert", "/run1", True),
+        ("upsert", "/run1", False),
+        ("delete", "/run1/DONE", False),
+    ]
+
+
+def test_a_computed_flag_whose_rule_does_not_report_it_changes_unseen(
+    start_fusion: StartFusion, tmp_path: Path
+) -> None:
+    """The other side of the contract: a computed predicate's transition is a change only when
+    its rule says so (``view.flags_changed``); the node's next change carries the new value."""
+    rule = MarkerCompletion(backed_by_list=False, report=False)
+    fusion = started(start_fusion, tmp_path, extra_plugins=(rule,), session_timeout_s=3600)
+    client = query_client(fusion)
+    agent = fusion.agent().open()
+    upload(agent, "/run1", 1)
+    since = changes(client)["next"]
+    assert agent.send_ok(event("realtime", "insert", row("/run1/DONE")))["accepted"] == 1
+    seen, since = drain(client, since)
+    assert [(e["path"], e["complete"]) for e in seen] == [("/run1/DONE", False)]
+    upload(agent, "/run1", 0)
+    seen, _ = drain(client, since)
+    assert [(e["path"], e["complete"]) for e in seen] == [("/run1", True)]
+
+
 # -- Server-Sent Events -----------------------------------------------------------------------------
 
 
@@ -414,6 +530,26 @@ def test_the_stream_sends_each_change_as_an_event_and_resumes_with_last_event_id
     with_cursor = EventStream(query_client(fusion), since=start["id"], limit=1)
     assert [data(f)["path"] for f in with_cursor.changes(4)] == ["/s", "/s/f0", "/s/f1", "/s/late"]
     with_cursor.close()
+
+
+def test_a_large_catch_up_page_arrives_whole_as_json_and_as_events(
+    start_fusion: StartFusion, tmp_path: Path
+) -> None:
+    """More than LARGE_PAGE changes in one page: built in the large-answer turn; the event
+    stream hands it over in 64 KiB pieces (here about 90 KiB), which the client joins."""
+    fusion = started(start_fusion, tmp_path)
+    client = query_client(fusion)
+    start = changes(client)["next"]
+    upload(fusion.agent().open(), "/big", 349)
+    expected = ["/big", *(f"/big/f{i}" for i in range(349))]
+    page = changes(client, since=start, limit=1000)
+    assert [e["path"] for e in page["changes"]] == expected
+    stream = EventStream(client, since=start, limit=1000)
+    events = stream.changes(350)
+    stream.close()
+    assert sum(len(f["data"]) + len(f["id"]) for f in events) > 64 * 1024
+    assert [data(f)["path"] for f in events] == expected
+    assert last_change(events[-1]["id"]) == last_change(page["next"])  # (a tick may move the record)
 
 
 def test_the_stream_says_reset_and_continues_from_the_current_position(

@@ -237,7 +237,8 @@ def fustor_node_flags(view: ViewLike) -> dict[str, Callable[[str], bool]]:
     by itself when the predicate is the ``__contains__`` of a list the rule published
     (``view.register_list``): the feed watches that list's membership. A rule whose predicate
     is computed otherwise calls ``view.flags_changed(paths)`` whenever the answer for those
-    paths may have changed.
+    paths may have changed. Feed entries always carry ``complete`` as well (False unless a rule,
+    the directory-completion rule, provides a flag of that name).
     """
 
 

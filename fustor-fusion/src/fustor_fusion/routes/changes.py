@@ -8,13 +8,20 @@ answer is an endless stream instead: each change an event whose ``id`` is the cu
 without a cursor starts from) and ``reset`` (the cursor cannot be continued: re-read the tree).
 A stream ends when the client goes away or Fusion stops; a slow reader only holds its own
 stream (the server sends a page, then waits for the client to take it).
+
+A page of a client that follows the feed holds a few changes and is a small answer, sent at
+once. A page of more than :data:`LARGE_PAGE` changes (a client catching up) is a large answer:
+it is encoded in the process's large-answer turn, like a tree or a list page, so that clients
+catching up never hold small queries back, and an event stream hands it to the server in
+pieces of :data:`~fustor_fusion.codec.SEND_CHUNK_BYTES`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 
 import orjson
 from starlette.requests import Request
@@ -23,18 +30,23 @@ from starlette.responses import Response, StreamingResponse
 from fustor_core.errors import InvalidInput
 from fustor_core.event_model import path_problem
 from fustor_fusion.api_models import ChangesPage
-from fustor_fusion.codec import JSONResponse
+from fustor_fusion.codec import SEND_CHUNK_BYTES, JSONResponse
 from fustor_fusion.endpoints import Endpoint, QueryParam, fusion
 from fustor_fusion.feed.changelog import ChangeFeed, Page
 from fustor_fusion.feed.cursor import Position
 from fustor_fusion.feed.outcome import Entry
 from fustor_fusion.paging import DEFAULT_LIMIT, MAX_LIMIT, limit_param
-from fustor_fusion.routes.query import PREFIX, SCOPE
+from fustor_fusion.routes.query import PREFIX, SCOPE, large_answer_turn
 from fustor_fusion.routes.query import _datastore as query_datastore
+from fustor_fusion.validation import WIRE_PATH_PATTERN
 
 EVENT_STREAM = "text/event-stream"
 MAX_WAIT_S = 60.0
 STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+LARGE_PAGE = 100
+"""Pages with more changes than this are built in the large-answer turn (see the module)."""
+
+Turn = Callable[[], AbstractAsyncContextManager[None]]
 
 
 def wait_param(request: Request) -> float:
@@ -74,12 +86,14 @@ async def changes(request: Request) -> Response:
     if wants_stream(request):
         since = request.headers.get("last-event-id") or since
         keepalive_s = fusion(request).config.change_feed.keepalive_s
-        return StreamingResponse(
-            stream(feed, since, limit, under, keepalive_s), media_type=EVENT_STREAM, headers=STREAM_HEADERS
-        )
+        events = stream(feed, since, limit, under, keepalive_s, lambda: large_answer_turn(request))
+        return StreamingResponse(events, media_type=EVENT_STREAM, headers=STREAM_HEADERS)
     page = await feed.page(since, limit, under)
     if since is not None:
         page = await wait_for_changes(feed, page, limit, under, wait)
+    if len(page.changes) > LARGE_PAGE:
+        async with large_answer_turn(request):
+            return JSONResponse(page.as_json())
     return JSONResponse(page.as_json())
 
 
@@ -97,19 +111,19 @@ async def wait_for_changes(feed: ChangeFeed, page: Page, limit: int, under: str,
 
 
 async def stream(
-    feed: ChangeFeed, since: str | None, limit: int, under: str, keepalive_s: float
+    feed: ChangeFeed, since: str | None, limit: int, under: str, keepalive_s: float, turn: Turn
 ) -> AsyncIterator[bytes]:
     """The feed as Server-Sent Events, until the client goes away or Fusion stops."""
     feed.streams += 1
     try:
-        async for chunk in _events(feed, since, limit, under, keepalive_s):
+        async for chunk in _events(feed, since, limit, under, keepalive_s, turn):
             yield chunk
     finally:
         feed.streams -= 1
 
 
 async def _events(
-    feed: ChangeFeed, since: str | None, limit: int, under: str, keepalive_s: float
+    feed: ChangeFeed, since: str | None, limit: int, under: str, keepalive_s: float, turn: Turn
 ) -> AsyncIterator[bytes]:
     loop = asyncio.get_running_loop()
     page = await feed.page(since, limit, under)
@@ -118,8 +132,14 @@ async def _events(
     told = page.next  # the client's Last-Event-ID from now on
     last_sent = loop.time()
     while not feed.closing:
+        if len(page.changes) > LARGE_PAGE:
+            async with turn():
+                events = memoryview(_change_events(feed.view_id, page.changes))
+            for start in range(0, len(events), SEND_CHUNK_BYTES):
+                yield bytes(events[start : start + SEND_CHUNK_BYTES])
+        elif page.changes:
+            yield _change_events(feed.view_id, page.changes)
         if page.changes:
-            yield b"".join(_change_event(feed.view_id, entry) for entry in page.changes)
             last = page.changes[-1]
             told = Position(feed.view_id, last.record, last.number)
             last_sent = loop.time()
@@ -143,6 +163,10 @@ async def _events(
 
 def _id(position: Position) -> bytes:
     return b"id: " + position.encode().encode() + b"\n"
+
+
+def _change_events(view_id: str, entries: list[Entry]) -> bytes:
+    return b"".join(_change_event(view_id, entry) for entry in entries)
 
 
 def _change_event(view_id: str, entry: Entry) -> bytes:
@@ -196,6 +220,8 @@ ENDPOINTS = [
                 "path",
                 "only changes at or below this path (and deletions of a directory above it)",
                 default="/",
+                max_length=4096,
+                pattern=WIRE_PATH_PATTERN,
             ),
         ),
     ),

@@ -57,7 +57,7 @@ def test_openapi_document_validates_and_lists_every_route(fusion: Fusion) -> Non
         for method in (route.methods or ()) - {"HEAD"}
     }
     assert documented == served
-    assert len(served) == len(ENDPOINTS) == 24  # 21 + /metrics + the leader's task channel (2)
+    assert len(served) == len(ENDPOINTS) == 25  # 21 + /metrics + the task channel (2) + /changes
     ingest_events = document["paths"]["/api/v1/ingest/sessions/{sid}/events"]["post"]
     assert ingest_events["security"] == [{"apiKey": []}]
     assert {"200", "401", "403", "409", "413", "422"} <= set(ingest_events["responses"])

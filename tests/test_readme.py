@@ -79,7 +79,9 @@ def _static_fusion_config() -> dict[str, Any]:
 def readme_fusion(tmp_path: Path) -> Any:
     port = free_port()
     config = tmp_path / "fusion.yaml"
-    config.write_text(yaml.safe_dump({**_static_fusion_config(), "port": port}))
+    # the markers the change-feed example says it configures
+    rules = {"merge-completion": {"markers": ["*.done"]}}
+    config.write_text(yaml.safe_dump({**_static_fusion_config(), "port": port, "rules": rules}))
     service = Service(
         "fusion",
         [command_path("fustor-fusion"), "serve", "--config", str(config)],
@@ -152,7 +154,7 @@ def python_block(name: str) -> str:
     raise AssertionError(f"the README has no python block {name}")
 
 
-def test_the_change_feed_consumer_in_the_readme_prints_each_settled_file_once(
+def test_the_change_feed_consumer_in_the_readme_prints_each_finished_upload_once(
     readme_fusion: int, tmp_path: Path
 ) -> None:
     script = tmp_path / "follow_uploads.py"
@@ -170,25 +172,25 @@ def test_the_change_feed_consumer_in_the_readme_prints_each_settled_file_once(
         with httpx.Client(base_url=base, headers={"X-API-Key": "query-secret"}) as query:
             # the consumer has its start position once the feed was read by somebody
             wait_for(lambda: query.get("/api/v1/views/demo/stats").json()["change_feed"]["waiting"] == 1)
-        now = time.time()
+        old = time.time() - 3600
         _send_rows(
             readme_fusion,
             [
-                {"path": "/upload/run1/a.dat", "size": 10, "mtime": now - 3600},
-                {"path": "/upload/run1/b.dat", "size": 20, "mtime": now - 3600},
-                {"path": "/upload/run1/hot.dat", "size": 30, "mtime": now - 1},  # still being written
-                {"path": "/elsewhere/c.dat", "size": 40, "mtime": now - 3600},
-                {"path": "/upload/run1/a.dat", "size": 10, "mtime": now - 3600},  # seen again
+                {"path": "/upload/run1/a.dat", "size": 10, "mtime": old},
+                {"path": "/upload/run1/b.dat", "size": 20, "mtime": old},
+                {"path": "/upload/run2/c.dat", "size": 30, "mtime": old},  # no marker: not finished
+                {"path": "/elsewhere/d.dat", "size": 40, "mtime": old},
+                {"path": "/upload/run1/COPY.done", "size": 0, "mtime": old + 1},  # the marker, last
             ],
         )
-        wait_for(lambda: len(lines) >= 2)
+        wait_for(lambda: len(lines) >= 1)
         consumer.terminate()
         consumer.wait(10)
         reader.join(10)
     finally:
         if consumer.poll() is None:
             consumer.kill()
-    assert lines == ["/upload/run1/a.dat 10\n", "/upload/run1/b.dat 20\n"]
+    assert lines == ["finished /upload/run1\n"]
 
 
 def _send_rows(port: int, rows: list[dict[str, Any]]) -> None:

@@ -238,6 +238,7 @@ class JournalContract:
             assert not state.created, "the journal is kept, not replaced"
             assert [r.payload for r in again.read(0, 10)] == [r.payload for r in written[:4]]
             assert again.append(records(1)) == 6, "the damaged record's number is not reused"
+            assert [r.seq for r in again.read(0, 10)] == [1, 2, 3, 4, 6], "a later append reads back"
         finally:
             again.close()
 

@@ -1,9 +1,9 @@
 """``fustor wait PATH --complete``: exit status 0 once PATH is marked complete, 1 at the timeout.
 
-Fusion on main has no completion rule yet, so a test plugin supplies the ``complete`` flag (a set
-of paths the test fills); the command runs as a subprocess against the real server. When
-Fusion's tree route does not know ``wait=complete`` it refuses the parameter and the command
-polls instead — which is what these tests exercise until the completion rule lands.
+A test plugin supplies the ``complete`` flag (a set of paths the test fills), so a test decides
+when a path completes; the command runs as a subprocess against the real server, which holds
+``wait=complete`` requests until the flag is set. (Against an older Fusion that refuses the
+parameter the command polls instead.)
 """
 
 from __future__ import annotations
@@ -91,4 +91,6 @@ def test_without_a_completion_rule_it_says_so() -> None:
         plain.ingest().send([{"path": "/up", "is_dir": True, "size": 0, "mtime": 1.0e9}])
         result = fustor(plain, "wait", "/up", "--complete", "--timeout", "5")
     assert result.returncode == 2
-    assert b"marks no node complete" in result.stderr
+    assert b"no merge rule gives the flag 'complete'" in result.stderr, (
+        result.stderr
+    )  # Fusion's 422, one line

@@ -41,7 +41,7 @@ from fustor_core.testing import free_port
 
 sys.path.insert(0, str(Path(__file__).parent))
 from budgets import Budgets, add_arguments
-from treegen import TreeShape
+from treegen import TreeShape, smoke_tree_root
 
 BIN = Path(sys.executable).parent
 INGEST_KEY, QUERY_KEY, TOKEN = "bench-ingest", "bench-query", "bench-token"
@@ -122,17 +122,10 @@ def main() -> int:
     add_arguments(parser)
     args = parser.parse_args()
     budgets = Budgets.from_args(args)
-    scratch: Path | None = None
     if args.smoke:
         args.uploads, args.writes = 1, 3
-        if args.root is None:
-            scratch = Path(tempfile.mkdtemp(prefix="fustor-agent-smoke-"))
-            args.root = str(scratch / "tree")
-    try:
+    with smoke_tree_root(args, prefix="fustor-agent-smoke-"):
         return run(args, budgets)
-    finally:
-        if scratch is not None:
-            shutil.rmtree(scratch, ignore_errors=True)
 
 
 def run(args: argparse.Namespace, budgets: Budgets) -> int:

@@ -36,7 +36,7 @@ from fustor_core.testing import free_port
 sys.path.insert(0, str(Path(__file__).parent))
 from agent_sync import BIN, build_tree, percentile, start, wait
 from budgets import Budgets, add_arguments
-from treegen import TreeShape
+from treegen import TreeShape, smoke_tree_root
 
 INGEST_KEY, QUERY_KEY = "bench-ingest", "bench-query"
 BUDGET_P50_MS, BUDGET_P99_MS = 20.0, 60.0
@@ -82,17 +82,10 @@ def main() -> int:
     add_arguments(parser)
     args = parser.parse_args()
     budgets = Budgets.from_args(args)
-    scratch: Path | None = None
     if args.smoke:
         args.uploads, args.writes = 1, 6
-        if args.root is None:
-            scratch = Path(tempfile.mkdtemp(prefix="fustor-feed-smoke-"))
-            args.root = str(scratch / "tree")
-    try:
+    with smoke_tree_root(args, prefix="fustor-feed-smoke-"):
         return run(args, budgets)
-    finally:
-        if scratch is not None:
-            shutil.rmtree(scratch, ignore_errors=True)
 
 
 def run(args: argparse.Namespace, budgets: Budgets) -> int:

@@ -47,7 +47,7 @@ from fustor_core.testing import free_port
 sys.path.insert(0, str(Path(__file__).parent))
 from agent_sync import BIN, INGEST_KEY, QUERY_KEY, build_tree, start, wait
 from budgets import Budgets, add_arguments
-from treegen import TreeShape
+from treegen import TreeShape, smoke_tree_root
 
 SEARCH_MS_BUDGET = 100.0
 SEARCH_SPEEDUP_BUDGET = 10.0
@@ -106,17 +106,10 @@ def main() -> int:
     add_arguments(parser)
     args = parser.parse_args()
     budgets = Budgets.from_args(args)
-    scratch: Path | None = None
     if args.smoke:
         args.uploads, args.repeat = 1, 1
-        if args.root is None:
-            scratch = Path(tempfile.mkdtemp(prefix="fustor-client-smoke-"))
-            args.root = str(scratch / "tree")
-    try:
+    with smoke_tree_root(args, prefix="fustor-client-smoke-"):
         return run(args, budgets)
-    finally:
-        if scratch is not None:
-            shutil.rmtree(scratch, ignore_errors=True)
 
 
 def run(args: argparse.Namespace, budgets: Budgets) -> int:

@@ -42,7 +42,7 @@ from fustor_core.testing import free_port
 sys.path.insert(0, str(Path(__file__).parent))
 from agent_sync import BIN, INGEST_KEY, QUERY_KEY, TOKEN, build_tree, start, wait
 from budgets import Budgets, add_arguments
-from treegen import TreeShape
+from treegen import TreeShape, smoke_tree_root
 
 RSS_BUDGET_MB = 250.0
 SYNC_RATIO_BUDGET = 1.2
@@ -176,16 +176,10 @@ def main() -> int:
     add_arguments(parser)
     args = parser.parse_args()
     budgets = Budgets.from_args(args)
-    scratch: Path | None = None
     if args.smoke:
         args.uploads, args.repeat = 1, 1
-        scratch = Path(tempfile.mkdtemp(prefix="fustor-fresh-smoke-"))
-        args.root = str(scratch / "tree")
-    try:
+    with smoke_tree_root(args, prefix="fustor-fresh-smoke-", replace_given=True):
         return run(args, budgets)
-    finally:
-        if scratch is not None:
-            shutil.rmtree(scratch, ignore_errors=True)
 
 
 def run(args: argparse.Namespace, budgets: Budgets) -> int:

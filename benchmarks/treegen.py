@@ -7,9 +7,14 @@ an upload area of a sequencing site looks like.
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from fustor_core.event_model import Event, EventType, MessageSource, Row
 
@@ -62,3 +67,21 @@ def snapshot_event(chunk: Iterable[tuple[str, int, float]]) -> Event:
     return Event.model_construct(
         message_source=MessageSource.SNAPSHOT, event_type=EventType.INSERT, index=0, rows=rows
     )
+
+
+@contextlib.contextmanager
+def smoke_tree_root(args: argparse.Namespace, *, prefix: str, replace_given: bool = False) -> Iterator[None]:
+    """Under ``--smoke``, point ``args.root`` at a throwaway directory, removed afterwards.
+
+    A smoke run builds a tiny tree; it must never be written where a full run keeps its 1 M-file
+    tree. ``replace_given`` also replaces a root that has a default (or was given).
+    """
+    if not args.smoke or (args.root is not None and not replace_given):
+        yield
+        return
+    scratch = Path(tempfile.mkdtemp(prefix=prefix))
+    args.root = str(scratch / "tree")
+    try:
+        yield
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)

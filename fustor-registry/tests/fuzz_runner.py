@@ -30,7 +30,12 @@ class FuzzRun:
     returncode: int
 
     def summary(self) -> str:
-        return f"{self.requests} requests, {len(self.failures)} failing operations"
+        """One line; says the exit status when schemathesis failed without naming an operation
+        (a crash, a schema it could not load), so the line never reads as a clean run."""
+        line = f"{self.requests} requests, {len(self.failures)} failing operations"
+        if self.returncode != 0 and not self.failures:
+            line += f", schemathesis exited {self.returncode}"
+        return line
 
 
 def run_schemathesis(

@@ -14,6 +14,8 @@ from typing import Any
 import httpx
 from fusion_testkit import INGEST_KEY, Agent, Fusion, error_of, event, row, wait_until
 
+from fustor_fusion import fresh as fresh_module
+
 
 def tree(fusion: Fusion, path: str, **params: Any) -> httpx.Response:
     return fusion.query().get("tree", path=path, depth=0, **params)
@@ -136,3 +138,47 @@ def test_a_waiting_long_poll_ends_when_its_session_closes_or_fusion_stops(fusion
         assert answer.status_code == 200 and answer.json() == {"tasks": []}
         assert time.monotonic() - started < 5
     own.close()
+
+
+def test_only_the_session_that_took_a_task_can_report_it_done(fusion: Fusion) -> None:
+    leader = fusion.agent("host-a").open()
+    follower = fusion.agent("host-b").open()
+    seed(leader)
+    take_tasks(leader, wait=0)
+    with ThreadPoolExecutor(1) as pool:
+        query = pool.submit(tree, fusion, "/d/f", fresh="true", timeout=20)
+        tasks = take_tasks(leader)
+        forged = follower.http.post(follower.url(f"/tasks/{tasks[0]['id']}/done"), json={"files": 0})
+        assert forged.status_code == 200 and forged.json()["waiting_queries"] is False, forged.text
+        assert not query.done()  # a listing nobody made does not answer the query
+        relist(leader, tasks[0], size=5)
+        answer = query.result(timeout=10)
+    assert answer.status_code == 200 and answer.json()["size"] == 5, answer.text
+
+
+def test_distinct_paths_waiting_at_once_are_bounded(fusion: Fusion, monkeypatch: Any) -> None:
+    monkeypatch.setattr(fresh_module, "MAX_PENDING_PATHS", 2)
+    agent = fusion.agent().open()
+    seed(agent)
+    take_tasks(agent, wait=0)
+    with ThreadPoolExecutor(2) as pool:
+        waiting = [pool.submit(tree, fusion, path, fresh="true", timeout=3) for path in ("/d", "/d/f")]
+        fresh = fusion.service.datastores["demo"].fresh
+        wait_until(lambda: fresh.stats()["waiting"] == 2)
+        third = tree(fusion, "/", fresh="true", timeout=3)
+        assert error_of(third)[:2] == (429, "too_many_fresh_requests"), third.text
+        shared = pool.submit(tree, fusion, "/d", fresh="true", timeout=0.2)  # joins a waiting path
+        assert error_of(shared.result(timeout=10))[:2] == (504, "fresh_timeout")
+        assert [error_of(query.result(timeout=10))[0] for query in waiting] == [504, 504]
+
+
+def test_a_leader_that_stopped_polling_long_ago_is_a_503_not_a_wait(fusion: Fusion) -> None:
+    agent = fusion.agent().open()
+    take_tasks(agent, wait=0)
+    fresh = fusion.service.datastores["demo"].fresh
+    pollers = fresh._pollers
+    (session_id,) = pollers
+    pollers[session_id] -= fresh_module.POLL_SILENCE_S + 1  # as if its last poll were that old
+    answer = tree(fusion, "/", fresh="true", timeout=30)
+    assert error_of(answer)[:2] == (503, "leader_cannot_relist"), answer.text
+    assert "has not asked for relist requests for" in error_of(answer)[2]

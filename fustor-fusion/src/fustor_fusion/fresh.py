@@ -22,11 +22,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from fustor_core.errors import TimedOut, Unavailable
+from fustor_core.errors import TimedOut, TooManyRequests, Unavailable
 from fustor_fusion.sessions import Session, SessionTable
 
 RECHECK_S = 0.5
 """How often a waiting long poll looks whether its session ended or Fusion is stopping."""
+MAX_PENDING_PATHS = 1024
+"""Distinct paths waiting for a relist at once; one more is refused with 429 (queries of a path
+already waiting share its task, so this bounds memory and the leader's backlog, not clients)."""
+POLL_SILENCE_S = 180.0
+"""A leader that has not polled its task channel for this long, and is not listing one of our
+tasks, is treated as unable to re-list (503 at once rather than a 504 after the query's timeout):
+an agent polls again within seconds of finishing a listing, and its long polls last ≤ 60 s."""
 
 
 class FreshTimeout(TimedOut):
@@ -98,7 +105,19 @@ class FreshRequests:
                 " or query without fresh",
                 code="no_leader",
             )
-        if leader.session_id not in self._pollers:
+        last_poll = self._pollers.get(leader.session_id)
+        if (
+            last_poll is not None
+            and time.monotonic() - last_poll > POLL_SILENCE_S
+            and not self._listing(leader)
+        ):
+            raise Unavailable(
+                f"fresh=true: the leader agent {leader.agent_id!r} has not asked for relist requests for"
+                f" {time.monotonic() - last_poll:.0f} s (its 'fresh' sync mode stopped?), so nobody can"
+                f" re-list {path!r} now; query without fresh",
+                code="leader_cannot_relist",
+            )
+        if last_poll is None:
             raise Unavailable(
                 f"fresh=true: the leader agent {leader.agent_id!r} does not take relist requests"
                 " (an older agent, or its 'fresh' sync mode is off), so nobody can re-list"
@@ -107,10 +126,19 @@ class FreshRequests:
             )
         return leader
 
+    def _listing(self, session: Session) -> bool:
+        return any(task.handed_to == session.session_id for task in self._tasks.values())
+
     def _task_for(self, path: str) -> RelistTask:
         for task in self._tasks.values():
             if task.path == path and task.handed_to is None:
                 return task  # not taken yet: this listing will start after our question
+        if len(self._tasks) >= MAX_PENDING_PATHS:
+            raise TooManyRequests(
+                f"fresh=true: {len(self._tasks)} paths are already waiting for the leader agent of"
+                f" {self.datastore!r} to re-list them; retry shortly, or query without fresh",
+                code="too_many_fresh_requests",
+            )
         task = RelistTask(
             task_id=f"t{next(self._ids)}",
             path=path,
@@ -164,12 +192,14 @@ class FreshRequests:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), min(left, RECHECK_S))
 
-    def finished(self, task_id: str, report: dict[str, Any]) -> bool:
+    def finished(self, task_id: str, report: dict[str, Any], session_id: str) -> bool:
         """The leader's listing for ``task_id`` is applied: wake its queries. False when the task
-        is unknown (every query gave up)."""
-        task = self._tasks.pop(task_id, None)
-        if task is None:
+        is unknown (every query gave up) or was not handed to ``session_id`` — only the session
+        that listed the path can vouch for the listing (a stale or foreign report changes nothing)."""
+        task = self._tasks.get(task_id)
+        if task is None or task.handed_to != session_id:
             return False
+        del self._tasks[task_id]
         if not task.done.done():
             task.done.set_result(report)
         return True

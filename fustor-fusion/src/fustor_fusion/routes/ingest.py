@@ -164,7 +164,7 @@ async def task_done(request: Request) -> Response:
     datastore, session = await _session(request)
     body = parse_model(TaskDoneRequest, await read_body(request, SMALL_BODY_BYTES), empty_ok=True)
     report = {"agent_id": session.agent_id, **body.model_dump(exclude_none=True)}
-    waiting = datastore.fresh.finished(request.path_params["tid"], report)
+    waiting = datastore.fresh.finished(request.path_params["tid"], report, session.session_id)
     return JSONResponse({"id": request.path_params["tid"], "waiting_queries": waiting})
 
 

@@ -326,7 +326,8 @@ ENDPOINTS = [
                 "fresh",
                 "true: the leader agent re-lists the path now (every directory listed, every file"
                 " stat'ed) and the answer waits until that listing is applied (its proof in"
-                " 'fresh'); 503 without a leader that can, 504 after 'timeout'",
+                " 'fresh'); 503 without a leader that can, 429 when 1,024 paths already wait, 504 after"
+                " 'timeout'",
                 "boolean",
                 default=False,
             ),
@@ -340,7 +341,7 @@ ENDPOINTS = [
                 maximum=int(MAX_WAIT_S),
             ),
         ),
-        errors=(*_ERRORS, 504),
+        errors=(*_ERRORS, 429, 504),
     ),
     Endpoint(
         "GET",

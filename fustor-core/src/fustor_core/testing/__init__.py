@@ -11,7 +11,9 @@
   reported;
 * **storage backends** — :class:`~fustor_core.testing.storage_contract.TreeStoreContract`, the
   suite a backend's tests subclass (import it from its module: it needs pytest);
-* **journals** — :class:`~fustor_core.testing.journal_contract.JournalContract`, likewise;
+* **journals** — :class:`~fustor_core.testing.journal_contract.JournalContract`, likewise, and
+  :class:`~fustor_core.testing.shared_journal_contract.SharedJournalContract` for a journal
+  several Fusion nodes share;
 * **everyone** — :func:`wait_for` / :func:`async_wait_for` (poll with a deadline, never a bare
   sleep), :func:`free_port`,
   :func:`install_distribution` (a throwaway installed distribution).

@@ -12,9 +12,10 @@ fustor-core and pytest gets, with no conftest:
 * ``fake_source`` — a factory of :class:`fustor_core.testing.FakeSource`, closed at the end.
 
 The contract suites (:mod:`fustor_core.testing.storage_contract` for tree stores,
-:mod:`fustor_core.testing.journal_contract` for journals) are subclassed, not fixtures;
-this plugin registers them for pytest's assertion rewriting, so their failures show the values
-compared.
+:mod:`fustor_core.testing.journal_contract` for journals,
+:mod:`fustor_core.testing.shared_journal_contract` for journals several nodes share) are
+subclassed, not fixtures; this plugin registers them for pytest's assertion rewriting, so their
+failures show the values compared.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import pytest
 pytest.register_assert_rewrite(
     "fustor_core.testing.storage_contract",
     "fustor_core.testing.journal_contract",
+    "fustor_core.testing.shared_journal_contract",
     "fustor_core.testing.source_contract",
 )
 

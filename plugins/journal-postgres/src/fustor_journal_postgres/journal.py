@@ -325,9 +325,7 @@ class PostgresJournal:
         self._require_open()
         view_id = new_view_id()
         with self._writer.use() as db, db.transaction():
-            db.execute(
-                self._q(sql.NEW_INCARNATION), {**self._view, "view_id": view_id, "format": sql.FORMAT}
-            )
+            db.execute(self._q(sql.NEW_INCARNATION), {**self._view, "view_id": view_id, "format": sql.FORMAT})
             for table in ("records", "snapshot_chunks", "snapshots"):
                 db.execute(self._q(sql.FORGET, table=table), self._view)
             db.execute("SELECT pg_notify(%s, %s)", (sql.NOTIFY_CHANNEL, f"{self.datastore}:0"))

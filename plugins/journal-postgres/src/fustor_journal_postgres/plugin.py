@@ -53,7 +53,9 @@ def fustor_journal(datastore: str, driver: str, options: dict[str, Any]) -> Post
         )
     url = options.get("url")
     if not isinstance(url, str) or not url:
-        raise ConfigError("journal.url: required by the postgres journal (postgresql://user:password@host/db)")
+        raise ConfigError(
+            "journal.url: required by the postgres journal (postgresql://user:password@host/db)"
+        )
     try:
         conninfo = connection_url(url)
     except ValueError as exc:

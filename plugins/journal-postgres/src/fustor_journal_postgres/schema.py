@@ -89,7 +89,8 @@ FORGET = "DELETE FROM {s}.{table} WHERE view = %(view)s"
 
 # -- records ---------------------------------------------------------------------------------
 
-APPEND = """
+APPEND = (
+    """
 WITH alloc AS (
     UPDATE {s}.views SET last_seq = last_seq + %(n)s
     WHERE view = %(view)s {fence}
@@ -100,8 +101,11 @@ WITH alloc AS (
     FROM alloc, unnest(%(times)s::float8[], %(kinds)s::text[], %(crcs)s::int8[], %(payloads)s::bytea[])
         WITH ORDINALITY AS r(time, kind, crc, payload, ord)
 )
-SELECT last_seq, pg_notify('""" + NOTIFY_CHANNEL + """', %(view)s || ':' || last_seq) FROM alloc
+SELECT last_seq, pg_notify('"""
+    + NOTIFY_CHANNEL
+    + """', %(view)s || ':' || last_seq) FROM alloc
 """
+)
 """One statement, so one transaction and one round trip: the UPDATE allocates the numbers (and
 serialises concurrent appenders on the view's row), the INSERT stores the records, the NOTIFY
 is delivered at commit. Fenced, the UPDATE also requires the lease: no row, nothing stored."""
@@ -178,7 +182,9 @@ LEASE = "SELECT owner, owner_url, epoch, " + _REMAINING + " FROM {s}.views WHERE
 def quote_schema(schema: str) -> str:
     """The schema name quoted for SQL; only names of letters, digits and ``_`` are accepted."""
     if not SCHEMA_NAME.fullmatch(schema):
-        raise ValueError(f"schema {schema!r}: use letters, digits and _ (at most 63, not starting with a digit)")
+        raise ValueError(
+            f"schema {schema!r}: use letters, digits and _ (at most 63, not starting with a digit)"
+        )
     return f'"{schema}"'
 
 

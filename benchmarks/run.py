@@ -21,6 +21,7 @@ BENCHMARKS = {
     "store": "store_micro.py",
     "fusion-http": "fusion_http.py",
     "journal": "fusion_journal.py",
+    "journal-append": "journal_append.py",
     "fusion-small-queries": "fusion_small_queries.py",
     "agent": "agent_sync.py",
     "agent-resume": "agent_resume.py",

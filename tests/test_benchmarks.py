@@ -38,10 +38,14 @@ SCRIPTS = [
     "completion_ingest.py",
     "fresh_answer.py",
     "change_feed.py",
+    "journal_append.py",
 ]
 """Every script of run.py but soak.py, which is run by tests/e2e/test_soak.py."""
 NEEDS_LAB = {"fresh_answer.py"}
 """Scripts that build the NFS lab (root, FUSE, bindfs): skipped where it cannot run, except in CI."""
+NEEDS_POSTGRES = {"journal_append.py"}
+"""Scripts that measure against the PostgreSQL of ``FUSTOR_TEST_POSTGRES_URL``: skipped without it,
+except in CI."""
 
 
 def test_a_missed_ceiling_or_floor_fails_the_run_and_names_figure_budget_and_baseline(
@@ -93,6 +97,13 @@ def require_lab() -> None:
         pytest.skip(f"NFS lab unavailable: {reason}")
 
 
+def require_postgres() -> None:
+    if not os.environ.get("FUSTOR_TEST_POSTGRES_URL"):
+        if os.environ.get("CI"):
+            pytest.fail("CI is set but FUSTOR_TEST_POSTGRES_URL is not (see .ci/start-postgres.sh)")
+        pytest.skip("FUSTOR_TEST_POSTGRES_URL is not set (start PostgreSQL with .ci/start-postgres.sh)")
+
+
 def start(*argv: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, *argv], cwd=BENCHMARKS, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
@@ -108,6 +119,8 @@ def finish(process: subprocess.Popen[str]) -> tuple[int, str]:
 def test_each_benchmark_exits_0_when_its_budgets_hold_and_1_when_any_is_missed(script: str) -> None:
     if script in NEEDS_LAB:
         require_lab()
+    if script in NEEDS_POSTGRES:
+        require_postgres()
     loose = start(script, "--smoke", "--budget-scale", "1e6")
     impossible = start(script, "--smoke", "--budget-scale", "0")
     loose_code, loose_out = finish(loose)

@@ -64,7 +64,9 @@ def append_rate(journal: Journal, per_append: int, seconds: float) -> float:
     return count / elapsed
 
 
-def wake_latencies(owner: PostgresJournal, follower: PostgresJournal, rounds: int) -> tuple[list[float], list[float]]:
+def wake_latencies(
+    owner: PostgresJournal, follower: PostgresJournal, rounds: int
+) -> tuple[list[float], list[float]]:
     """(follower wake-up after each append's start, the append's own duration), in seconds."""
     woke: list[float] = []
     ready = threading.Event()

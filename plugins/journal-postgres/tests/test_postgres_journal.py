@@ -22,6 +22,7 @@ import pytest
 from fustor_core.errors import ConfigError
 from fustor_core.journal import JournalCorrupt, NewRecord
 from fustor_core.plugins import get_plugin_manager
+from fustor_core.testing import wait_for
 from fustor_core.testing.journal_contract import JournalContract, records
 from fustor_core.testing.shared_journal_contract import SharedJournalContract
 from fustor_journal_postgres import PostgresJournal, connection_url
@@ -201,7 +202,8 @@ def test_a_view_of_the_same_name_in_another_schema_does_not_wake_a_follower(
 def test_a_journal_reconnects_after_its_connections_are_killed(
     make_journal: Callable[[], PostgresJournal], admin: psycopg.Connection[Any]
 ) -> None:
-    """As after a PostgreSQL restart: a call may fail once, the next one works."""
+    """As after a PostgreSQL restart: a call may fail once, the next one works; the shared
+    listener reconnects on its own and wakes followers again."""
     journal = make_journal()
     journal.open()
     other = make_journal()
@@ -212,7 +214,10 @@ def test_a_journal_reconnects_after_its_connections_are_killed(
         journal.write_snapshot(2, [b"s"])
         journal.claim("a", "http://a:1", 30.0)
         journal.wait_for_records(0, 0.1)
-        pids = [pid for link in journal.links if (pid := link.backend_pid()) is not None]
+        listener = journal._notifications
+        assert listener is not None
+        links = [*journal.links, listener.link]
+        pids = [pid for link in links if (pid := link.backend_pid()) is not None]
         assert len(pids) == 5, "every role opened its connection"
         killed = admin.execute(
             "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM unnest(%s::int[]) AS pid", (pids,)
@@ -232,14 +237,20 @@ def test_a_journal_reconnects_after_its_connections_are_killed(
         assert twice(lambda: journal.write_snapshot(3, [b"t"])).seq == 3
         assert twice(lambda: journal.claim("a", "http://a:1", 30.0)).held_by("a")
         assert twice(lambda: journal.wait_for_records(2, 5.0)) == 3
-        assert all(link.connects == 2 for link in journal.links), "each role reconnected once"
-        follower: list[int] = []
-        thread = threading.Thread(target=lambda: follower.append(journal.wait_for_records(3, 30.0)))
+        assert [link.connects for link in journal.links] == [2, 2, 2, 2], "each role reconnected once"
+        wait_for(lambda: listener.link.connects == 2 and listener.wait_listening(0), what="the listener back")
+        follower: list[tuple[int, float]] = []
+        thread = threading.Thread(
+            target=lambda: follower.append((journal.wait_for_records(3, 30.0), time.monotonic()))
+        )
         thread.start()
         time.sleep(0.2)
+        assert follower == []
+        appended_at = time.monotonic()
         other.append(records(1))
         thread.join(timeout=30)
-        assert follower == [4], "the new listening connection is woken by notifications"
+        assert follower and follower[0][0] == 4
+        assert follower[0][1] - appended_at < 0.5, "woken by the new listening connection, not by polling"
     finally:
         journal.close()
         other.close()
@@ -343,16 +354,36 @@ def test_trim_runs_in_small_transactions(
         journal.close()
 
 
-def test_a_stalled_owner_cannot_hold_the_view_row_inside_a_transaction(
-    make_journal: Callable[[], PostgresJournal], postgres_url: str
+def test_a_stalled_node_cannot_keep_the_view_row_locked(
+    make_journal: Callable[[], PostgresJournal],
 ) -> None:
-    """The writer's and lease's sessions end a transaction left idle, so a node cut off in the
-    middle of one cannot keep other nodes from taking the lease over."""
-    journal = make_journal()
-    journal.open()
+    """A node that stops talking in the middle of a transaction on the view's row (a stalled
+    network) is cut off by the server after 5 s idle, so another node can still take the lease
+    over: its claims fail fast (lock_timeout) meanwhile, then succeed."""
+    stalled, other = make_journal(), make_journal()
+    stalled.open()
+    other.open()
     try:
-        with journal._writer.use() as db:
-            timeout = db.execute("SHOW idle_in_transaction_session_timeout").fetchone()
-        assert timeout == ("5s",)
+        stalled.claim("a", "http://a:1", 0.5)
+        with stalled._writer.use() as db:
+            assert db.execute("SHOW idle_in_transaction_session_timeout").fetchone() == ("5s",)
+            db.execute("BEGIN")
+            db.execute(f'SELECT * FROM "{stalled.schema}".views WHERE view = %s FOR UPDATE', (VIEW,))
+            locked_at = time.monotonic()
+            # ...and the node says nothing more on this connection
+            failures: list[str] = []
+
+            def taken() -> bool:
+                try:
+                    return other.claim("b", "http://b:1", 30.0).held_by("b")
+                except psycopg.errors.LockNotAvailable:
+                    failures.append("lock")
+                    return False
+
+            wait_for(taken, timeout=20.0, what="another node to take the lease over")
+            took = time.monotonic() - locked_at
+        assert failures, "the row was locked at first"
+        assert 4.0 < took < 10.0, f"taken over {took:.1f} s after the stall"
     finally:
-        journal.close()
+        stalled.close()
+        other.close()

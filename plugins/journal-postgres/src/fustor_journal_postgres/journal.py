@@ -12,9 +12,10 @@ carries a CRC-32 of its kind and payload, checked on every read.
 
 Connections, one per role (:class:`~fustor_journal_postgres.connections.Link`), each opened on
 first use: ``writer`` (append, trim, reset), ``reader`` (read, list and load snapshots),
-``snapshot`` (write_snapshot: a long transaction that must not hold up the other two), ``lease``
-(claim, release, lease: a renewal never waits behind an append or a replay) and ``listen``
-(wait_for_records, LISTENing).
+``snapshot`` (write_snapshot: a long transaction that must not hold up the other two) and
+``lease`` (claim, release, lease: a renewal never waits behind an append or a replay);
+``wait_for_records`` is woken through one LISTENing connection per process
+(:mod:`fustor_journal_postgres.notifications`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from fustor_core.journal import JournalCorrupt, JournalRecord, JournalState, New
 from fustor_core.logs import log_event
 from fustor_journal_postgres import schema as sql
 from fustor_journal_postgres.connections import Link
+from fustor_journal_postgres.notifications import Notifications
 
 logger = logging.getLogger(__name__)
 
@@ -47,8 +49,12 @@ CHUNKS_PER_FETCH = 16
 CHUNK_BATCH_BYTES = 4 << 20
 """Snapshot chunks are sent to the server in batches of about this many bytes (one round trip)."""
 SHORT_TRANSACTION_SETTINGS = {"idle_in_transaction_session_timeout": "5s"}
-"""For the writer and lease connections: a client that stalls inside one of their (short)
-transactions must not keep the view's row locked, or no other node could take the lease over."""
+"""For the writer connection: a client that stalls inside one of its (short) transactions must
+not keep the view's row locked, or no other node could take the lease over."""
+LEASE_SETTINGS = {**SHORT_TRANSACTION_SETTINGS, "lock_timeout": "2s", "statement_timeout": "5s"}
+"""For the lease connection: a claim fails (and the caller retries) rather than wait long."""
+RECHECK_S = 1.0
+"""``wait_for_records`` re-reads the stored sequence at least this often, notification or not."""
 
 
 def record_crc(kind: str, payload: bytes) -> int:
@@ -77,9 +83,12 @@ class PostgresJournal:
         self._writer = link("writer", server_settings=SHORT_TRANSACTION_SETTINGS)
         self._reader = link("reader")
         self._snapshot = link("snapshot")
-        self._lease = link("lease", server_settings=SHORT_TRANSACTION_SETTINGS)
-        self._listen = link("listen", on_connect=self._start_listening)
-        self.links = (self._writer, self._reader, self._snapshot, self._lease, self._listen)
+        self._lease = link("lease", server_settings=LEASE_SETTINGS)
+        self.links = (self._writer, self._reader, self._snapshot, self._lease)
+        self._conninfo = conninfo
+        self._connect_timeout_s = connect_timeout_s
+        self._notifications: Notifications | None = None
+        self._notifications_lock = threading.Lock()
         self._fence: tuple[str, int] | None = None
         self._fence_lock = threading.Lock()
         self._view_id = ""
@@ -343,6 +352,10 @@ class PostgresJournal:
     def close(self) -> None:
         for link in self.links:
             link.close()
+        with self._notifications_lock:
+            notifications, self._notifications = self._notifications, None
+        if notifications is not None:
+            notifications.release()
         self._opened = False
 
     def _require_open(self) -> None:
@@ -383,32 +396,37 @@ class PostgresJournal:
             self._fence = None if epoch is None else (node_id, int(epoch))
 
     def wait_for_records(self, after_seq: int, timeout_s: float) -> int:
-        """The stored ``last_seq`` first (records may already be there, or a notification may
-        have been missed while the connection was down), then notifications until one names this
-        view with a newer number — checked against the stored number again, since a view of the
-        same name in another schema notifies the same channel."""
+        """The stored ``last_seq`` first (records may already be there), then the process's
+        shared listener (:mod:`~fustor_journal_postgres.notifications`) until a notification
+        names this view, and the stored number again — never the notification's own number,
+        since a view of the same name elsewhere notifies the same channel. Also re-reads every
+        :data:`RECHECK_S` seconds, in case the listener is not connected."""
         self._require_open()
         deadline = time.monotonic() + max(0.0, timeout_s)
-        with self._listen.use() as db:
-            newest = self._stored_last_seq(db)
-            while newest <= after_seq:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                notes = list(db.notifies(timeout=remaining, stop_after=1))
-                if any(note.payload.rpartition(":")[0] == self.datastore for note in notes):
-                    newest = self._stored_last_seq(db)
-            else:
+        notifications = self._notifications_started(deadline)
+        while True:
+            mark = notifications.mark(self.datastore)
+            newest = self._stored_last_seq()
+            remaining = deadline - time.monotonic()
+            if newest > after_seq or remaining <= 0:
                 return newest
-            return self._stored_last_seq(db)  # a last look: a notification may have been lost
+            notifications.wait(self.datastore, mark, min(remaining, RECHECK_S))
 
-    def _stored_last_seq(self, db: psycopg.Connection[Any]) -> int:
-        row = db.execute(self._q(sql.LAST_SEQ), self._view).fetchone()
+    def _notifications_started(self, deadline: float) -> Notifications:
+        with self._notifications_lock:
+            if self._notifications is None:
+                self._notifications = Notifications.acquire(
+                    self._conninfo, sql.NOTIFY_CHANNEL, connect_timeout_s=self._connect_timeout_s
+                )
+            notifications = self._notifications
+        # the first wait of a process: nothing committed after the stored read may go unseen
+        notifications.wait_listening(max(0.0, min(deadline - time.monotonic(), self._connect_timeout_s)))
+        return notifications
+
+    def _stored_last_seq(self) -> int:
+        with self._reader.use() as db:
+            row = db.execute(self._q(sql.LAST_SEQ), self._view).fetchone()
         return int(row[0]) if row is not None else 0
-
-    @staticmethod
-    def _start_listening(db: psycopg.Connection[Any]) -> None:
-        db.execute(f"LISTEN {sql.NOTIFY_CHANNEL}")
 
     def __repr__(self) -> str:
         return f"PostgresJournal(view={self.datastore!r}, schema={self.schema!r})"

@@ -40,7 +40,7 @@ CREATE TABLE IF NOT EXISTS {s}.views (
     owner_url text,
     epoch bigint NOT NULL DEFAULT 0,
     expires_at timestamptz
-);
+) WITH (fillfactor = 50);  -- every append updates the row: room for in-page (HOT) updates
 CREATE TABLE IF NOT EXISTS {s}.records (
     view text NOT NULL,
     seq bigint NOT NULL,

@@ -155,6 +155,40 @@ def test_nodes_opening_at_once_create_the_tables_once_and_share_one_incarnation(
             journal.close()
 
 
+def test_nodes_appending_at_once_get_distinct_consecutive_numbers(
+    make_journal: Callable[[], PostgresJournal],
+) -> None:
+    """The view row's lock serialises appenders of every node: no number twice, none skipped."""
+    journals = [make_journal() for _ in range(3)]
+    for journal in journals:
+        journal.open()
+    returned: list[int] = []
+    errors: list[BaseException] = []
+
+    def append_many(journal: PostgresJournal, tag: str) -> None:
+        try:
+            for i in range(40):
+                returned.append(journal.append([NewRecord(time=float(i), kind=tag, payload=b"p")] * 3))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=append_many, args=(j, f"n{i}")) for i, j in enumerate(journals)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert not errors
+        stored = journals[0].read(0, 1000)
+        assert [r.seq for r in stored] == list(range(1, 361))
+        assert sorted(returned) == list(range(3, 361, 3)), "each append got its own three numbers"
+        for last in returned:  # an append's records are consecutive and from one node
+            assert len({r.kind for r in stored[last - 3 : last]}) == 1
+    finally:
+        for journal in journals:
+            journal.close()
+
+
 def test_every_append_notifies_the_channel_with_view_and_last_seq(
     make_journal: Callable[[], PostgresJournal], postgres_url: str
 ) -> None:

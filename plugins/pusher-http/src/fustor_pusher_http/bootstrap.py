@@ -2,7 +2,8 @@
 ingest key (``pusher: {driver: http, registry_url: ..., api_key: ...}``).
 
 The Registry answers ``GET /api/v1/agent/bootstrap`` for an ingest key with the key's datastore,
-the URL of the Fusion serving it, and the credentials of its storage environment. While the
+the URL of the Fusion serving it (in a cluster: the node that owns the datastore's view now), and
+the credentials of its storage environment. While the
 Registry cannot be reached the agent keeps retrying (its realtime rows wait in the bus); a key the
 Registry refuses is reported and retried slowly, since an operator may fix it without a restart.
 """
@@ -52,12 +53,7 @@ async def discover_fusion(
 ) -> Bootstrap:
     """Ask the Registry until it names the Fusion for ``api_key``'s datastore."""
     backoff = Backoff(retry_initial_s, retry_max_s)
-    async with httpx.AsyncClient(
-        base_url=registry_url.rstrip("/"),
-        timeout=timeout_s,
-        headers={"X-API-Key": api_key},
-        transport=transport,
-    ) as client:
+    async with _registry_client(registry_url, api_key, timeout_s, transport) as client:
         while True:
             try:
                 answer = await _ask(client)
@@ -88,6 +84,33 @@ async def discover_fusion(
             if on_error is not None:
                 on_error(message)
             await asyncio.sleep(delay)
+
+
+async def ask_registry_once(
+    registry_url: str,
+    api_key: str,
+    *,
+    timeout_s: float,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> Bootstrap:
+    """One question to the Registry (no retry): used when the Fusion node in use stops answering,
+    so the agent learns the datastore's current owner without waiting out a retry loop.
+
+    Raises ``httpx.HTTPError`` (unreachable) or :class:`BootstrapRefused`.
+    """
+    async with _registry_client(registry_url, api_key, timeout_s, transport) as client:
+        return await _ask(client)
+
+
+def _registry_client(
+    registry_url: str, api_key: str, timeout_s: float, transport: httpx.AsyncBaseTransport | None
+) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        base_url=registry_url.rstrip("/"),
+        timeout=timeout_s,
+        headers={"X-API-Key": api_key},
+        transport=transport,
+    )
 
 
 async def _ask(client: httpx.AsyncClient) -> Bootstrap:

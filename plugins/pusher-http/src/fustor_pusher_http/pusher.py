@@ -33,9 +33,10 @@ from fustor_core.config import parse_config
 from fustor_core.errors import Conflict, FustorError
 from fustor_core.logs import log_event
 from fustor_pusher_http.backoff import Backoff
-from fustor_pusher_http.bootstrap import discover_fusion
+from fustor_pusher_http.bootstrap import BootstrapRefused, ask_registry_once, discover_fusion
 from fustor_pusher_http.encoding import EncodedEvent, batch_body
 from fustor_pusher_http.options import HttpPusherOptions
+from fustor_pusher_http.routing import FusionRoute
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +93,7 @@ class HttpPusher:
         """The running replacement of a forgotten session (see :meth:`_renew_session`)."""
         self._unreachable_since: float | None = None
         self._unreachable_logged = 0.0
-        self.fusion_url: str | None = options.url
+        self._route: FusionRoute | None = None
         self.credentials: dict[str, str] = {}
         """Storage credentials the Registry handed out at bootstrap (empty with a static url)."""
 
@@ -108,6 +109,24 @@ class HttpPusher:
         if self._client is None:
             raise FustorError("the pusher is not running")
         return self._client
+
+    @property
+    def fusion_url(self) -> str | None:
+        """The Fusion node in use: an entry point, or the owner of the view a 307 named."""
+        if self._route is not None:
+            return self._route.current
+        entries = self.options.entry_urls
+        return entries[0] if entries else None
+
+    @property
+    def route(self) -> FusionRoute:
+        if self._route is None:
+            raise FustorError("the pusher is not running")
+        return self._route
+
+    async def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """One ingest call to the node in use, following the view's owner (see :mod:`.routing`)."""
+        return await self.route.request(self.client, method, path, **kwargs)
 
     @property
     def link(self) -> PusherLink:
@@ -156,7 +175,8 @@ class HttpPusher:
         link = self.link
         while True:
             try:
-                response = await self.client.post(
+                response = await self._call(
+                    "POST",
                     "/api/v1/ingest/sessions",
                     content=orjson.dumps({"agent_id": link.agent_id, "source_uri": link.source_uri}),
                     headers=JSON,
@@ -246,8 +266,10 @@ class HttpPusher:
         if session is None or self._client is None:
             return
         try:
-            await self._client.delete(
-                f"/api/v1/ingest/sessions/{session.session_id}", timeout=self.options.close_timeout_s
+            await self._call(
+                "DELETE",
+                f"/api/v1/ingest/sessions/{session.session_id}",
+                timeout=self.options.close_timeout_s,
             )
             log_event(logger, logging.INFO, "session closed", session=session.session_id)
         except httpx.HTTPError as exc:
@@ -280,7 +302,7 @@ class HttpPusher:
         if session is None:
             return
         try:
-            response = await self.client.post(self._session_url(session.session_id, "heartbeat"))
+            response = await self._call("POST", self._session_url(session.session_id, "heartbeat"))
         except httpx.HTTPError as exc:
             self._unreachable("heartbeat", exc)
             return
@@ -299,29 +321,60 @@ class HttpPusher:
 
     # -- delivery ----------------------------------------------------------------------------
 
-    async def _locate_fusion(self) -> str:
-        """Fusion's URL: configured, or learnt once from the Registry."""
-        if self.fusion_url is None:
-            assert self.options.registry_url is not None  # the options validator guarantees one
-            found = await discover_fusion(
+    async def _locate_fusion(self) -> FusionRoute:
+        """The route to Fusion: from the configured entry points, or learnt from the Registry
+        (asked until it answers at start, and again whenever the node in use is lost)."""
+        options = self.options
+        count = self.link.count
+        if options.entry_urls:
+            return FusionRoute(options.entry_urls, max_redirects=options.max_redirects, count=count)
+        assert options.registry_url is not None  # the options validator guarantees one
+        found = await discover_fusion(
+            options.registry_url,
+            options.api_key,
+            timeout_s=options.connect_timeout_s,
+            retry_initial_s=options.retry_initial_s,
+            retry_max_s=options.retry_max_s,
+            on_error=self.link.error,
+            transport=self._transport,
+        )
+        self.credentials = found.credentials
+        return FusionRoute(
+            [found.fusion_url.rstrip("/")],
+            max_redirects=options.max_redirects,
+            rediscover=self._ask_registry_again,
+            count=count,
+        )
+
+    async def _ask_registry_again(self) -> str | None:
+        """The owner the Registry names now, or None (logged) when it cannot say."""
+        assert self.options.registry_url is not None
+        try:
+            found = await ask_registry_once(
                 self.options.registry_url,
                 self.options.api_key,
                 timeout_s=self.options.connect_timeout_s,
-                retry_initial_s=self.options.retry_initial_s,
-                retry_max_s=self.options.retry_max_s,
-                on_error=self.link.error,
                 transport=self._transport,
             )
-            self.fusion_url = found.fusion_url
-            self.credentials = found.credentials
-        return self.fusion_url
+        except (httpx.HTTPError, BootstrapRefused) as exc:
+            log_event(
+                logger,
+                logging.WARNING,
+                "cannot ask the Registry for Fusion's owner; retrying the last node",
+                registry_url=self.options.registry_url,
+                error=repr(exc),
+            )
+            self.link.error(f"Registry unreachable while looking for Fusion's owner: {exc!r}")
+            return None
+        self.credentials = found.credentials or self.credentials
+        return found.fusion_url
 
     async def run(self, link: PusherLink) -> None:
         self._link = link
         options = self.options
         timeout = httpx.Timeout(options.timeout_s, connect=options.connect_timeout_s)
+        self._route = await self._locate_fusion()
         async with httpx.AsyncClient(
-            base_url=await self._locate_fusion(),
             headers={"X-API-Key": options.api_key},
             timeout=timeout,
             transport=self._transport,
@@ -385,7 +438,8 @@ class HttpPusher:
             seq = self.seq + 1
             rows = sum(event.rows for event in encoded)
             try:
-                response = await self.client.post(
+                response = await self._call(
+                    "POST",
                     self._session_url(session.session_id, "events"),
                     content=batch_body(encoded, seq),
                     headers=JSON,
@@ -464,7 +518,8 @@ class HttpPusher:
                 return
             session = await self._current_session()
             try:
-                response = await self.client.post(
+                response = await self._call(
+                    "POST",
                     self._session_url(session.session_id, signal.name),
                     content=orjson.dumps({"after_seq": self.seq} if self.seq else {}),
                     headers=JSON,
@@ -501,7 +556,7 @@ class HttpPusher:
         if session is None:
             raise Conflict("no session with Fusion")
         try:
-            response = await self.client.request(
+            response = await self._call(
                 method,
                 self._session_url(session.session_id, tail),
                 content=orjson.dumps(body) if body is not None else None,

@@ -60,7 +60,7 @@ def run_json(tmp_path: Path, *args: str, stdin: str = "") -> Any:
 
 def test_admin_commands_script_a_registry(config_file: Path, database_url: str, tmp_path: Path) -> None:
     cfg = ["--config", str(config_file)]
-    assert run_json(tmp_path, "db", "upgrade", *cfg)["revision"] == "0002"
+    assert run_json(tmp_path, "db", "upgrade", *cfg)["revision"] == "0003"
 
     user = run_json(
         tmp_path,
@@ -189,7 +189,7 @@ def test_errors_are_reported_not_raised(
         assert (code, out) == (2, ""), (args, out, err)
         assert message in err and "Traceback" not in err, (args, err)
     code, out, _ = in_process(capsys, "db", "current", *cfg, "--json")
-    assert code == 0 and json.loads(out) == {"revision": "0002", "head": "0002"}
+    assert code == 0 and json.loads(out) == {"revision": "0003", "head": "0003"}
 
 
 def test_serve_answers_on_loopback_and_stops(

@@ -20,14 +20,23 @@ from fustor_registry.models import Base
 from fustor_registry.tokens import digest
 
 OLD_KEY = "fk_0123abcd_key-made-before-the-upgrade"
-TABLES = {"users", "auth_tokens", "storage_environments", "credentials", "datastores", "api_keys"}
+TABLES = {
+    "users",
+    "auth_tokens",
+    "storage_environments",
+    "credentials",
+    "datastores",
+    "api_keys",
+    "fusion_nodes",
+    "datastore_placements",
+}
 
 
 def test_upgrade_an_empty_database(backend: Backend) -> None:
     engine = make_engine(backend.new_database("empty"))
     assert migrate.current_revision(engine) is None
 
-    assert migrate.upgrade(engine) == migrate.head_revision() == "0002"
+    assert migrate.upgrade(engine) == migrate.head_revision() == "0003"
 
     assert set(inspect(engine).get_table_names()) >= TABLES
     with engine.connect() as connection:
@@ -35,7 +44,7 @@ def test_upgrade_an_empty_database(backend: Backend) -> None:
             MigrationContext.configure(connection, opts={"compare_type": True}), Base.metadata
         )
     assert diff == [], f"models and migrations disagree: {diff}"
-    assert migrate.upgrade(engine) == "0002"  # a second run is a no-op
+    assert migrate.upgrade(engine) == "0003"  # a second run is a no-op
     engine.dispose()
 
 
@@ -44,7 +53,7 @@ def test_the_app_migrates_on_start(backend: Backend) -> None:
     with TestClient(create_app(registry_config(url))) as client:
         assert client.get("/api/v1/health").json() == {"status": "ok"}
     engine = make_engine(url)
-    assert migrate.current_revision(engine) == "0002"
+    assert migrate.current_revision(engine) == "0003"
     engine.dispose()
 
 
@@ -93,7 +102,7 @@ def test_a_database_from_the_previous_revision_survives_the_upgrade(backend: Bac
     assert "fusion_url" not in {c["name"] for c in inspect(engine).get_columns("datastores")}
     seed_revision_0001(url)
 
-    assert migrate.upgrade(engine) == "0002"
+    assert migrate.upgrade(engine) == "0003"
     engine.dispose()
 
     with TestClient(create_app(registry_config(url))) as client:
@@ -132,7 +141,7 @@ def test_downgrade_and_upgrade_again(backend: Backend) -> None:
 
     assert migrate.downgrade(engine, "0001") == "0001"
     assert "label" not in {c["name"] for c in inspect(engine).get_columns("api_keys")}
-    assert migrate.upgrade(engine) == "0002"
+    assert migrate.upgrade(engine) == "0003"
     with engine.connect() as connection:
         assert connection.execute(text("SELECT name FROM datastores")).scalars().all() == ["legacy"]
         assert connection.execute(text("SELECT datastore_id FROM api_keys")).scalars().all() == [1]

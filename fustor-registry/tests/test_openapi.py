@@ -20,7 +20,7 @@ from fustor_registry.api import create_app
 FUZZ_MAX_EXAMPLES = 60
 """Per operation and phase; with the coverage phase's boundary cases that is ~3,000 requests."""
 FUZZ_TIMEOUT_S = 300.0
-SERVICE_OPERATIONS = ("verify_key", "service_datastores")
+SERVICE_OPERATIONS = ("verify_key", "service_datastores", "report_node")
 RULES_BEYOND_JSON_SCHEMA = ("create_datastore", "update_datastore", "create_environment", "create_key")
 """Operations with a rule JSON Schema cannot state: free-form JSON encodes to at most 16 KiB (a
 total size, not a per-value bound), and a key's ``expires_at`` lies in the future. A schema-valid
@@ -108,10 +108,13 @@ def seed_for_fuzzing(harness: Harness) -> dict[str, Actor]:
         )
         harness.ok(admin, "POST", "/datastores", {"name": name, "storage_environment": name}, 201)
     ingest = harness.ok(admin, "POST", "/datastores/demo/keys", {"scopes": ["ingest"]}, 201)["key"]
+    service = Actor("fusion", {"Authorization": f"Bearer {SERVICE_TOKEN}"})
+    node = {"advertise_url": "http://127.0.0.1:8102", "owned": ["demo"], "serving": ["demo", "0"]}
+    harness.ok(service, "PUT", "/cluster/nodes/0", node)  # a node for the listing to show
     return {
         "admin": admin,
         "bootstrap": Actor("agent", {"X-API-Key": ingest}),
-        "service": Actor("fusion", {"Authorization": f"Bearer {SERVICE_TOKEN}"}),
+        "service": service,
         "throwaway": harness.user("leaving"),
     }
 

@@ -35,7 +35,7 @@ from fustor_registry.schemas import (
     UserCreate,
     describe_errors,
 )
-from fustor_registry.services import datastores, keys, storage, users
+from fustor_registry.services import cluster, datastores, keys, storage, users
 from fustor_registry.services.users import find_user
 
 PROG = "fustor-registry"
@@ -198,6 +198,37 @@ def cmd_add_credential(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_nodes_list(args: argparse.Namespace) -> int:
+    answer = _admin_unit(
+        args, lambda registry, session: cluster.list_nodes(session, registry.config.node_timeout_s)
+    )
+    lines = [
+        f"{node['node_id']:<20} {'alive' if node['alive'] else 'DOWN':<5} {node['advertise_url'] or '-':<32} "
+        f"seen={node['last_seen'] or 'never'} owns={','.join(node['owned']) or '-'} "
+        f"serves={','.join(node['serving']) or '-'} placed={','.join(node['placed']) or '-'}"
+        for node in answer
+    ]
+    _emit(args, {"nodes": answer}, "\n".join(lines) if lines else "no nodes")
+    return 0
+
+
+def cmd_datastores_place(args: argparse.Namespace) -> int:
+    nodes = [node.strip() for node in args.nodes.split(",") if node.strip()]
+
+    def work(registry: Registry, session: Session) -> dict[str, Any]:
+        datastore = datastores.find_datastore(session, args.datastore)
+        return {"datastore": datastore.name, "nodes": cluster.place_datastore(session, datastore, nodes)}
+
+    answer = _admin_unit(args, work)
+    text = (
+        f"datastore {answer['datastore']} placed on {', '.join(answer['nodes'])}"
+        if answer["nodes"]
+        else f"datastore {answer['datastore']} is unplaced (routed by its fusion_url)"
+    )
+    _emit(args, answer, text)
+    return 0
+
+
 def _admin_unit(
     args: argparse.Namespace, work: Callable[[Registry, Session], Any], *, need_secret: bool = False
 ) -> Any:
@@ -306,6 +337,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cred.add_argument("--storage-environment", required=True)
     cred.add_argument("--name", required=True)
+
+    nodes = commands.add_parser("nodes", help="the Fusion nodes of a cluster").add_subparsers(
+        dest="nodes_command", required=True
+    )
+    _admin_command(
+        nodes, "list", "list the nodes: last report, alive, owned/served/placed datastores", cmd_nodes_list
+    )
+
+    placement = commands.add_parser("datastores", help="datastores of a cluster").add_subparsers(
+        dest="datastores_command", required=True
+    )
+    place = _admin_command(placement, "place", "place a datastore on cluster nodes", cmd_datastores_place)
+    place.add_argument("datastore", help="the datastore's name")
+    place.add_argument(
+        "--nodes",
+        required=True,
+        help="comma-separated node ids (cluster.node_id of each Fusion); '' makes it unplaced again",
+    )
     return parser
 
 

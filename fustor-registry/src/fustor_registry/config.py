@@ -77,6 +77,9 @@ class RegistryConfig(FustorConfig):
     password_hash: PasswordHashSettings = Field(default_factory=PasswordHashSettings)
     connections: ConnectionLimits = Field(default_factory=ConnectionLimits)
     """Request timeouts and the connection limit of the HTTP server."""
+    node_timeout_s: float = Field(default=30.0, gt=0)
+    """A Fusion node of a cluster counts as alive this long after its last report (nodes report
+    every ``registry.refresh_interval_s``); a node not alive is never named to agents."""
     log_level: str = "INFO"
     log_format: LogFormat = "text"
     """``text`` (``key=value`` lines, for people) or ``json`` (one JSON object per line, for log

@@ -127,6 +127,34 @@ class Datastore(Base):
     storage_environment: Mapped[StorageEnvironment | None] = relationship()
 
 
+class DatastorePlacement(Base):
+    """A Fusion node (by ``node_id``) that serves a datastore; a datastore with none is unplaced
+    (routed by its ``fusion_url`` as before). Added by revision 0003."""
+
+    __tablename__ = "datastore_placements"
+    __table_args__ = (UniqueConstraint("datastore_id", "node_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    datastore_id: Mapped[int] = mapped_column(ForeignKey("datastores.id", ondelete="CASCADE"), index=True)
+    node_id: Mapped[str] = mapped_column(String(64), index=True)
+    """Not a foreign key: a datastore may be placed on a node before that node first reports."""
+
+
+class FusionNode(Base):
+    """A Fusion node of a cluster as it last reported itself. Added by revision 0003."""
+
+    __tablename__ = "fusion_nodes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    node_id: Mapped[str] = mapped_column(String(64), unique=True)
+    advertise_url: Mapped[str] = mapped_column(String(2048))
+    last_seen: Mapped[datetime]
+    owned: Mapped[list[str]] = mapped_column(JSON, default=list)
+    """Names of the datastores whose view this node owns (takes ingest for)."""
+    serving: Mapped[list[str]] = mapped_column(JSON, default=list)
+    """Names of the datastores this node serves (as owner or read replica)."""
+
+
 class ApiKey(Base):
     """An API key for one datastore; only a SHA-256 digest of the secret is stored."""
 

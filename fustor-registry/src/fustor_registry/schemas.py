@@ -196,6 +196,24 @@ class CredentialUpdate(Body):
     secret: Annotated[str, StringConstraints(min_length=1, max_length=16 * 1024)]
 
 
+NODE_ID_PATTERN = "^[A-Za-z0-9._-]{1,64}$"
+MAX_NODE_DATASTORES = 4096
+"""Datastores one node may report owning or serving (bounds the row and the request)."""
+
+
+def is_valid_node_id(value: str) -> bool:
+    """Whether ``value`` could be a Fusion node's ``cluster.node_id`` (``[A-Za-z0-9._-]{1,64}``)."""
+    return 0 < len(value) <= 64 and all(ch.isascii() and (ch.isalnum() or ch in "._-") for ch in value)
+
+
+class NodeReport(Body):
+    """What a Fusion node of a cluster says about itself at every refresh."""
+
+    advertise_url: Url
+    owned: list[Name] = Field(default_factory=list, max_length=MAX_NODE_DATASTORES)
+    serving: list[Name] = Field(default_factory=list, max_length=MAX_NODE_DATASTORES)
+
+
 class KeyVerifyRequest(Body):
     key: Annotated[str, StringConstraints(min_length=1, max_length=512)]
 

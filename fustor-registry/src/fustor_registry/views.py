@@ -9,7 +9,16 @@ from datetime import datetime
 from typing import Any
 
 from fustor_registry.freejson import servable_object
-from fustor_registry.models import ApiKey, AuthToken, Credential, Datastore, StorageEnvironment, User, utcnow
+from fustor_registry.models import (
+    ApiKey,
+    AuthToken,
+    Credential,
+    Datastore,
+    FusionNode,
+    StorageEnvironment,
+    User,
+    utcnow,
+)
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -92,6 +101,26 @@ def storage_environment_view(environment: StorageEnvironment) -> dict[str, Any]:
         ),
         "created_at": iso(environment.created_at),
     }
+
+
+def node_view(node: FusionNode, *, placed: list[str], alive: bool) -> dict[str, Any]:
+    """A Fusion node of a cluster as it last reported, with the datastores placed on it."""
+    return {
+        "node_id": node.node_id,
+        "advertise_url": node.advertise_url,
+        "last_seen": iso(node.last_seen),
+        "alive": alive,
+        "owned": _names(node.owned),
+        "serving": _names(node.serving),
+        "placed": placed,
+    }
+
+
+def _names(value: Any) -> list[str]:
+    """A stored list of datastore names; anything else stored there (by hand) is served as []."""
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return value
+    return []
 
 
 def credential_view(credential: Credential) -> dict[str, Any]:

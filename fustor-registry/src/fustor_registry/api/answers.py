@@ -148,8 +148,25 @@ class ServiceDatastoreList(Answer):
     datastores: list[ServiceDatastore]
 
 
+class NodeView(Answer):
+    node_id: str
+    advertise_url: str | None = Field(description="null for a node placed on but never heard from")
+    last_seen: datetime | None
+    alive: bool = Field(description="reported within the Registry's node_timeout_s")
+    owned: list[str] = Field(description="datastores whose view the node owns (takes ingest for)")
+    serving: list[str] = Field(description="datastores the node serves (owner or read replica)")
+    placed: list[str] = Field(description="datastores an admin placed on the node")
+
+
+class NodeList(Answer):
+    nodes: list[NodeView]
+
+
 class Bootstrap(Answer):
     datastore: str
-    fusion_url: str | None
+    fusion_url: str | None = Field(
+        description="where to push: the live node owning the datastore, else a live node it is placed "
+        "on, else the datastore's own fusion_url"
+    )
     storage_environment: StorageEnvironmentView | None
     credentials: dict[str, str] = Field(description="Secrets of the storage environment, by name")

@@ -11,7 +11,7 @@ from starlette.middleware import Middleware
 
 from fustor_core.http_errors import ErrorBoundary, exception_handlers
 from fustor_core.notify import ServiceNotifier
-from fustor_registry.api import datastores, meta, metrics, service, storage, users
+from fustor_registry.api import cluster, datastores, meta, metrics, service, storage, users
 from fustor_registry.api.endpoints import Endpoint, Handler
 from fustor_registry.api.openapi import build_openapi
 from fustor_registry.config import RegistryConfig
@@ -23,6 +23,7 @@ ENDPOINTS: list[Endpoint] = [
     *users.ENDPOINTS,
     *datastores.ENDPOINTS,
     *storage.ENDPOINTS,
+    *cluster.ENDPOINTS,
     *metrics.ENDPOINTS,
 ]
 """Every route of the API, in the order the OpenAPI document lists them."""

@@ -17,7 +17,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from fustor_registry.api.calls import MAX_QUERY_CHARS, MAX_ROW_ID
-from fustor_registry.schemas import NAME_PATTERN, NO_NUL_PATTERN
+from fustor_registry.schemas import NAME_PATTERN, NO_NUL_PATTERN, NODE_ID_PATTERN
 
 Handler = Callable[[Request], Awaitable[Response]]
 Auth = Literal["user", "service", "ingest_key", "metrics"]
@@ -28,6 +28,7 @@ PATH_PARAMS: dict[str, dict[str, Any]] = {
     "username": NAME_SCHEMA,
     "credential": NAME_SCHEMA,
     "key_id": {"type": "integer", "minimum": 1, "maximum": MAX_ROW_ID},
+    "node_id": {"type": "string", "pattern": NODE_ID_PATTERN},
 }
 """Every path parameter of the API and what it may be; anything else is answered 404."""
 INT_PARAMS = frozenset({"key_id"})

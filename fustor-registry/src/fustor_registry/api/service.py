@@ -41,7 +41,10 @@ async def verify_key(request: Request) -> Response:
 
 async def service_datastores(request: Request) -> Response:
     fusion_url = query_param(request, "fusion_url")
-    answer = await as_service(request, lambda session: datastores.service_datastores(session, fusion_url))
+    node_id = query_param(request, "node_id")
+    answer = await as_service(
+        request, lambda session: datastores.service_datastores(session, fusion_url, node_id)
+    )
     return JSONResponse({"datastores": answer})
 
 
@@ -50,8 +53,11 @@ async def agent_bootstrap(request: Request) -> Response:
     if not key or len(key) > MAX_KEY_CHARS:
         raise Unauthorized("missing or invalid X-API-Key header")
     datastore = query_param(request, "datastore")
-    box = registry_of(request).box
-    answer = await anonymous(request, lambda session: keys.agent_bootstrap(session, key, datastore, box))
+    registry = registry_of(request)
+    box, timeout_s = registry.box, registry.config.node_timeout_s
+    answer = await anonymous(
+        request, lambda session: keys.agent_bootstrap(session, key, datastore, box, timeout_s)
+    )
     return JSONResponse(answer)
 
 
@@ -74,17 +80,25 @@ ENDPOINTS = [
         "GET",
         "/api/v1/service/datastores",
         service_datastores,
-        "Datastores for Fusion: all, or those routed to one Fusion URL",
+        "Datastores for Fusion: all, or those routed to one Fusion URL, or those of one cluster node",
         "service",
         ServiceDatastoreList,
         errors=(401, 422),
-        query=(QueryParam("fusion_url", "only datastores whose fusion_url is this (trailing / ignored)"),),
+        query=(
+            QueryParam("fusion_url", "only datastores whose fusion_url is this (trailing / ignored)"),
+            QueryParam(
+                "node_id",
+                "a cluster node: the datastores placed on it, and the unplaced ones (fusion_url still "
+                "filters those); never one placed on other nodes only",
+            ),
+        ),
     ),
     Endpoint(
         "GET",
         "/api/v1/agent/bootstrap",
         agent_bootstrap,
-        "Where an agent pushes, and its storage environment's credentials",
+        "Where an agent pushes (in a cluster: the live owner of the datastore), and its storage "
+        "environment's credentials",
         "ingest_key",
         Bootstrap,
         errors=(401, 403, 422),

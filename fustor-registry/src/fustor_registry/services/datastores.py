@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from fustor_core.errors import Conflict, InvalidInput, NotFound
 from fustor_core.logs import log_event
 from fustor_registry.access import Caller, require_admin, require_owner
-from fustor_registry.models import ApiKey, Datastore, StorageEnvironment, utcnow
+from fustor_registry.models import ApiKey, Datastore, DatastorePlacement, StorageEnvironment, utcnow
 from fustor_registry.schemas import DatastoreCreate, DatastoreUpdate
 from fustor_registry.services.storage import find_environment
 from fustor_registry.views import datastore_view, service_datastore_view
@@ -106,9 +106,18 @@ def delete_datastore(session: Session, caller: Caller, name: str) -> dict[str, A
     return {"deleted": name, "keys_revoked": revoked}
 
 
-def service_datastores(session: Session, fusion_url: str | None) -> list[dict[str, Any]]:
-    """Datastores for a Fusion node: all, or those routed to ``fusion_url``."""
+def service_datastores(
+    session: Session, fusion_url: str | None, node_id: str | None = None
+) -> list[dict[str, Any]]:
+    """Datastores for a Fusion node: all, or those routed to ``fusion_url``; with ``node_id`` (a
+    node of a cluster), those placed on that node plus the unplaced ones (filtered as before) —
+    never a datastore placed on other nodes only."""
     query = select(Datastore).order_by(Datastore.name)
-    if fusion_url:
-        query = query.where(Datastore.fusion_url == fusion_url.rstrip("/"))
+    unrouted = Datastore.fusion_url == fusion_url.rstrip("/") if fusion_url else true()
+    if node_id:
+        placed = select(DatastorePlacement.datastore_id)
+        on_node = placed.where(DatastorePlacement.node_id == node_id)
+        query = query.where(or_(Datastore.id.in_(on_node), and_(Datastore.id.not_in(placed), unrouted)))
+    elif fusion_url:
+        query = query.where(unrouted)
     return [service_datastore_view(datastore) for datastore in session.scalars(query)]

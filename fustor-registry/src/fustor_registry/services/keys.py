@@ -15,6 +15,7 @@ from fustor_registry.access import Caller, require_owner
 from fustor_registry.models import ApiKey, Datastore, utcnow
 from fustor_registry.schemas import KeyCreate
 from fustor_registry.secrets_box import SecretBox
+from fustor_registry.services.cluster import route_for
 from fustor_registry.services.datastores import owned_datastore
 from fustor_registry.services.storage import decrypted_credentials
 from fustor_registry.tokens import digest, new_api_key
@@ -114,9 +115,13 @@ def verify_key(connection: Connection | Session, secret: str) -> dict[str, Any]:
 
 
 def agent_bootstrap(
-    session: Session, secret: str, datastore_name: str | None, box: SecretBox
+    session: Session, secret: str, datastore_name: str | None, box: SecretBox, node_timeout_s: float = 30.0
 ) -> dict[str, Any]:
-    """Where an agent holding an ingest key should push, and its storage credentials."""
+    """Where an agent holding an ingest key should push, and its storage credentials.
+
+    In a cluster "where" is the live node that owns the datastore's view now (see
+    :func:`fustor_registry.services.cluster.route_for`); an agent asks again when it loses it.
+    """
     key = _valid_key(session, secret, Unauthorized)
     datastore = key.datastore
     assert datastore is not None
@@ -136,7 +141,7 @@ def agent_bootstrap(
     )
     return {
         "datastore": datastore.name,
-        "fusion_url": datastore.fusion_url,
+        "fusion_url": route_for(session, datastore, node_timeout_s),
         "storage_environment": storage_environment_view(environment) if environment else None,
         "credentials": credentials,
     }

@@ -137,6 +137,9 @@ class RegistryLinkConfig(FustorConfig):
     fusion_url: str | None = None
     """This Fusion's URL as datastores name it in the Registry: only those are served.
     None serves every datastore of the Registry."""
+    report_interval_s: float = Field(default=10.0, gt=0)
+    """A node of a cluster reports itself (URL, owned and served views) this often; keep it well
+    under the Registry's ``node_timeout_s`` (30 by default), after which a silent node is dead."""
 
 
 class FusionConfig(ArbitrationSettings):

@@ -12,7 +12,9 @@ request fails with 503: failing closed, because serving from a stale cache would
 keys alive for as long as the Registry is down.
 
 Also here: :meth:`RegistryKeyChecker.datastores`, the Registry's list of datastores (optionally
-only those routed to one Fusion URL), for a Fusion that learns its datastores from the Registry.
+only those routed to one Fusion URL, or placed on one node of a cluster), for a Fusion that learns
+its datastores from the Registry; and :meth:`RegistryKeyChecker.report_node`, with which a node
+of a cluster tells the Registry where it is and which views it owns (so agents are sent there).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -36,6 +39,7 @@ logger = logging.getLogger(__name__)
 
 VERIFY_PATH = "/api/v1/keys/verify"
 DATASTORES_PATH = "/api/v1/service/datastores"
+NODES_PATH = "/api/v1/cluster/nodes/"
 DEFAULT_TTL_S = 10.0
 DEFAULT_TIMEOUT_S = 2.0
 DEFAULT_MAX_ENTRIES = 100_000
@@ -126,9 +130,14 @@ class RegistryKeyChecker:
         else:
             self._cache.pop(hashlib.sha256(key.encode("utf-8", errors="surrogatepass")).digest(), None)
 
-    async def datastores(self, fusion_url: str | None = None) -> list[RegistryDatastore]:
-        """The Registry's datastores, or only those it routes to ``fusion_url``."""
-        params = {"fusion_url": fusion_url} if fusion_url else None
+    async def datastores(
+        self, fusion_url: str | None = None, *, node_id: str | None = None
+    ) -> list[RegistryDatastore]:
+        """The Registry's datastores, or only those it routes to ``fusion_url``; with ``node_id``
+        (a node of a cluster), those placed on that node plus the unplaced ones."""
+        params = {"fusion_url": fusion_url} if fusion_url else {}
+        if node_id:
+            params["node_id"] = node_id
         response = await self._request("GET", DATASTORES_PATH, params=params)
         if response.status_code != 200:
             raise self._unavailable(response, "list the Registry's datastores")
@@ -142,6 +151,16 @@ class RegistryKeyChecker:
             )
             for item in response.json()["datastores"]
         ]
+
+    async def report_node(
+        self, node_id: str, advertise_url: str, owned: list[str], serving: list[str]
+    ) -> None:
+        """Tell the Registry this node of a cluster is alive, where, and which datastores' views it
+        owns and serves; raises :class:`RegistryUnavailable` when the Registry does not take it."""
+        body = {"advertise_url": advertise_url, "owned": sorted(owned), "serving": sorted(serving)}
+        response = await self._request("PUT", NODES_PATH + quote(node_id, safe=""), json=body)
+        if response.status_code != 200:
+            raise self._unavailable(response, f"report node {node_id!r} to the Registry")
 
     async def aclose(self) -> None:
         if self._owns_client and self._client is not None:

@@ -13,6 +13,10 @@ still holds the same view (the session-open answer's ``view``, reported in
 Batching: the pusher takes whatever the bus holds, up to ``batch_size`` rows, and sends it at
 once — an idle bus means a lone realtime change goes out immediately, a busy one means big
 batches. ``flush_interval_s`` > 0 makes a partial batch wait that long for more rows.
+
+In a cluster every call goes through a :class:`~fustor_pusher_http.routing.FusionRoute`, which
+follows a node's 307 to the owner of the view and keeps sending there; a new owner that does not
+know the session is, for the pusher, a Fusion that forgot it (above).
 """
 
 from __future__ import annotations

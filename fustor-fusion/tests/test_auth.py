@@ -78,5 +78,7 @@ def test_every_ingest_route_needs_the_ingest_scope(fusion: Fusion) -> None:
 def test_unauthenticated_meta_routes(fusion: Fusion) -> None:
     anonymous = fusion.client()
     assert anonymous.get("/healthz").json() == {"status": "ok"}
-    assert anonymous.get("/readyz").json() == {"status": "ready"}
+    ready = anonymous.get("/readyz").json()
+    assert ready["status"] == "ready"
+    assert ready["views"]["demo"]["role"] == "single"  # no cluster: each view is this node's alone
     assert anonymous.get("/api/v1/openapi.json").json()["openapi"].startswith("3.")

@@ -643,7 +643,14 @@ def test_the_feed_is_in_the_openapi_document(start_fusion: StartFusion, tmp_path
     operation = document["paths"]["/api/v1/views/{ds}/changes"]["get"]
     params = {p["name"]: p["schema"] for p in operation["parameters"]}
     assert params["wait"] == {"type": "number", "default": 0, "minimum": 0, "maximum": 60}
-    assert params["limit"]["maximum"] == 10_000 and set(params) == {"ds", "since", "limit", "wait", "path"}
+    assert params["limit"]["maximum"] == 10_000 and set(params) == {
+        "ds",
+        "since",
+        "limit",
+        "wait",
+        "path",
+        "min_seq",
+    }
     content = operation["responses"]["200"]["content"]
     assert set(content) == {"application/json", "text/event-stream"}
     entry = document["components"]["schemas"]["ChangeEntry"]

@@ -60,11 +60,12 @@ def test_openapi_document_validates_and_lists_every_route(fusion: Fusion) -> Non
     assert len(served) == len(ENDPOINTS) == 25  # 21 + /metrics + the task channel (2) + /changes
     ingest_events = document["paths"]["/api/v1/ingest/sessions/{sid}/events"]["post"]
     assert ingest_events["security"] == [{"apiKey": []}]
-    assert {"200", "401", "403", "409", "413", "422"} <= set(ingest_events["responses"])
+    assert {"200", "307", "401", "403", "409", "413", "422"} <= set(ingest_events["responses"])
     tree = document["paths"]["/api/v1/views/{ds}/tree"]["get"]
     assert {p["name"] for p in tree["parameters"]} == {
         *("ds", "path", "depth", "limit", "cursor", "max_nodes", "wait", "timeout"),
         "fresh",  # fresh answers on demand
+        "min_seq",  # read your writes through any node of a cluster
     }
     assert {"503", "504"} <= set(tree["responses"])
     tasks = document["paths"]["/api/v1/ingest/sessions/{sid}/tasks"]["get"]  # the leader's task channel

@@ -229,6 +229,10 @@ class Stats(_Open):
     fresh: dict[str, int] | None = None
     """``fresh=true`` queries: relist tasks ``waiting`` for the leader, ``listing`` (taken by it),
     and the ``queries`` waiting for them."""
+    cluster: dict[str, Any] | None = None
+    """The view's place in the cluster: ``role`` (owner, replica, single), ``owner``,
+    ``owner_url``, ``epoch`` (of this node's lease when it owns the view), ``seq``,
+    ``lag_records`` and ``takeovers`` (by this node since it started)."""
     change_feed: dict[str, Any] | None = None
     """The change feed: ``seq`` of its newest change, ``record`` (journal), ``following``,
     changes ``in_memory``, clients ``waiting`` and event ``streams`` open."""
@@ -309,3 +313,39 @@ class ErrorDetail(_Strict):
 
 class ErrorBody(_Strict):
     error: ErrorDetail
+
+
+class NotOwnerDetail(_Strict):
+    code: str
+    message: str
+    owner: str
+    """The node id of the view's owner."""
+    owner_url: str
+    """Its advertised base URL (``Location`` is the same request there)."""
+
+
+class NotOwnerBody(_Strict):
+    """The body of a 307: the view is owned by another node of the cluster."""
+
+    error: NotOwnerDetail
+
+
+class ViewRole(_Open):
+    """One view's place in the cluster, as ``/readyz`` tells it."""
+
+    role: str
+    """``owner``, ``replica``, or ``single`` (no cluster)."""
+    seq: int
+    """The newest journal record the view reflects."""
+    journal_seq: int
+    """The newest record the journal is known to hold."""
+    lag_records: int
+    lag_s: float
+    """Age of the oldest record not applied yet (0 when caught up)."""
+    owner: str | None
+    owner_url: str | None
+
+
+class Readiness(_Strict):
+    status: str
+    views: dict[str, ViewRole]

@@ -22,7 +22,10 @@ from fustor_core.logs import log_event
 from fustor_core.notify import ServiceNotifier
 from fustor_core.plugins import get_plugin_manager
 from fustor_fusion.auth import KeyChecker, StaticKeyChecker
+from fustor_fusion.cluster.routing import refused
+from fustor_fusion.cluster.state import NoOwner, NotOwnerRefusal
 from fustor_fusion.config import FusionConfig
+from fustor_fusion.consistency import with_seq_header
 from fustor_fusion.endpoints import Endpoint, strict_query
 from fustor_fusion.openapi import build_openapi
 from fustor_fusion.routes import changes, ingest, meta, query
@@ -87,13 +90,18 @@ def create_app(
 
     timed = service.metrics.requests.timed
     routes: list[BaseRoute] = [
-        Route(e.path, timed(e.method, e.path, strict_query(e)), methods=[e.method]) for e in ENDPOINTS
+        Route(e.path, timed(e.method, e.path, with_seq_header(strict_query(e))), methods=[e.method])
+        for e in ENDPOINTS
     ]
     routes.extend(ui_routes())  # the web view: static files, not part of the API document
     app = Starlette(
         routes=routes,
         middleware=[Middleware(ErrorBoundary, service="Fusion")],
-        exception_handlers=exception_handlers(service="Fusion"),
+        exception_handlers={
+            **exception_handlers(service="Fusion"),
+            NotOwnerRefusal: refused,  # 307 to the owner: Location is built from the request
+            NoOwner: refused,
+        },
         lifespan=lifespan,
     )
     app.router.redirect_slashes = False  # one URL per resource: a trailing '/' is a JSON 404

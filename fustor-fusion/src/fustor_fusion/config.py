@@ -142,6 +142,54 @@ class RegistryLinkConfig(FustorConfig):
     under the Registry's ``node_timeout_s`` (30 by default), after which a silent node is dead."""
 
 
+NODE_ID = r"^[A-Za-z0-9._-]{1,64}$"
+
+
+class ClusterConfig(FustorConfig):
+    """This node's part in a cluster of Fusion nodes sharing one journal store (PostgreSQL).
+
+    Every node serves queries of every view it is configured for; the one that holds a view's
+    lease in the shared store (its *owner*) takes the ingest and writes the journal, the others
+    (*replicas*) follow the journal and send agents to the owner.
+    """
+
+    node_id: str = Field(pattern=NODE_ID)
+    """This node's name in the cluster (letters, digits, ``.``, ``_``, ``-``; at most 64), unique."""
+    advertise_url: str = Field(min_length=1, pattern=r"^https?://[^/?#\s]+(/[^?#\s]*)?$")
+    """Where other nodes send agents and clients to reach this one, e.g. ``http://10.0.0.5:8102``."""
+    lease_s: float = Field(default=10.0, gt=0, le=3600)
+    """How long a view's lease lasts without renewal: a dead owner's views are taken over
+    within this (plus ``renew_interval_s``) of its last renewal."""
+    renew_interval_s: float | None = Field(default=None, gt=0)
+    """How often the lease is claimed or renewed (default ``lease_s / 4``); less than ``lease_s``."""
+    min_seq_wait_s: float = Field(default=10.0, ge=0, le=600)
+    """Longest wait of a query's ``?min_seq`` before it answers 504 ``min_seq_timeout``."""
+
+    @field_validator("advertise_url")
+    @classmethod
+    def _no_trailing_slash(cls, url: str) -> str:
+        return url.rstrip("/")
+
+    @model_validator(mode="after")
+    def _renew_within_lease(self) -> ClusterConfig:
+        if self.renew_interval_s is None:
+            self.renew_interval_s = self.lease_s / 4
+        elif self.renew_interval_s >= self.lease_s:
+            raise ValueError(
+                f"renew_interval_s ({self.renew_interval_s:g}) must be less than lease_s ({self.lease_s:g})"
+            )
+        return self
+
+    @property
+    def renew_every_s(self) -> float:
+        """``renew_interval_s`` with its default applied."""
+        return self.renew_interval_s if self.renew_interval_s is not None else self.lease_s / 4
+
+
+DEFAULT_MIN_SEQ_WAIT_S = 10.0
+"""Longest wait of ``?min_seq`` without a ``cluster`` section."""
+
+
 class FusionConfig(ArbitrationSettings):
     """The whole ``fusion.yaml``."""
 
@@ -181,6 +229,9 @@ class FusionConfig(ArbitrationSettings):
     """Keep every view across restarts (on by default); ``{driver: none}`` keeps them in memory only."""
     change_feed: ChangeFeedConfig = Field(default_factory=ChangeFeedConfig)
     """Long polls and event streams of every view's changes."""
+    cluster: ClusterConfig | None = None
+    """Run as one node of a cluster sharing the journal (needs a journal driver several nodes can
+    share: ``driver: postgres``); without it this Fusion owns every view it serves."""
 
     tombstone_ttl_s: float | None = None
     """Deprecated: ``rules.merge-tombstone.ttl_s``."""
@@ -234,6 +285,11 @@ class FusionConfig(ArbitrationSettings):
                     )
                 owners[api_key.key] = name
         return datastores
+
+    @property
+    def min_seq_wait_s(self) -> float:
+        """Longest wait of a query's ``?min_seq``."""
+        return self.cluster.min_seq_wait_s if self.cluster is not None else DEFAULT_MIN_SEQ_WAIT_S
 
     def arbitration(self) -> ArbitrationSettings:
         """The engine's settings, as a plain :class:`ArbitrationSettings`."""

@@ -15,12 +15,14 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from fustor_fusion import __version__
-from fustor_fusion.api_models import ErrorBody
+from fustor_fusion.api_models import ErrorBody, NotOwnerBody
 from fustor_fusion.endpoints import Endpoint
 
 REF = "#/components/schemas/{model}"
 _STATUS_TEXT = {
     200: "OK",
+    307: "Cluster: another node owns the view; Location is the same request there (method and body"
+    " kept), the body names the owner",
     400: "A malformed HTTP request (framing or headers)",
     201: "Created",
     401: "No or unknown API key",
@@ -31,8 +33,10 @@ _STATUS_TEXT = {
     422: "Malformed body or parameter (the message names the field)",
     429: "Too many open sessions for this key (Retry-After says when to retry)",
     503: "Not ready: a view is loading after a restart, or the Registry cannot be reached; with"
-    " fresh=true also: no leader agent that can re-list the path (the message says which)",
-    504: "fresh=true: the leader agent did not finish re-listing the path within the timeout",
+    " fresh=true also: no leader agent that can re-list the path (the message says which);"
+    " cluster: no node owns the view right now (no_owner, Retry-After)",
+    504: "fresh=true: the leader agent did not finish re-listing the path within the timeout;"
+    " min_seq: the view did not reach that record in time (min_seq_timeout)",
 }
 LENIENT_ARRAYS = {"Event": "rows", "SentinelFeedbackRequest": "updates"}
 """Arrays whose malformed items are dropped one by one — counted in the answer's ``reasons`` as
@@ -42,7 +46,7 @@ accepting any item (``anyOf: [<the shape that is applied>, {}]``)."""
 
 def build_openapi(endpoints: Sequence[Endpoint]) -> dict[str, Any]:
     """The document for ``endpoints``."""
-    models: set[type[BaseModel]] = {ErrorBody}
+    models: set[type[BaseModel]] = {ErrorBody, NotOwnerBody}
     for endpoint in endpoints:
         models.update(m for m in (endpoint.body, endpoint.answer) if m is not None)
     ordered = sorted(models, key=lambda m: m.__name__)
@@ -147,13 +151,14 @@ def _responses(endpoint: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
         success["content"][endpoint.stream_media_type] = {"schema": {"type": "string"}}
     responses: dict[str, Any] = {str(endpoint.status): success}
     error_schema = refs[(ErrorBody, "serialization")]
+    redirect_schema = refs[(NotOwnerBody, "serialization")]
     # any request can be malformed HTTP; every route with a key may meet a view still loading or
     # an unreachable Registry
     errors = (400, *endpoint.errors) if endpoint.scope is None else (400, *endpoint.errors, 503)
     for status in errors:
         responses[str(status)] = {
             "description": _STATUS_TEXT.get(status, "Error"),
-            "content": {"application/json": {"schema": error_schema}},
+            "content": {"application/json": {"schema": redirect_schema if status == 307 else error_schema}},
         }
     return responses
 

@@ -12,7 +12,8 @@ from collections.abc import Callable, Mapping
 import pluggy
 from pydantic import BaseModel
 
-from fustor_core.errors import NotFound, PluginError
+from fustor_core.cluster import SharedJournal
+from fustor_core.errors import ConfigError, NotFound, PluginError
 from fustor_core.journal import Journal
 from fustor_core.logs import log_event
 from fustor_core.options import log_deprecations
@@ -24,6 +25,8 @@ from fustor_fusion.registry_link import RegistryLink
 from fustor_fusion.rule_options import RuleOptions
 
 logger = logging.getLogger(__name__)
+
+_NOT_SHARED = "cluster: the journal driver {driver!r} cannot be shared between nodes; use driver: postgres"
 
 
 class FusionService:
@@ -78,8 +81,11 @@ class FusionService:
         )
 
     def _journal(self, name: str) -> Journal | None:
-        """The journal plugin's object for datastore ``name`` (None with ``driver: none``)."""
+        """The journal plugin's object for datastore ``name`` (None with ``driver: none``); with
+        a ``cluster`` section it must be one several nodes can share."""
         settings = self.config.journal
+        if self.config.cluster is not None and not settings.enabled:
+            raise ConfigError(_NOT_SHARED.format(driver=settings.driver))
         if not settings.enabled:
             return None
         journal: Journal | None = self.pm.hook.fustor_journal(
@@ -90,6 +96,9 @@ class FusionService:
                 f"journal.driver: no installed plugin provides the journal driver {settings.driver!r}"
                 " (is fustor-journal-sqlite installed? 'driver: none' keeps views in memory only)"
             )
+        if self.config.cluster is not None and not isinstance(journal, SharedJournal):
+            journal.close()
+            raise ConfigError(_NOT_SHARED.format(driver=settings.driver))
         return journal
 
     def adopt(self, name: str) -> Datastore:
@@ -161,6 +170,17 @@ class FusionService:
             return "Fusion is starting or stopping"
         return None
 
+    def views(self) -> dict[str, dict[str, object]]:
+        """Each view's role, sequence numbers, lag and owner (``/readyz``)."""
+        answer: dict[str, dict[str, object]] = {}
+        for name, datastore in list(self.datastores.items()):
+            role = datastore.describe_role()
+            answer[name] = {
+                key: role[key]
+                for key in ("role", "seq", "journal_seq", "lag_records", "lag_s", "owner", "owner_url")
+            }
+        return answer
+
     # -- housekeeping -------------------------------------------------------------------------------
 
     async def tick(self) -> None:
@@ -168,7 +188,7 @@ class FusionService:
         if self.registry is not None:
             await self.registry.refresh(self.now())
         for datastore in list(self.datastores.values()):
-            if datastore.ready:
+            if datastore.ready and datastore.writable:  # a replica replays its owner's ticks
                 await datastore.write(datastore.tick, wait_durable=False)
 
     async def run_ticks(self) -> None:

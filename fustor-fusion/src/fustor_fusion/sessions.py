@@ -178,6 +178,14 @@ class SessionTable:
         """Seconds since the session's last call."""
         return max(0.0, self._now() - session.last_seen)
 
+    def drop_all(self, why: str) -> int:
+        """End every session without promoting anyone (this node no longer owns the view: its
+        agents reopen their sessions at the owner). Returns how many ended."""
+        sessions = list(self._sessions.values())
+        for session in sessions:
+            self._end(session, why)
+        return len(sessions)
+
     # -- internals ----------------------------------------------------------------------------
 
     def _promote(self, session: Session) -> None:

@@ -225,24 +225,47 @@ class ChangeFeed:
         if published:
             self._wake_all()
 
+    def replayed(self, records: Iterable[JournalRecord]) -> None:
+        """A replica applied ``records`` (durable, written by the view's owner): publish the
+        outcomes they carry, as the owner published them."""
+        published = False
+        for record in records:
+            if record.seq <= self.record:
+                continue
+            stored = _published(record)
+            if stored is not None:
+                self._publish_entries(record.seq, stored.first, stored.count, stored)
+                published = True
+            self.record = record.seq
+        if published:
+            self._wake_all()
+
     def _publish(self, record: int, outcome: Outcome) -> None:
-        if outcome.first != self.next_number:  # never expected: numbers are given in order
+        entries = partial(outcome.entries, record)  # built when a client first reads them
+        self._publish_entries(
+            record,
+            outcome.first,
+            outcome.count,
+            Published(record, outcome.first, outcome.count, _load=entries),
+        )
+
+    def _publish_entries(self, record: int, first: int, count: int, published: Published) -> None:
+        if first != self.next_number:  # never expected: numbers are given in order
             log_event(
                 logger,
                 logging.ERROR,
                 "change numbers out of order",
                 datastore=self.name,
                 expected=self.next_number,
-                got=outcome.first,
+                got=first,
             )
-            self._recent_from = outcome.first + outcome.count
-        self.next_number = outcome.first + outcome.count
-        if not self.following() or outcome.count > self._memory_entries:
+            self._recent_from = first + count
+        self.next_number = first + count
+        if not self.following() or count > self._memory_entries:
             self._forget_recent()
             return
-        entries = partial(outcome.entries, record)  # built when a client first reads them
-        self._recent.append(Published(record, outcome.first, outcome.count, _load=entries))
-        self._recent_entries += outcome.count
+        self._recent.append(published)
+        self._recent_entries += count
         while self._recent_entries > self._memory_entries:
             old = self._recent.popleft()
             self._recent_entries -= old.count

@@ -36,7 +36,7 @@ from fustor_fusion.journaling.policy import SnapshotPolicy
 from fustor_fusion.journaling.recording import JournaledView
 from fustor_fusion.journaling.replay import replay_record
 from fustor_fusion.journaling.view_snapshot import can_snapshot, dump_view, restore_view
-from fustor_fusion.journaling.writer import JournalWriter
+from fustor_fusion.journaling.writer import JournalWriter, WriterStopped
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +89,11 @@ class ViewJournal:
         self.writer: JournalWriter | None = None
         self.policy = SnapshotPolicy.from_config(config, now())
         self._memory_seq = 0
+        self._applied = 0
+        """The last record applied (when not recording: a replica)."""
+        self._abandoned: list[JournalWriter] = []
+        self.on_lost: Callable[[str], None] | None = None
+        """Told when the journal refused an append because this node lost the view's lease."""
         self._snapshot_task: asyncio.Task[None] | None = None
         self._closing = False
         self.snapshots_written = 0
@@ -100,43 +105,77 @@ class ViewJournal:
 
     # -- start ------------------------------------------------------------------------------------
 
-    async def load(self, make_view: Callable[[], JournaledView], view: JournaledView) -> JournaledView:
+    async def load(
+        self, make_view: Callable[[], JournaledView], view: JournaledView, *, record: bool = True
+    ) -> JournaledView:
         """The view rebuilt from the journal (``view`` itself, fresh, when there is nothing to
-        rebuild), recording from now on."""
+        rebuild), recording from now on — or, with ``record=False`` (a cluster node, which
+        records only once it owns the view), not recording: :meth:`start_recording` then."""
         journal = self.journal
         if journal is None:
             view.recorder = self._count
             return view
-        started = time.perf_counter()
         self.progress = "opening the journal"
         state = await asyncio.to_thread(journal.open)
+        return await self._rebuild(journal, state, make_view, view, record=record)
+
+    async def rebuild(self, make_view: Callable[[], JournaledView]) -> JournaledView:
+        """A new view rebuilt from the journal as it stands (newest snapshot and the records
+        after it), not recording: for a node whose view diverged from the journal (it applied
+        inputs whose records were never stored) before it follows the journal again."""
+        journal = self.journal
+        assert journal is not None
+        snapshots = await asyncio.to_thread(journal.snapshots)
+        state = JournalState(
+            view_id=self.view_id,
+            last_seq=self._applied,
+            first_seq=1 if not snapshots else 0,  # a gap after the snapshot shows in the replay
+            snapshots=snapshots,
+        )
+        return await self._rebuild(journal, state, make_view, make_view(), record=False)
+
+    async def _rebuild(
+        self,
+        journal: Journal,
+        state: JournalState,
+        make_view: Callable[[], JournaledView],
+        view: JournaledView,
+        *,
+        record: bool,
+    ) -> JournaledView:
+        started = time.perf_counter()
         problems = list(state.problems)
         view, snapshot_seq, snapshot_s = await self._load_snapshot(journal, state, make_view, view, problems)
         if snapshot_seq is None and state.first_seq > 1:
             # records before first_seq are gone and no snapshot stands in for them
             reason = "no usable snapshot covers the records trimmed from the journal"
+            if not record:  # a journal other nodes share is never reset by one that does not own it
+                raise _Unreadable(reason)
             problems.append(reason + "; the view starts empty under a new view id")
             state = await asyncio.to_thread(journal.reset, reason)
             view = make_view()
         replay_started = time.perf_counter()
         try:
-            replayed, rows, skipped = await self._replay(
+            replayed, rows, skipped, last = await self._replay(
                 journal, view, snapshot_seq or 0, state.last_seq, problems
             )
         except _Unreadable as exc:
+            if not record:
+                raise
             # the store is damaged past repair: a new incarnation, and the agents re-send everything
             problems.append(f"{exc}; the view starts empty under a new view id")
             state = await asyncio.to_thread(journal.reset, str(exc))
-            view, snapshot_seq, replayed, rows, skipped = make_view(), None, 0, 0, 0
+            view, snapshot_seq, replayed, rows, skipped, last = make_view(), None, 0, 0, 0, 0
         replay_s = time.perf_counter() - replay_started
         self.view_id = state.view_id
         self.restored = not state.created
-        self.writer = JournalWriter(journal, last_seq=state.last_seq, name=self.name)
-        self.writer.on_committed = self._committed
+        # a journal several nodes share may have grown since open(): the replay read to its end
+        self._applied = max(last, state.last_seq if record else 0, snapshot_seq or 0)
         self.policy = SnapshotPolicy.from_config(self.config, self._now())
         self.policy.rows_since = rows  # the replayed tail is in no snapshot yet
         self.policy.inputs_since = replayed
-        view.recorder = self._record
+        if record:
+            self.start_recording(view)
         files = view.store.totals().files
         self.report = {
             "snapshot_seq": snapshot_seq,
@@ -155,7 +194,7 @@ class ViewJournal:
             view_id=self.view_id,
             restored=self.restored,
             files=files,
-            seq=state.last_seq,
+            seq=self._applied,
             snapshot_seq=snapshot_seq,
             snapshot_load_s=f"{snapshot_s:.3f}",
             replayed=replayed,
@@ -194,8 +233,9 @@ class ViewJournal:
 
     async def _replay(
         self, journal: Journal, view: JournaledView, after: int, last: int, problems: list[str]
-    ) -> tuple[int, int, int]:
-        """Replay the records after ``after``; returns (records replayed, their rows, skipped)."""
+    ) -> tuple[int, int, int, int]:
+        """Replay the records after ``after``; returns (records replayed, their rows, skipped,
+        the last sequence number read)."""
         replayed = rows = skipped = 0
         total = max(0, last - after)
         while True:
@@ -218,7 +258,7 @@ class ViewJournal:
             skipped += len(failed)
             problems.extend(failed)
             after = batch[-1].seq
-        return replayed, rows, skipped
+        return replayed, rows, skipped, after
 
     @staticmethod
     def _replay_batch(view: JournaledView, batch: list[JournalRecord]) -> tuple[int, int, list[str]]:
@@ -234,6 +274,53 @@ class ViewJournal:
         return done, weight, failed
 
     # -- recording --------------------------------------------------------------------------------
+
+    def start_recording(self, view: JournaledView) -> None:
+        """Record the view's inputs from now on, numbered after the last record applied (the
+        caller made sure nobody else appends: a single node, or the owner that fenced)."""
+        assert self.journal is not None
+        self.writer = JournalWriter(self.journal, last_seq=self._applied, name=self.name)
+        self.writer.on_committed = self._committed
+        self.writer.on_lost = self._lost
+        view.recorder = self._record
+
+    def stop_recording(self, view: JournaledView, reason: str) -> int:
+        """Stop recording (this node no longer owns the view): requests waiting for their
+        records fail. Returns how many applied inputs were not stored (then the view diverged
+        from the journal and must be rebuilt); following resumes after the last durable one."""
+        view.recorder = None
+        writer, self.writer = self.writer, None
+        if writer is None:
+            return 0
+        lost = writer.abandon(reason)
+        self._applied = writer.last_seq
+        self._abandoned.append(writer)
+        return lost
+
+    async def join_stopped_writers(self, timeout: float) -> bool:
+        """Wait until the threads of writers stopped earlier have ended (one may be inside an
+        append that stalls); False if one has not after ``timeout`` seconds. No two writers of
+        this node append at once."""
+        deadline = time.monotonic() + timeout
+        while self._abandoned:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            try:
+                await asyncio.wait_for(self._abandoned[0].aclose(), left)
+            except TimeoutError:
+                return False
+            self._abandoned.pop(0)
+        return True
+
+    def applied(self, record: JournalRecord, weight: int) -> None:
+        """A replica applied ``record`` (it follows the journal)."""
+        self._applied = record.seq
+        self.policy.note(record.kind, weight)
+
+    def _lost(self, reason: str) -> None:
+        if self.on_lost is not None:
+            self.on_lost(reason)
 
     def _record(
         self, kind: str, at: float, encode: Callable[[], bytes], weight: int, outcome: Outcome | None
@@ -267,8 +354,19 @@ class ViewJournal:
 
     @property
     def seq(self) -> int:
-        """The newest durable sequence number (without a journal: inputs applied so far)."""
-        return self.writer.last_seq if self.writer is not None else self._memory_seq
+        """The newest durable sequence number the view holds (a replica: the last it applied;
+        without a journal: inputs applied so far)."""
+        if self.writer is not None:
+            return self.writer.last_seq
+        return self._applied if self.journal is not None else self._memory_seq
+
+    @property
+    def applied_seq(self) -> int:
+        """The sequence number of the newest input the view reflects (on a recording node it may
+        not be durable yet)."""
+        if self.writer is not None:
+            return self.writer.submitted_seq
+        return self._applied if self.journal is not None else self._memory_seq
 
     def info(self) -> dict[str, Any]:
         """The view's identity as told to agents: ``{id, seq, restored}``."""
@@ -342,8 +440,15 @@ class ViewJournal:
 
     # -- stop -------------------------------------------------------------------------------------
 
-    async def close(self, lock: asyncio.Lock, view: Callable[[], JournaledView]) -> None:
-        """Finish pending records, snapshot if configured and anything changed, close the journal."""
+    async def close(
+        self,
+        lock: asyncio.Lock,
+        view: Callable[[], JournaledView],
+        *,
+        before_close: Callable[[], None] | None = None,
+    ) -> None:
+        """Finish pending records, snapshot if configured and anything changed, close the journal
+        (``before_close`` runs in a thread just before: a cluster owner releases its lease)."""
         self._closing = True
         running = self._snapshot_task
         if running is not None:
@@ -365,12 +470,28 @@ class ViewJournal:
                 await writer.aclose()
                 await asyncio.to_thread(journal.close)
                 return
-            if self.config.snapshot_on_stop and self.policy.inputs_since:
+            except WriterStopped:  # lost the view meanwhile: nothing more to store
+                await writer.aclose()
+                writer = None
+            if writer is not None and self.config.snapshot_on_stop and self.policy.inputs_since:
                 try:
                     await self.snapshot(lock, view)
                 except Exception as exc:
                     log_event(
                         logger, logging.ERROR, "snapshot at stop failed", datastore=self.name, error=repr(exc)
                     )
-            await writer.aclose()
+            if writer is not None:
+                await writer.aclose()
+        await self.join_stopped_writers(STOP_FLUSH_S)
+        if before_close is not None:
+            try:
+                await asyncio.to_thread(before_close)
+            except Exception as exc:
+                log_event(
+                    logger,
+                    logging.ERROR,
+                    "stop: leaving the view failed",
+                    datastore=self.name,
+                    error=repr(exc),
+                )
         await asyncio.to_thread(journal.close)

@@ -17,17 +17,26 @@ Either way appends happen one at a time, in queue order (one lock), so sequence 
 the apply order. An append that fails is retried by the thread with backoff, in order, and the
 requests waiting for it keep waiting: an answer is never given for a record that is not durable,
 and the journal never loses a record the view has applied.
+
+Except when retrying cannot help: a shared journal refuses the appends of a node that lost the
+view's lease (:class:`~fustor_core.cluster.NotOwner`). The writer then stops for good — every
+waiting request fails with :class:`WriterStopped` (never "ok" for a record that is not stored),
+and :attr:`JournalWriter.on_lost` tells Fusion to step down. :meth:`JournalWriter.abandon` does
+the same on Fusion's word (its lease ran out while appends were failing).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 
+from fustor_core.cluster import NotOwner
+from fustor_core.errors import Unavailable
 from fustor_core.journal import Journal, NewRecord
 from fustor_core.logs import log_event
 from fustor_fusion.journaling.inputs import pack
@@ -40,6 +49,12 @@ INLINE_UP_TO_S = 0.0015
 """Appends are made in the event loop while they take about this long or less (the last slow
 append, decaying as fast ones follow)."""
 AVERAGE_WEIGHT = 0.2
+
+
+class WriterStopped(Unavailable):
+    """The records a request waits for will never be stored by this node (it lost the view)."""
+
+    code = "not_owner"
 
 
 class JournalWriter:
@@ -72,6 +87,11 @@ class JournalWriter:
         self.inline_appends = 0
         self.average_append_s = 0.0
         self._waiters: deque[tuple[int, asyncio.Future[int]]] = deque()
+        self.stopped: str | None = None
+        """Why the writer stopped for good (lost the view's lease); None while it works."""
+        self.on_lost: Callable[[str], None] | None = None
+        """Called in the event loop, once, when an append was refused because this node no
+        longer owns the view (the argument says why)."""
         self._thread = threading.Thread(target=self._run, name=f"journal-{name}", daemon=True)
         self._thread.start()
 
@@ -83,11 +103,20 @@ class JournalWriter:
             self._queue.append(record)
         return self._first_seq + self._submitted - 1
 
+    @property
+    def submitted_seq(self) -> int:
+        """The sequence number of the newest record submitted (what the view reflects)."""
+        return self._first_seq + self._submitted - 1
+
     def durable(self) -> Awaitable[int] | None:
         """Make every record submitted so far durable: inline when that is cheap (then None is
         returned), else something to await (it yields the sequence number of the newest)."""
         if self._written >= self._submitted:
             return None
+        if self.stopped is not None:
+            failed: asyncio.Future[int] = self._loop.create_future()
+            failed.set_exception(WriterStopped(self.stopped))
+            return failed
         if self.average_append_s <= INLINE_UP_TO_S and self._appending.acquire(blocking=False):
             try:
                 self._append_inline()
@@ -119,6 +148,35 @@ class JournalWriter:
             self._stopping = True
             self._wake.notify()
         await asyncio.to_thread(self._thread.join)
+
+    def abandon(self, reason: str) -> int:
+        """Stop for good without storing what is queued (this node no longer owns the view):
+        waiting requests fail, the thread ends after the append it may be in. Returns how many
+        records were submitted and not (yet) durable: if any, the view applied inputs the
+        journal may never hold."""
+        lost = self._submitted - self._written
+        with self._wake:
+            self._queue = []
+            self._stopping = True
+            self._wake.notify()
+        self._stop(reason)
+        return lost
+
+    def _stop(self, reason: str) -> None:
+        """In the event loop: no more appends; every waiting request fails."""
+        if self.stopped is None:
+            self.stopped = reason
+        waiters, self._waiters = self._waiters, deque()
+        for _, future in waiters:
+            if not future.done():
+                future.set_exception(WriterStopped(reason))
+
+    def _lost(self, reason: str) -> None:
+        """In the event loop: an append was refused (NotOwner)."""
+        first = self.stopped is None
+        self._stop(reason)
+        if first and self.on_lost is not None:
+            self.on_lost(reason)
 
     # -- appending --------------------------------------------------------------------------------
 
@@ -162,7 +220,19 @@ class JournalWriter:
                 group = self._take()
                 if not group:  # the event loop appended it meanwhile
                     continue
-                last = self._append_retrying(group)
+                try:
+                    last = self._append_retrying(group)
+                except NotOwner as exc:
+                    with self._wake:
+                        self._queue = []
+                        self._stopping = True
+                    reason = f"the journal refused an append: {exc.message}"
+                    log_event(
+                        logger, logging.ERROR, "journal append refused", datastore=self._name, error=reason
+                    )
+                    with contextlib.suppress(RuntimeError):  # the event loop is gone
+                        self._loop.call_soon_threadsafe(self._lost, reason)
+                    return
             if last is None:
                 return
             try:
@@ -176,6 +246,8 @@ class JournalWriter:
         while True:
             try:
                 last = self._append_once(group)
+            except NotOwner:
+                raise  # retrying cannot help: another node owns the view
             except Exception as exc:  # retried in order: nothing applied may go unrecorded
                 if not failing:
                     log_event(

@@ -36,7 +36,7 @@ from fustor_fusion.feed.changelog import ChangeFeed, Page
 from fustor_fusion.feed.cursor import Position
 from fustor_fusion.feed.outcome import Entry
 from fustor_fusion.paging import DEFAULT_LIMIT, MAX_LIMIT, limit_param
-from fustor_fusion.routes.query import PREFIX, SCOPE, large_answer_turn
+from fustor_fusion.routes.query import MIN_SEQ_PARAM, PREFIX, SCOPE, large_answer_turn
 from fustor_fusion.routes.query import _datastore as query_datastore
 from fustor_fusion.validation import WIRE_PATH_PATTERN
 
@@ -191,7 +191,7 @@ ENDPOINTS = [
         "What changed in the view after a cursor (long poll, or Accept: text/event-stream)",
         SCOPE,
         answer=ChangesPage,
-        errors=(401, 403, 404, 422, 503),
+        errors=(401, 403, 404, 422, 503, 504),
         stream_media_type=EVENT_STREAM,
         query=(
             QueryParam(
@@ -223,6 +223,7 @@ ENDPOINTS = [
                 max_length=4096,
                 pattern=WIRE_PATH_PATTERN,
             ),
+            MIN_SEQ_PARAM,
         ),
     ),
 ]

@@ -27,6 +27,7 @@ from fustor_fusion.api_models import (
 )
 from fustor_fusion.auth import authenticate, key_fingerprint, require
 from fustor_fusion.codec import JSONResponse
+from fustor_fusion.consistency import mark_view
 from fustor_fusion.datastore import Datastore
 from fustor_fusion.endpoints import SMALL_BODY_BYTES, Endpoint, QueryParam, fusion, read_body
 from fustor_fusion.ingest import Signal, apply_batch, apply_sentinel_feedback, apply_signal, require_leader
@@ -39,10 +40,14 @@ SCOPE = "ingest"
 
 
 async def _datastore(request: Request) -> Datastore:
+    """The key's datastore, if this node takes its ingest (else 307 to the owner / 503)."""
     service = fusion(request)
     grant = await authenticate(request, service.key_checker)
     require(grant, SCOPE)
-    return service.datastore(grant.datastore)
+    datastore = service.datastore(grant.datastore)
+    datastore.require_owner("ingest")
+    mark_view(request, datastore, durable=True)
+    return datastore
 
 
 async def _session(request: Request) -> tuple[Datastore, Session]:
@@ -185,7 +190,7 @@ ENDPOINTS = [
         body=SessionOpenRequest,
         answer=SessionOpened,
         status=201,
-        errors=(401, 403, 404, 413, 422, 429),
+        errors=(307, 401, 403, 404, 413, 422, 429),
     ),
     Endpoint(
         "POST",
@@ -194,7 +199,7 @@ ENDPOINTS = [
         "Keep a session alive; answers its current role",
         SCOPE,
         answer=HeartbeatAnswer,
-        errors=(401, 403, 404, 409),
+        errors=(307, 401, 403, 404, 409),
         body_required=False,
     ),
     Endpoint(
@@ -204,7 +209,7 @@ ENDPOINTS = [
         "Close a session (releases the leader lock)",
         SCOPE,
         answer=SessionClosed,
-        errors=(401, 403, 404, 409),
+        errors=(307, 401, 403, 404, 409),
     ),
     Endpoint(
         "POST",
@@ -214,7 +219,7 @@ ENDPOINTS = [
         SCOPE,
         body=EventBatch,
         answer=BatchAnswer,
-        errors=(401, 403, 404, 409, 413, 422),
+        errors=(307, 401, 403, 404, 409, 413, 422),
     ),
     *(
         Endpoint(
@@ -225,7 +230,7 @@ ENDPOINTS = [
             SCOPE,
             body=SignalRequest,
             answer=SignalAnswer,
-            errors=(401, 403, 404, 409, 422),
+            errors=(307, 401, 403, 404, 409, 422),
             body_required=False,
         )
         for path, signal in SIGNALS
@@ -237,7 +242,7 @@ ENDPOINTS = [
         "Paths the leader should re-check",
         SCOPE,
         answer=SentinelTasks,
-        errors=(401, 403, 404, 409, 422),
+        errors=(307, 401, 403, 404, 409, 422),
         query=(
             QueryParam(
                 "limit", "most paths to return", "integer", default=1000, minimum=1, maximum=MAX_LIMIT
@@ -252,7 +257,7 @@ ENDPOINTS = [
         SCOPE,
         body=SentinelFeedbackRequest,
         answer=BatchAnswer,
-        errors=(401, 403, 404, 409, 413, 422),
+        errors=(307, 401, 403, 404, 409, 413, 422),
     ),
     Endpoint(
         "GET",
@@ -261,7 +266,7 @@ ENDPOINTS = [
         "The leader's task channel: relists asked by fresh=true queries (long poll)",
         SCOPE,
         answer=LeaderTasks,
-        errors=(401, 403, 404, 409, 422),
+        errors=(307, 401, 403, 404, 409, 422),
         query=(
             QueryParam(
                 "wait",
@@ -281,7 +286,7 @@ ENDPOINTS = [
         SCOPE,
         body=TaskDoneRequest,
         answer=TaskDone,
-        errors=(401, 403, 404, 409, 413, 422),
+        errors=(307, 401, 403, 404, 409, 413, 422),
         body_required=False,
     ),
 ]

@@ -8,7 +8,7 @@ from starlette.responses import Response
 
 from fustor_core.http_errors import error_body
 from fustor_core.metrics import CONTENT_TYPE, METRICS_PATH, exposition, from_loopback
-from fustor_fusion.api_models import Status
+from fustor_fusion.api_models import Readiness, Status
 from fustor_fusion.auth import authenticate, require
 from fustor_fusion.codec import JSONResponse
 from fustor_fusion.endpoints import Endpoint, fusion
@@ -26,7 +26,7 @@ async def readyz(request: Request) -> Response:
     why = fusion(request).not_ready()
     if why is not None:
         return JSONResponse(error_body("not_ready", why), status_code=503)
-    return JSONResponse({"status": "ready"})
+    return JSONResponse({"status": "ready", "views": fusion(request).views()})
 
 
 async def openapi(request: Request) -> Response:
@@ -49,7 +49,13 @@ async def metrics(request: Request) -> Response:
 ENDPOINTS = [
     Endpoint("GET", "/healthz", healthz, "Liveness", None, answer=Status),
     Endpoint(
-        "GET", "/readyz", readyz, "Readiness (views loaded, tick running)", None, answer=Status, errors=(503,)
+        "GET",
+        "/readyz",
+        readyz,
+        "Readiness (views loaded, tick running), each view's role and lag",
+        None,
+        answer=Readiness,
+        errors=(503,),
     ),
     Endpoint("GET", "/api/v1/openapi.json", openapi, "This API as an OpenAPI 3.1 document", None),
     Endpoint(

@@ -24,6 +24,7 @@ from fustor_core.pathlist import order_key
 from fustor_fusion.api_models import BlindSpots, ListedPath, ListSummary, SessionInfo, Stats, TreeNode
 from fustor_fusion.auth import authenticate, require
 from fustor_fusion.codec import JSONResponse
+from fustor_fusion.consistency import MIN_SEQ, mark_view, wait_for_min_seq
 from fustor_fusion.datastore import Datastore
 from fustor_fusion.endpoints import Endpoint, QueryParam, fusion
 from fustor_fusion.paging import (
@@ -69,7 +70,8 @@ by batches and ticks, so this adds at most 50 ms to the answer."""
 
 async def _datastore(request: Request) -> Datastore:
     """Authenticate (401), check the URL names the key's datastore and the scope (403), then
-    find it (404 only for the key's own datastore when this Fusion does not serve it).
+    find it (404 only for the key's own datastore when this Fusion does not serve it), and wait
+    for ``?min_seq`` (504 when the view does not get there in time).
 
     The 403 comes first so that a key learns nothing about other datastores: an existing and a
     made-up name are refused alike.
@@ -77,7 +79,10 @@ async def _datastore(request: Request) -> Datastore:
     service = fusion(request)
     grant = await authenticate(request, service.key_checker)
     require(grant, SCOPE, request.path_params["ds"])
-    return service.datastore(grant.datastore)
+    datastore = service.datastore(grant.datastore)
+    await wait_for_min_seq(request, datastore.seq_watch, service.config.min_seq_wait_s, datastore.name)
+    mark_view(request, datastore, durable=False)
+    return datastore
 
 
 @contextlib.asynccontextmanager
@@ -118,6 +123,7 @@ async def tree(request: Request) -> Response:
     path = request.query_params.get("path", "/")
     proof = None
     if bool_param(request, "fresh"):
+        datastore.require_owner("a fresh=true query")  # the leader agent talks to the owner
         # the leader re-lists the path now; the answer is built once that listing is applied
         timeout_s = float_param(
             request, "timeout", DEFAULT_FRESH_TIMEOUT_S, low=0.0, high=MAX_FRESH_TIMEOUT_S
@@ -285,7 +291,15 @@ _CURSOR = QueryParam("cursor", "opaque cursor from the previous page (X-Next-Cur
 _PATH = QueryParam(
     "path", "absolute path inside the datastore", default="/", max_length=4096, pattern=WIRE_PATH_PATTERN
 )
-_ERRORS = (401, 403, 404, 422)
+MIN_SEQ_PARAM = QueryParam(
+    MIN_SEQ,
+    "answer only once this node's view reflects journal record min_seq (the X-Fustor-Seq of an"
+    " earlier answer, e.g. of an ingest through the owner); waits at most cluster.min_seq_wait_s"
+    " (default 10 s), then 504 min_seq_timeout",
+    "integer",
+    minimum=0,
+)
+_ERRORS = (401, 403, 404, 422, 504)
 
 ENDPOINTS = [
     Endpoint(
@@ -340,8 +354,9 @@ ENDPOINTS = [
                 minimum=0,
                 maximum=int(MAX_WAIT_S),
             ),
+            MIN_SEQ_PARAM,
         ),
-        errors=(*_ERRORS, 429, 504),
+        errors=(307, *_ERRORS, 429),
     ),
     Endpoint(
         "GET",
@@ -351,6 +366,7 @@ ENDPOINTS = [
         SCOPE,
         answer=Stats,
         errors=_ERRORS,
+        query=(MIN_SEQ_PARAM,),
     ),
     Endpoint(
         "GET",
@@ -361,7 +377,7 @@ ENDPOINTS = [
         answer=ListedPath,
         answer_is_list=True,
         errors=_ERRORS,
-        query=(_LIMIT, _CURSOR),
+        query=(_LIMIT, _CURSOR, MIN_SEQ_PARAM),
     ),
     Endpoint(
         "GET",
@@ -371,7 +387,7 @@ ENDPOINTS = [
         SCOPE,
         answer=BlindSpots,
         errors=_ERRORS,
-        query=(_LIMIT, _CURSOR),
+        query=(_LIMIT, _CURSOR, MIN_SEQ_PARAM),
     ),
     Endpoint(
         "GET",
@@ -382,6 +398,7 @@ ENDPOINTS = [
         answer=ListSummary,
         answer_is_list=True,
         errors=_ERRORS,
+        query=(MIN_SEQ_PARAM,),
     ),
     Endpoint(
         "GET",
@@ -392,7 +409,7 @@ ENDPOINTS = [
         answer=ListedPath,
         answer_is_list=True,
         errors=_ERRORS,
-        query=(_LIMIT, _CURSOR),
+        query=(_LIMIT, _CURSOR, MIN_SEQ_PARAM),
     ),
     Endpoint(
         "GET",
@@ -432,6 +449,7 @@ ENDPOINTS = [
             ),
             _LIMIT,
             _CURSOR,
+            MIN_SEQ_PARAM,
         ),
         description=(
             "Filtered searches examine at most 100,000 nodes per page: a page may then hold fewer"
@@ -448,6 +466,6 @@ ENDPOINTS = [
         answer=SessionInfo,
         answer_is_list=True,
         errors=_ERRORS,
-        query=(_LIMIT, _CURSOR),
+        query=(_LIMIT, _CURSOR, MIN_SEQ_PARAM),
     ),
 ]

@@ -98,11 +98,12 @@ def wait_until(condition: Callable[[], Any], *, timeout: float = 10.0, interval:
 
 
 @contextlib.contextmanager
-def serve_app(app: Starlette) -> Iterator[str]:
-    """Serve ``app`` with uvicorn on a free 127.0.0.1 port in a thread; yields the base URL."""
+def serve_app(app: Starlette, port: int = 0) -> Iterator[str]:
+    """Serve ``app`` with uvicorn on 127.0.0.1 (``port``, or a free one) in a thread; yields the
+    base URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # TCP_NODELAY by asyncio
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind(("127.0.0.1", port))
     port = sock.getsockname()[1]
     # the server Fusion runs in production: its protocol, timeouts and connection limit, and
     # its shutdown that ends change-feed clients first

@@ -292,6 +292,7 @@ class ViewJournal:
         writer, self.writer = self.writer, None
         if writer is None:
             return 0
+        writer.on_committed = None  # an append still running may land: the journal tells, not it
         lost = writer.abandon(reason)
         self._applied = writer.last_seq
         self._abandoned.append(writer)

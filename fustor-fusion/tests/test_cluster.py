@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import secrets
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from typing import Any
@@ -275,14 +276,20 @@ def test_no_owner_is_a_503_with_retry_after(cluster: Cluster) -> None:
 
 
 def test_an_append_refused_by_the_fence_answers_an_error_and_the_view_is_rebuilt(cluster: Cluster) -> None:
-    a, b = owner_and_replica(cluster)
+    # renewals 30 s apart: only the fence can tell a that it lost the view during this test
+    a = cluster.start("a", lease_s=60, renew_interval_s=30)
+    wait_role(a, "owner")
+    b = cluster.start("b")
+    wait_role(b, "replica")
     agent = a.agent().open()
     agent.signal_ok("snapshot/start")
     agent.send_ok(event("snapshot", "insert", row("/d", is_dir=True), row("/d/stored", size=1)))
     store = cluster.stores["demo"]
     # another node took the lease while a still believes it owns the view (a stall of a's renewals)
     store.steal("ghost", "http://127.0.0.1:9")
+    sent = time.monotonic()
     answer = agent.send(event("snapshot", "insert", row("/d/never-stored", size=2)))
+    assert time.monotonic() - sent < 5  # answered at once, not after retrying
     assert answer.status_code != 200, answer.text  # never "ok" for a record that was not stored
     assert store.appends_refused >= 1
     wait_role(a, "replica", timeout=5)

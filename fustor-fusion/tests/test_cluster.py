@@ -189,6 +189,10 @@ def test_a_replica_answers_what_the_owner_answered_given_min_seq(cluster: Cluste
     assert view(b)["lag_s"] == 0 and view(b)["owner"] == "a"
     owner = view(a)
     assert owner == {**owner, "role": "owner", "owner": "a", "owner_url": a.url, "lag_records": 0}
+    # what a node reports to the Registry: the views it owns, and those it serves
+    wait_until(lambda: role_of(a, "other") == "owner" and role_of(b, "other") == "replica")
+    assert a.service.cluster_views() == (["demo", "other"], ["demo", "other"])
+    assert b.service.cluster_views() == ([], ["demo", "other"])
 
 
 def test_min_seq_is_bounded_and_checked(cluster: Cluster) -> None:

@@ -170,6 +170,12 @@ class FusionService:
             return "Fusion is starting or stopping"
         return None
 
+    def cluster_views(self) -> tuple[list[str], list[str]]:
+        """The datastores whose view this node owns, and those it serves (loaded), by name."""
+        ready = [d for d in list(self.datastores.values()) if d.ready]
+        owned = [d.name for d in ready if d.cluster is not None and d.writable]
+        return owned, [d.name for d in ready]
+
     def views(self) -> dict[str, dict[str, object]]:
         """Each view's role, sequence numbers, lag and owner (``/readyz``)."""
         answer: dict[str, dict[str, object]] = {}

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
@@ -65,6 +66,8 @@ class ClusterMember:
         self._following: asyncio.Task[None] | None = None
         self._stepping: set[asyncio.Task[None]] = set()
         self._claim_failure: str | None = None
+        self.on_role_change: Callable[[], None] | None = None
+        """Told after each take-over and step-down (e.g. to report the node to the Registry now)."""
         datastore.durability.on_lost = self._append_refused
 
     # -- life -------------------------------------------------------------------------------------
@@ -231,6 +234,7 @@ class ClusterMember:
                 self._start_following()
                 return
         datastore.seq_watch.moved()
+        self._role_changed()
         log_event(
             logger,
             logging.INFO,
@@ -282,7 +286,15 @@ class ClusterMember:
             unstored_inputs=lost,
             sessions_ended=dropped,
         )
+        self._role_changed()
         return lost
+
+    def _role_changed(self) -> None:
+        if self.on_role_change is not None:
+            try:
+                self.on_role_change()
+            except Exception:
+                logger.exception("cluster: a role change listener failed (view %s)", self.datastore.name)
 
     async def _follow_again(self, lost: int) -> None:
         async with self._changing:

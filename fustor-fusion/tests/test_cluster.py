@@ -41,9 +41,11 @@ class Cluster:
         self.stores = STORES[self.name] = SharedStores()
         self._stack = stack
 
-    def config(self, node: str, port: int, **cluster: Any) -> dict[str, Any]:
+    def config(
+        self, node: str, port: int, journal: dict[str, Any] | None = None, **cluster: Any
+    ) -> dict[str, Any]:
         data = copy.deepcopy(BASE_CONFIG)
-        data["journal"] = {"driver": "fake-shared", "store": self.name}
+        data["journal"] = {"driver": "fake-shared", "store": self.name, **(journal or {})}
         data["tick_interval_s"] = 0.5  # ticks are records: fewer keep the sequence numbers readable
         data["cluster"] = {
             "node_id": node,
@@ -54,10 +56,10 @@ class Cluster:
         }
         return data
 
-    def start(self, node: str, **cluster: Any) -> Fusion:
+    def start(self, node: str, journal: dict[str, Any] | None = None, **cluster: Any) -> Fusion:
         port = free_port()
         pm = get_plugin_manager(only=DEFAULT_PLUGINS, exclude=(), extra=(FakeSharedJournalPlugin(node),))
-        app = create_app(parse_fusion_config(self.config(node, port, **cluster)), plugin_manager=pm)
+        app = create_app(parse_fusion_config(self.config(node, port, journal, **cluster)), plugin_manager=pm)
         own = ExitStack()
         url = own.enter_context(serve_app(app, port))
         fusion = Fusion(url=url, app=app, clock=None, stopper=own)
@@ -212,6 +214,26 @@ def test_a_replica_serves_the_change_feed(cluster: Cluster) -> None:
     paths = [change["path"] for change in page["changes"]]
     assert paths == ["/d", "/d/one", "/d/two"], page
     assert page == a.query().ok("changes", since=start)  # the same entries and cursor as the owner's
+
+
+def test_a_replica_behind_records_already_trimmed_starts_again_from_the_snapshot(cluster: Cluster) -> None:
+    # the owner snapshots after every input and trims right behind each snapshot
+    eager = {"snapshot_every_rows": 1, "snapshot_tree_ratio": 0, "retention_s": 0}
+    a = cluster.start("a", journal=eager)
+    wait_role(a, "owner")
+    b = cluster.start("b", journal=eager)
+    wait_role(b, "replica")
+    store = cluster.stores["demo"]
+    store.cut("b")  # b falls behind
+    agent = a.agent().open()
+    agent.signal_ok("snapshot/start")
+    for n in range(5):
+        agent.send_ok(event("snapshot", "insert", row(f"/f{n}", size=n)))
+    seq = int(tree_of(a).headers["X-Fustor-Seq"])
+    wait_until(lambda: min(store.records, default=seq) > view(b)["seq"] + 1)  # b's next record is gone
+    store.mend("b")
+    assert tree_of(b, min_seq=seq).json() == tree_of(a).json()
+    assert b.query().ok("stats")["files"] == 5
 
 
 def test_a_clean_stop_hands_the_view_over_at_once(cluster: Cluster) -> None:

@@ -118,14 +118,21 @@ class Follower:
             if record.seq <= durability.seq:
                 continue
             if record.seq != durability.seq + 1:
+                # trimmed while this node was behind (or skipped as damaged): replaying past the
+                # gap would leave this copy different from the owner's; start again from the
+                # newest snapshot, as a node that starts does
                 log_event(
                     logger,
-                    logging.ERROR,
-                    "records missing from the journal; skipped",
+                    logging.WARNING,
+                    "records missing from the journal; rebuilding the view from the newest snapshot",
                     datastore=datastore.name,
                     first=durability.seq + 1,
                     last=record.seq - 1,
                 )
+                await datastore.rebuild_from_journal()
+                if state is not None:
+                    state.caught_up_to(durability.seq)
+                return
             try:
                 weight = replay_record(datastore.view, record)
             except Exception as exc:  # as at load: one bad record must not stop the view

@@ -195,6 +195,10 @@ def test_a_replica_answers_what_the_owner_answered_given_min_seq(cluster: Cluste
     wait_until(lambda: role_of(a, "other") == "owner" and role_of(b, "other") == "replica")
     assert a.service.cluster_views() == (["demo", "other"], ["demo", "other"])
     assert b.service.cluster_views() == ([], ["demo", "other"])
+    scraped = b.client().get("/metrics").text
+    assert 'fustor_cluster_view_owner{datastore="demo"} 0.0' in scraped
+    assert 'fustor_cluster_lag_records{datastore="demo"}' in scraped
+    assert 'fustor_cluster_view_owner{datastore="demo"} 1.0' in a.client().get("/metrics").text
 
 
 def test_min_seq_is_bounded_and_checked(cluster: Cluster) -> None:

@@ -134,6 +134,7 @@ class FusionCollector(Collector):
                 snapshots.add_metric([name], datastore.durability.snapshots_written)
         yield from (ready, ingested, unchanged, dropped, files, dirs, size, entries, evicted, scans, scan_end)
         yield from (skew, sessions, pending, appends, snapshots)
+        yield from self._cluster(service)
         if service.registry is not None:
             checker = service.registry.registry
             checks = CounterMetricFamily(
@@ -144,6 +145,37 @@ class FusionCollector(Collector):
             checks.add_metric(["hit"], checker.cache_hits)
             checks.add_metric(["miss"], checker.cache_misses)
             yield checks
+
+    @staticmethod
+    def _cluster(service: FusionService) -> Iterator[Metric]:
+        """Each clustered view's role, lag and takeovers (nothing without a cluster)."""
+        clustered = [(name, d) for name, d in sorted(service.datastores.items()) if d.cluster is not None]
+        if not clustered:
+            return
+        labels = ["datastore"]
+        owner = GaugeMetricFamily(
+            "fustor_cluster_view_owner",
+            "1 while this node owns the view, 0 while it is a replica.",
+            labels=labels,
+        )
+        lag_records = GaugeMetricFamily(
+            "fustor_cluster_lag_records", "Journal records this node has not applied yet.", labels=labels
+        )
+        lag_seconds = GaugeMetricFamily(
+            "fustor_cluster_lag_seconds",
+            "Age of the oldest journal record this node has not applied yet (0 when caught up).",
+            labels=labels,
+        )
+        takeovers = CounterMetricFamily(
+            "fustor_cluster_takeovers", "Times this node took the view over since it started.", labels=labels
+        )
+        for name, datastore in clustered:
+            role = datastore.describe_role()
+            owner.add_metric([name], 1.0 if role["role"] == "owner" else 0.0)
+            lag_records.add_metric([name], role["lag_records"])
+            lag_seconds.add_metric([name], role["lag_s"])
+            takeovers.add_metric([name], role["takeovers"])
+        yield from (owner, lag_records, lag_seconds, takeovers)
 
 
 class OnlyDatastore(Collector):

@@ -33,6 +33,8 @@ READ_BATCH = 500
 YIELD_EVERY_S = 0.005
 """Applying yields to the event loop at least this often, so queries interleave."""
 RETRY_S = 1.0
+EMPTY_READ_PAUSE_S = 0.05
+"""Pause after the journal announced records a read did not find yet."""
 
 
 class Follower:
@@ -67,7 +69,7 @@ class Follower:
             state.journal_has(newest, applied)
             if newest > applied:
                 try:
-                    await self.catch_up()
+                    await self.catch_up(newest=newest)
                 except Exception as exc:
                     self._failed(exc)
                     await asyncio.sleep(RETRY_S)
@@ -89,15 +91,24 @@ class Follower:
             )
         self.failure = repr(exc)
 
-    async def catch_up(self, *, locked: bool = False) -> int:
+    async def catch_up(self, *, locked: bool = False, newest: int = 0) -> int:
         """Apply every record the journal holds after the view's; returns how many. ``locked``:
-        the caller holds the write lock already (a takeover)."""
+        the caller holds the write lock already (a takeover). ``newest``: the journal is known to
+        hold records up to this one."""
         loop = asyncio.get_running_loop()
         datastore = self.datastore
         total = 0
         while True:
             applied = datastore.durability.seq
             records = await loop.run_in_executor(self._reads, self.journal.read, applied, READ_BATCH)
+            if not records and not total and newest > applied:
+                snapshots = await loop.run_in_executor(self._reads, self.journal.snapshots)
+                if snapshots and snapshots[0].seq > applied:
+                    # every record after ours was trimmed already (behind a newer snapshot)
+                    await self._rebuild(locked=locked)
+                else:  # not visible yet: look again shortly rather than spin
+                    await asyncio.sleep(EMPTY_READ_PAUSE_S)
+                return total
             if not records:
                 return total
             if locked:
@@ -129,9 +140,7 @@ class Follower:
                     first=durability.seq + 1,
                     last=record.seq - 1,
                 )
-                await datastore.rebuild_from_journal()
-                if state is not None:
-                    state.caught_up_to(durability.seq)
+                await self._rebuild(locked=True)
                 return
             try:
                 weight = replay_record(datastore.view, record)
@@ -155,6 +164,18 @@ class Follower:
             if time.perf_counter() - started >= YIELD_EVERY_S:
                 await asyncio.sleep(0)
                 started = time.perf_counter()
+
+    async def _rebuild(self, *, locked: bool) -> None:
+        datastore = self.datastore
+        if locked:
+            await datastore.rebuild_from_journal()
+        else:
+            async with datastore.write_lock:
+                if datastore.durability.writer is not None:  # became the owner meanwhile
+                    return
+                await datastore.rebuild_from_journal()
+        if datastore.cluster_state is not None:
+            datastore.cluster_state.caught_up_to(datastore.durability.seq)
 
     def close(self) -> None:
         self._waits.shutdown(wait=False, cancel_futures=True)

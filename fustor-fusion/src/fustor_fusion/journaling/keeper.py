@@ -27,6 +27,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from fustor_core.cluster import SharedJournal
 from fustor_core.journal import Journal, JournalCorrupt, JournalRecord, JournalState, NewRecord
 from fustor_core.logs import log_event
 from fustor_fusion.config import JournalConfig
@@ -279,7 +280,9 @@ class ViewJournal:
         """Record the view's inputs from now on, numbered after the last record applied (the
         caller made sure nobody else appends: a single node, or the owner that fenced)."""
         assert self.journal is not None
-        self.writer = JournalWriter(self.journal, last_seq=self._applied, name=self.name)
+        # a journal other nodes share is across the network: never append in the event loop
+        shared = isinstance(self.journal, SharedJournal)
+        self.writer = JournalWriter(self.journal, last_seq=self._applied, name=self.name, inline=not shared)
         self.writer.on_committed = self._committed
         self.writer.on_lost = self._lost
         view.recorder = self._record

@@ -7,7 +7,8 @@ Records are queued under the datastore's write lock, so their order is the apply
   have been fast (an embedded journal with ``synchronous=normal``: ~0.1 ms for a 1,000-row
   record, plus ~0.3 ms of zlib). Handing such an append to a thread costs more than the append
   itself: two thread wake-ups per batch, which on a busy 2-core machine measured 0.2–2 ms and
-  cut single-sender ingest by up to half, where the inline append cost 3–15 %;
+  cut single-sender ingest by up to half, where the inline append cost 3–15 %. Never for a
+  journal shared across the network (PostgreSQL): a stalled connection would stall the loop;
 * **by the writer thread** otherwise — while a thread append is running, when appends have been
   slow (an fsync per commit, a journal across the network: the event loop must not wait on
   them), or after an inline append failed. The request then awaits a future; records queued
@@ -60,9 +61,13 @@ class WriterStopped(Unavailable):
 class JournalWriter:
     """The append side of one view's journal: a queue, an append lock, a thread for slow appends."""
 
-    def __init__(self, journal: Journal, *, last_seq: int, name: str) -> None:
+    def __init__(self, journal: Journal, *, last_seq: int, name: str, inline: bool = True) -> None:
+        """:param inline: whether cheap appends may be made in the event loop; False for a
+        journal across the network (a shared one), whose appends may stall for as long as the
+        connection does — the event loop must go on (refusing ingest, stepping down) meanwhile."""
         self._journal = journal
         self._name = name
+        self._inline = inline
         self._loop = asyncio.get_running_loop()
         self._queue: list[NewRecord] = []
         self._wake = threading.Condition()
@@ -117,7 +122,11 @@ class JournalWriter:
             failed: asyncio.Future[int] = self._loop.create_future()
             failed.set_exception(WriterStopped(self.stopped))
             return failed
-        if self.average_append_s <= INLINE_UP_TO_S and self._appending.acquire(blocking=False):
+        if (
+            self._inline
+            and self.average_append_s <= INLINE_UP_TO_S
+            and self._appending.acquire(blocking=False)
+        ):
             try:
                 self._append_inline()
             finally:

@@ -178,11 +178,17 @@ def test_a_replica_answers_what_the_owner_answered_given_min_seq(cluster: Cluste
     written = fill(a, "x", "y", "z")
     seq = int(written.headers["X-Fustor-Seq"])
     assert seq >= 3  # the leader change, the signal and the batch are records (and ticks)
-    owner_tree = tree_of(a)
-    owner_seq = int(owner_tree.headers["X-Fustor-Seq"])
-    assert owner_seq >= seq  # the owner's ticks are records too
-    replica_tree = tree_of(b, min_seq=owner_seq)
-    assert int(replica_tree.headers["X-Fustor-Seq"]) >= owner_seq
+
+    def at_one_seq() -> tuple[httpx.Response, httpx.Response] | None:
+        owner_tree = tree_of(a)
+        owner_seq = owner_tree.headers["X-Fustor-Seq"]
+        replica_tree = tree_of(b, min_seq=owner_seq)
+        assert int(replica_tree.headers["X-Fustor-Seq"]) >= int(owner_seq)
+        # the owner's ticks are records too: b may be past the owner's answer already
+        return (owner_tree, replica_tree) if replica_tree.headers["X-Fustor-Seq"] == owner_seq else None
+
+    owner_tree, replica_tree = wait_until(at_one_seq)
+    assert int(owner_tree.headers["X-Fustor-Seq"]) >= seq
     assert replica_tree.json() == owner_tree.json()
     assert b.query().ok("stats", min_seq=seq)["files"] == 3
     stats = b.query().ok("stats")["cluster"]

@@ -22,13 +22,13 @@ import pytest
 from fusion_testkit import BASE_CONFIG, Fusion, error_of, event, row, serve_app, wait_until
 from shared_journal_fake import STORES, FakeSharedJournalPlugin, SharedStores
 
-from conftest import DEFAULT_PLUGINS
 from fustor_core.errors import ConfigError
 from fustor_core.plugins import get_plugin_manager
 from fustor_core.testing import free_port
 from fustor_fusion.app import create_app
 from fustor_fusion.config import parse_fusion_config
 
+PLUGINS = ["storage-memory", "merge-mtime", "merge-tombstone", "merge-suspect", "merge-blindspot"]
 LEASE_S = 1.5
 RENEW_S = 0.2
 
@@ -58,7 +58,7 @@ class Cluster:
 
     def start(self, node: str, journal: dict[str, Any] | None = None, **cluster: Any) -> Fusion:
         port = free_port()
-        pm = get_plugin_manager(only=DEFAULT_PLUGINS, exclude=(), extra=(FakeSharedJournalPlugin(node),))
+        pm = get_plugin_manager(only=PLUGINS, exclude=(), extra=(FakeSharedJournalPlugin(node),))
         app = create_app(parse_fusion_config(self.config(node, port, journal, **cluster)), plugin_manager=pm)
         own = ExitStack()
         url = own.enter_context(serve_app(app, port))

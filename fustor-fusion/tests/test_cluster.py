@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import secrets
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -19,8 +20,13 @@ from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from fusion_testkit import BASE_CONFIG, Fusion, error_of, event, row, serve_app, wait_until
 from shared_journal_fake import STORES, FakeSharedJournalPlugin, SharedStores
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from fustor_core.errors import ConfigError
 from fustor_core.plugins import get_plugin_manager
@@ -42,9 +48,16 @@ class Cluster:
         self._stack = stack
 
     def config(
-        self, node: str, port: int, journal: dict[str, Any] | None = None, **cluster: Any
+        self,
+        node: str,
+        port: int,
+        journal: dict[str, Any] | None = None,
+        registry: dict[str, Any] | None = None,
+        **cluster: Any,
     ) -> dict[str, Any]:
         data = copy.deepcopy(BASE_CONFIG)
+        if registry is not None:
+            data["registry"] = registry
         data["journal"] = {"driver": "fake-shared", "store": self.name, **(journal or {})}
         data["tick_interval_s"] = 0.5  # ticks are records: fewer keep the sequence numbers readable
         data["cluster"] = {
@@ -56,10 +69,18 @@ class Cluster:
         }
         return data
 
-    def start(self, node: str, journal: dict[str, Any] | None = None, **cluster: Any) -> Fusion:
+    def start(
+        self,
+        node: str,
+        journal: dict[str, Any] | None = None,
+        registry: dict[str, Any] | None = None,
+        **cluster: Any,
+    ) -> Fusion:
         port = free_port()
         pm = get_plugin_manager(only=PLUGINS, exclude=(), extra=(FakeSharedJournalPlugin(node),))
-        app = create_app(parse_fusion_config(self.config(node, port, journal, **cluster)), plugin_manager=pm)
+        app = create_app(
+            parse_fusion_config(self.config(node, port, journal, registry, **cluster)), plugin_manager=pm
+        )
         own = ExitStack()
         url = own.enter_context(serve_app(app, port))
         fusion = Fusion(url=url, app=app, clock=None, stopper=own)
@@ -335,6 +356,61 @@ def test_an_append_refused_by_the_fence_answers_an_error_and_the_view_is_rebuilt
     wait_until(lambda: a.query().get("stats").status_code == 200 and a.query().ok("stats")["files"] == 1)
     assert [n["path"] for n in tree_of(a).json()["children"][0]["children"]] == ["/d/stored"]
     assert b.query().ok("stats")["files"] == 1
+
+
+class StubRegistry:
+    """The two calls a clustered Fusion makes to its Registry: the datastore list (empty: the
+    static ones are served) and the node's report, kept for the test to read."""
+
+    def __init__(self) -> None:
+        self.reports: list[dict[str, Any]] = []
+        self.url = ""
+
+        async def datastores(request: Request) -> Response:
+            return JSONResponse({"datastores": []})
+
+        async def report(request: Request) -> Response:
+            self.reports.append({"node_id": request.path_params["node_id"], **(await request.json())})
+            return JSONResponse({})
+
+        self.app = Starlette(
+            routes=[
+                Route("/api/v1/service/datastores", datastores),
+                Route("/api/v1/cluster/nodes/{node_id}", report, methods=["PUT"]),
+            ]
+        )
+
+
+@pytest.fixture
+def registry() -> Iterator[StubRegistry]:
+    stub = StubRegistry()
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(stub.app, host="127.0.0.1", port=port, log_config=None))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_until(lambda: server.started)
+    stub.url = f"http://127.0.0.1:{port}"
+    yield stub
+    server.should_exit = True
+    thread.join(10)
+
+
+def test_a_node_reports_the_views_it_owns_to_the_registry_at_once_after_a_takeover(
+    cluster: Cluster, registry: StubRegistry
+) -> None:
+    stub = registry
+    link = {"url": stub.url, "service_token": "t", "refresh_interval_s": 60, "report_interval_s": 60}
+    a = cluster.start("a", registry=link)
+    wait_role(a, "owner")
+    b = cluster.start("b", registry=link)
+    wait_role(b, "replica")
+    wait_until(lambda: any(r["node_id"] == "b" for r in stub.reports))
+    first_b = next(r for r in stub.reports if r["node_id"] == "b")
+    assert first_b["owned"] == [] and first_b["advertise_url"] == b.url
+    a.stop()
+    wait_role(b, "owner")
+    # reported at the next tick, not after the 60 s report period
+    wait_until(lambda: any(r["node_id"] == "b" and "demo" in r["owned"] for r in stub.reports), timeout=5)
 
 
 def test_a_single_node_stamps_its_answers_too(start_fusion: Any) -> None:

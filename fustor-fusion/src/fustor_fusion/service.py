@@ -21,7 +21,7 @@ from fustor_fusion.auth import KeyChecker
 from fustor_fusion.config import DatastoreConfig, FusionConfig
 from fustor_fusion.datastore import Datastore
 from fustor_fusion.metrics import FusionCollector, FusionMetrics
-from fustor_fusion.registry_link import RegistryLink
+from fustor_fusion.registry_link import ClusterNode, RegistryLink
 from fustor_fusion.rule_options import RuleOptions
 
 logger = logging.getLogger(__name__)
@@ -56,8 +56,14 @@ class FusionService:
         """Turns for building large query answers, one at a time (see routes.query)."""
         self.registry: RegistryLink | None = None
         if config.registry is not None:
+            node = None
+            if config.cluster is not None:  # reported to the Registry, which sends agents to owners
+                node = ClusterNode(config.cluster.node_id, config.cluster.advertise_url, self.cluster_views)
             self.registry = RegistryLink(
-                config.registry, static=key_checker if config.datastores else None, adopt=self.adopt
+                config.registry,
+                static=key_checker if config.datastores else None,
+                adopt=self.adopt,
+                node=node,
             )
         self.key_checker: KeyChecker = self.registry if self.registry is not None else key_checker
         self.stopping: Callable[[], bool] = lambda: False
@@ -69,7 +75,7 @@ class FusionService:
     def _new_datastore(
         self, name: str, settings: DatastoreConfig, rule_options: Mapping[str, BaseModel]
     ) -> Datastore:
-        return Datastore(
+        datastore = Datastore(
             name,
             settings,
             self.config,
@@ -79,6 +85,15 @@ class FusionService:
             rule_options=rule_options,
             observe_batch=self.metrics.batch_seconds.labels(datastore=name).observe,
         )
+        if datastore.cluster is not None:
+            datastore.cluster.on_role_change = self._role_changed
+        return datastore
+
+    def _role_changed(self) -> None:
+        """A view changed owner on this node: the Registry hears of it at the next tick, so agents
+        that ask it are sent to the new owner without waiting for the report period."""
+        if self.registry is not None:
+            self.registry.report_soon()
 
     def _journal(self, name: str) -> Journal | None:
         """The journal plugin's object for datastore ``name`` (None with ``driver: none``); with

@@ -212,6 +212,8 @@ class ClusterMember:
                 async with datastore.write_lock:
                     caught_up = await self.follower.catch_up(locked=True)
                     loop = asyncio.get_running_loop()
+                    snapshots = await loop.run_in_executor(self._claims, self.journal.snapshots)
+                    durability.rebase_policy(snapshots[0] if snapshots else None)
                     await loop.run_in_executor(
                         self._claims, self.journal.fence, self.config.node_id, lease.epoch
                     )

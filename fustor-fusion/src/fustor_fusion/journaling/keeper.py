@@ -28,7 +28,14 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fustor_core.cluster import SharedJournal
-from fustor_core.journal import Journal, JournalCorrupt, JournalRecord, JournalState, NewRecord
+from fustor_core.journal import (
+    Journal,
+    JournalCorrupt,
+    JournalRecord,
+    JournalState,
+    NewRecord,
+    SnapshotInfo,
+)
 from fustor_core.logs import log_event
 from fustor_fusion.config import JournalConfig
 from fustor_fusion.feed.outcome import Outcome
@@ -175,6 +182,8 @@ class ViewJournal:
         self.policy = SnapshotPolicy.from_config(self.config, self._now())
         self.policy.rows_since = rows  # the replayed tail is in no snapshot yet
         self.policy.inputs_since = replayed
+        if not record and rows:  # a replica: the tail as one lump, for a later takeover's rebase
+            self.policy.followed.append((self._applied, rows, replayed > 0))
         if record:
             self.start_recording(view)
         files = view.store.totals().files
@@ -317,10 +326,19 @@ class ViewJournal:
             self._abandoned.pop(0)
         return True
 
+    def rebase_policy(self, newest: SnapshotInfo | None) -> None:
+        """Taking the view over: snapshot again once enough has arrived since the previous
+        owner's newest snapshot (``newest``), not since this node started following."""
+        self.policy.rebase(
+            newest.seq if newest is not None else None,
+            newest.time if newest is not None else None,
+            self._now(),
+        )
+
     def applied(self, record: JournalRecord, weight: int) -> None:
         """A replica applied ``record`` (it follows the journal)."""
         self._applied = record.seq
-        self.policy.note(record.kind, weight)
+        self.policy.note_followed(record.seq, record.kind, weight)
 
     def _lost(self, reason: str) -> None:
         if self.on_lost is not None:

@@ -11,8 +11,11 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "kit"))
 
+from cluster import make_cluster  # noqa: F401  (the fixture of the cluster tests)
 from nfslab import NfsLab, lab_unavailable_reason
+from pgserver import pg_server  # noqa: F401  (a private PostgreSQL, for the cluster tests)
 from stack import LabRegistry, LabStack
 
 pytestmark = pytest.mark.lab

@@ -87,14 +87,27 @@ def pump(stream: IO[str], lines: queue.Queue[str], log: IO[str]) -> None:
 class FusionProcess:
     """``fustor-fusion serve`` on a free port, with its log in ``workdir``."""
 
-    def __init__(self, workdir: Path, journal: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        journal: dict[str, Any],
+        *,
+        port: int = 0,
+        settings: dict[str, Any] | None = None,
+        plugins: list[str] = PLUGINS,
+    ) -> None:
+        """``port`` 0: any free one (read from the log); ``settings``: more fusion.yaml keys
+        (``cluster: {...}``); ``plugins``: what ``FUSTOR_PLUGINS`` loads."""
         self.workdir = workdir
+        self.port = port
+        self.plugins = plugins
         self.config = workdir / "fusion.yaml"
         self.config.write_text(
             orjson.dumps(
                 {
                     "session_timeout_s": 600,
                     "log_level": "INFO",
+                    **(settings or {}),
                     "journal": journal,
                     "datastores": {
                         "demo": {
@@ -114,10 +127,14 @@ class FusionProcess:
 
     def start(self) -> FusionProcess:
         script = shutil.which("fustor-fusion", path=str(Path(sys.executable).parent)) or "fustor-fusion"
-        env = {**os.environ, "FUSTOR_HOME": str(self.workdir / "home"), "FUSTOR_PLUGINS": ",".join(PLUGINS)}
+        env = {
+            **os.environ,
+            "FUSTOR_HOME": str(self.workdir / "home"),
+            "FUSTOR_PLUGINS": ",".join(self.plugins),
+        }
         self.started = time.perf_counter()
         self.process = subprocess.Popen(
-            [script, "serve", "--config", str(self.config), "--port", "0"],
+            [script, "serve", "--config", str(self.config), "--port", str(self.port)],
             stderr=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             text=True,

@@ -33,6 +33,9 @@ BENCHMARKS = {
     "completion": "completion_ingest.py",
     "fresh-answer": "fresh_answer.py",
     "change-feed": "change_feed.py",
+    "cluster-ingest": "cluster_ingest.py",
+    "replica-lag": "replica_lag.py",
+    "takeover": "takeover.py",
 }
 
 

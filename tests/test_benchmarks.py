@@ -39,6 +39,9 @@ SCRIPTS = [
     "fresh_answer.py",
     "change_feed.py",
     "journal_append.py",
+    "cluster_ingest.py",
+    "replica_lag.py",
+    "takeover.py",
 ]
 """Every script of run.py but soak.py, which is run by tests/e2e/test_soak.py."""
 NEEDS_LAB = {"fresh_answer.py"}

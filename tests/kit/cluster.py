@@ -257,8 +257,10 @@ class Cluster:
         """Until some live node (not in ``exclude``) owns ``datastore``; that node."""
 
         def found() -> ClusterNode | None:
-            owner = self.owner(datastore)
-            return owner if owner is not None and owner not in exclude else None
+            # exactly one: two at once is OwnershipWatch's to judge (a poll of one node after
+            # the other cannot tell a hand-over from an overlap)
+            owners = self.owners(datastore)
+            return owners[0] if len(owners) == 1 and owners[0] not in exclude else None
 
         try:
             result: ClusterNode = wait_for(found, timeout, f"an owner of {datastore}")
@@ -313,6 +315,8 @@ class OwnershipWatch:
         """Per view: (time first seen, node) at every change of the owner seen."""
         self.last_owner: dict[str, str | None] = dict.fromkeys(self.datastores)
         self.rounds = 0
+        self.unanswered: dict[str, int] = {}
+        """Polls a live node did not answer (its claims, if any, went unseen then)."""
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -348,6 +352,8 @@ class OwnershipWatch:
         claimed: list[tuple[float, str]] = []
         for node in order:
             body = node.readyz()
+            if body is None and node.alive:
+                self.unanswered[node.node_id] = self.unanswered.get(node.node_id, 0) + 1
             role = ((body or {}).get("views") or {}).get(datastore, {}).get("role")
             if role == "owner":
                 claimed.append((time.time(), node.node_id))

@@ -25,7 +25,11 @@ def answer_of(node: ClusterNode, what: str, **params: Any) -> tuple[int, int | N
 
 
 def test_a_replica_with_min_seq_answers_what_the_owner_answered(make_cluster: Callable[..., Cluster]) -> None:
-    cluster = make_cluster(size=3, datastores=(DS,), lease_s=3, min_seq_wait_s=2)
+    # ticks are journal records too: a slow tick keeps the sequence to the writes, so that the
+    # owner's answer and the replica's reflect the very same record
+    cluster = make_cluster(
+        size=3, datastores=(DS,), lease_s=3, min_seq_wait_s=2, settings={"tick_interval_s": 30}
+    )
     owner = cluster.wait_owner(DS)
     replicas = [node for node in cluster.nodes if node is not owner]
     writer = AckingWriter([owner.url], ingest_key=keys(DS)[0], rows_per_batch=5)
@@ -49,10 +53,10 @@ def test_a_replica_with_min_seq_answers_what_the_owner_answered(make_cluster: Ca
                 queries.append({"path": batch.paths[0], "depth": 0})
             for params in queries:
                 mine = answer_of(owner, "tree", min_seq=batch.seq, **params)
-                theirs = answer_of(replica, "tree", min_seq=batch.seq, **params)
-                assert mine[0] == 200 and mine[1] == batch.seq, mine
+                assert mine[0] == 200 and mine[1] is not None and mine[1] >= batch.seq, mine
+                theirs = answer_of(replica, "tree", min_seq=mine[1], **params)
                 assert theirs == mine, (params, theirs, mine)
-            if unprotected[1] != batch.seq:
+            if unprotected[1] is None or unprotected[1] < batch.seq:
                 stale += 1
         print(f"without min_seq, {stale} of 40 replica answers came before the write")
         # min_seq further than the journal: a bounded wait, then 504; a bad value: 422

@@ -76,7 +76,7 @@ class Feeder(threading.Thread):
         status, _, data = request(
             self.client, "POST", "/api/v1/ingest/sessions", orjson.dumps({"agent_id": "feed"})
         )
-        assert status == 200, data
+        assert status in (200, 201), data
         self.events = f"/api/v1/ingest/sessions/{orjson.loads(data)['session_id']}/events"
         self.acked = 0
 
@@ -108,7 +108,7 @@ def accepted_by(node: FusionProcess, deadline_s: float) -> tuple[float, float, i
             status, _, data = request(
                 client, "POST", "/api/v1/ingest/sessions", orjson.dumps({"agent_id": "after"})
             )
-            if status == 200:
+            if status in (200, 201):
                 events = f"/api/v1/ingest/sessions/{orjson.loads(data)['session_id']}/events"
                 status, _, data = request(client, "POST", events, realtime_body(1, ["/after-takeover"]))
                 if status == 200:

@@ -54,12 +54,18 @@ def test_a_stalled_owner_steps_down_before_another_takes_over_and_its_late_appen
         assert cluster.wait_owner(DS) is a  # the first node started owns
         writer = AckingWriter(cluster.urls, ingest_key=keys(DS, "acks")[0], rows_per_batch=5, timeout_s=3)
         with OwnershipWatch(cluster, [DS]) as watch:
-            writer.start(pause_s=0.01)
+            writer.start()  # back to back: the stall catches an append in flight
             writer.wait_acked(20, 20)
 
             stalled_at = time.time()
             proxy.stall()
-            wait_for(lambda: let_go(a), LEASE_S + 2, "the stalled owner to step down")
+            try:
+                wait_for(lambda: let_go(a), LEASE_S + 2, "the stalled owner to step down")
+            except TimeoutError as exc:
+                raise AssertionError(
+                    f"{exc}: a's /readyz answers {a.readyz()} (None: no answer at all — its event loop "
+                    f"waits on the stalled connection?); unanswered polls {watch.unanswered}"
+                ) from None
             stepped_down = time.time() - stalled_at
             assert cluster.wait_owner(DS, LEASE_S + 12, exclude=(a,)) is b
             taken: float = wait_for(

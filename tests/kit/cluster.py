@@ -400,6 +400,7 @@ class Batch:
     """The URL that answered 200, None when no node acknowledged it."""
     seq: int | None = None
     """``X-Fustor-Seq`` of the acknowledgement: the durable record that covers the batch."""
+    acked_at: float | None = None
     error: str | None = None
 
 
@@ -450,6 +451,21 @@ class AckingWriter:
                 present.update(batch.paths)
         return present
 
+    def explain_lost(self, present: set[str]) -> str:
+        """The acknowledged batches with rows missing from ``present``: number, who acknowledged
+        it, when, with which sequence (for a failure message)."""
+        lost = self.acked_paths - present
+        batches = [b for b in self.acked if lost.intersection(b.paths)]
+        return "; ".join(
+            f"batch {b.number} ({b.event_type}) acked by {b.acked_by} seq {b.seq} at {b.started:.3f}"
+            for b in batches[:10]
+        ) + (f" (+{len(batches) - 10} more)" if len(batches) > 10 else "")
+
+    def longest_pause(self, since: float) -> float:
+        """The longest time without an acknowledgement after ``since`` (seconds)."""
+        times = [since, *sorted(b.acked_at for b in self.acked if b.acked_at and b.acked_at > since)]
+        return max((later - earlier for earlier, later in itertools.pairwise(times)), default=0.0)
+
     @property
     def max_acked_seq(self) -> int:
         return max((batch.seq or 0 for batch in self.acked), default=0)
@@ -485,6 +501,7 @@ class AckingWriter:
             self._follow(answer)
             if answer.status_code == 200:
                 batch.acked_by = self.base
+                batch.acked_at = time.time()
                 batch.seq = int(answer.headers["X-Fustor-Seq"])
             else:
                 batch.error = f"{answer.status_code} {answer.text[:200]}"
@@ -552,13 +569,20 @@ class AckingWriter:
 
 
 def view_paths(node: ClusterNode, datastore: str, *, min_seq: int | None = None) -> set[str]:
-    """The paths of the entries right under ``/`` in ``node``'s view (what the writer wrote)."""
-    params: dict[str, Any] = {"path": "/", "depth": 1, "max_nodes": 100_000}
+    """The paths of the entries right under ``/`` in ``node``'s view (what the writer wrote),
+    every page of them (``X-Next-Cursor``)."""
+    params: dict[str, Any] = {"path": "/", "depth": 1, "limit": 10_000}
     if min_seq is not None:
         params["min_seq"] = min_seq
-    answer = node.get(datastore, "tree", **params)
-    answer.raise_for_status()
-    return {child["path"] for child in answer.json().get("children", [])}
+    paths: set[str] = set()
+    while True:
+        answer = node.get(datastore, "tree", **params)
+        answer.raise_for_status()
+        paths.update(child["path"] for child in answer.json().get("children", []))
+        cursor = answer.headers.get("X-Next-Cursor")
+        if not cursor:
+            return paths
+        params["cursor"] = cursor
 
 
 @pytest.fixture

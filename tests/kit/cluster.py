@@ -425,7 +425,7 @@ class AckingWriter:
         self.prefix = prefix
         self.rows_per_batch = rows_per_batch
         self.agent_id = agent_id
-        self.http = httpx.Client(headers={"X-API-Key": INGEST_KEY}, timeout=timeout_s, follow_redirects=True)
+        self.http = httpx.Client(headers={"X-API-Key": ingest_key}, timeout=timeout_s, follow_redirects=True)
         self.batches: list[Batch] = []
         self._entries = itertools.cycle(self.entry_urls)
         self.base = next(self._entries)

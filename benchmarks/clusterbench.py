@@ -86,8 +86,9 @@ class Nodes:
                 FusionProcess(workdir, journal, port=port, settings={"cluster": cluster}, plugins=PG_PLUGINS)
             )
 
-    def start(self) -> Nodes:
-        for node in self.nodes:
+    def start(self, count: int | None = None) -> Nodes:
+        """Start the first ``count`` nodes (default all), in order; wait until the first owns."""
+        for node in self.nodes[:count]:
             node.start()
             node.wait_ready()
         wait_role(self.nodes[0], "owner", 30)

@@ -1,8 +1,8 @@
 """Takeover (issue 14): the owner of a 1,000,000-file view SIGKILLed under ingest → how long after
 its lease's end another node serves the view (``/readyz`` 200 as owner, and ingest accepted).
 
-Two nodes on PostgreSQL (``clusterbench.py``) with ``lease_s`` = ``--lease-s`` (10 s, the
-default of ``fusion.yaml``); the owner is fed the synthetic tree (``treegen.py``,
+Two nodes (a third started at the end) on PostgreSQL (``clusterbench.py``), ``lease_s`` =
+``--lease-s`` (10 s, the default of ``fusion.yaml``); the owner is fed the synthetic tree (``treegen.py``,
 ``--uploads`` × 1,000 files) and the replica follows it. A client keeps pushing small realtime
 batches to the owner; the owner is SIGKILLed; the client then asks the other node until it
 accepts a batch (it answers 307 or 503 before). The lease's end is not seen from outside: it is
@@ -10,6 +10,9 @@ at least ``lease_s - renew_interval_s`` after the kill (the last renewal may hav
 made), so the figure is the conservative ``accepted - (kill + lease_s - renew_interval_s)``.
 Baseline (same run): the leader's re-snapshot of the view, Fusion's side — the push of the whole
 tree, which is what a lost view costs without a cluster.
+
+Also printed: a third node started after the takeover (not following before: it loads the newest
+snapshot and the journal's tail from PostgreSQL) — its start → ``/readyz`` 200.
 
 Budget: ≤ 10 s after the lease's end. Usage: ``python benchmarks/takeover.py [--uploads 1000]
 [--lease-s 10] [--postgres-url URL] [--budget-scale F] [--smoke]``; exits 1 when missed.
@@ -56,7 +59,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="fustor-bench-takeover-"))
     try:
         with postgres(args) as url:
-            nodes = Nodes(work, url, 2, lease_s=args.lease_s).start()
+            nodes = Nodes(work, url, 3, lease_s=args.lease_s).start(count=2)
             try:
                 results = run(nodes, shape)
             finally:
@@ -123,7 +126,7 @@ def accepted_by(node: FusionProcess, deadline_s: float) -> tuple[float, float, i
 
 
 def run(nodes: Nodes, shape: TreeShape) -> dict[str, Any]:
-    owner, successor = nodes.nodes
+    owner, successor, cold = nodes.nodes
     print(f"pushing the {shape.files:,}-file view into the owner ...", flush=True)
     resnapshot_s, rows, _ = push(owner, list(bodies(iter(file_batches(shape)))))
     assert rows == shape.files
@@ -137,7 +140,13 @@ def run(nodes: Nodes, shape: TreeShape) -> dict[str, Any]:
     owner_at, accepted, refused = accepted_by(successor, nodes.lease_s + 60)
     files = successor.stats()["files"]
     assert files >= shape.files, files
+    # a node that was not following: it loads the newest snapshot and the journal's tail
+    cold.start()
+    cold_ready_s = cold.wait_ready(timeout=300)
+    assert cold.stats()["files"] >= shape.files
     return {
+        "cold_ready_s": cold_ready_s,
+        "cold_report": cold.stats().get("journal", {}),
         "resnapshot_s": resnapshot_s,
         "owner_s": owner_at - killed,
         "accepted_s": accepted - killed,
@@ -173,6 +182,9 @@ def report(results: dict[str, Any], nodes: Nodes, shape: TreeShape, budgets: Bud
         baseline,
     )
     line("  files in its view", f"{results['files']:,}")
+    report = results["cold_report"]
+    loaded = f"snapshot load {report.get('snapshot_load_s')} s, replay {report.get('replay_s')} s"
+    line("a node started afterwards: start → /readyz 200", f"{results['cold_ready_s']:.2f} s", "", loaded)
     print()
     budgets.at_most(
         f"takeover of a {shape.files:,}-file view after the lease's end",

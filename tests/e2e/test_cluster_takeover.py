@@ -124,6 +124,9 @@ def test_owner_killed_ten_times_loses_no_acknowledged_batch_and_no_agent_resnaps
         assert agent.runs("snapshot") == 1, status["modes"]
         assert status["counters"].get("tenures_started_with_snapshot", 0) == 1, status["counters"]
         assert status["tenure"]["started_with"] == "audit", status["tenure"]
+        resumed = status["counters"].get("tenures_started_with_audit", 0)
+        print(f"agent tenures: 1 with a snapshot (the first), {resumed} resumed with an audit")
+        assert resumed >= 1, status["counters"]  # the takeovers did move its session
     finally:
         writer.close()
         agent.stop()

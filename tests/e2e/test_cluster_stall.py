@@ -15,9 +15,10 @@ nothing passes (a network fault, not a crash). What must happen, and is checked:
 
 The writer pushes back to back, so the stall always catches an append in flight. Run once with
 the postgres journal's fence lifted on node a (a test-only ``sitecustomize`` making
-``fence(node, epoch)`` a ``fence(node, None)``), this test failed three times out of three: the
-batch in flight was stored after b's takeover — in a's view (it follows the journal) and not in
-b's. With the fence, it passes.
+``fence(node, epoch)`` a ``fence(node, None)``, and Fusion's journal writer kept from appending
+inline in its event loop), this test failed three times out of three: the batch in flight was
+stored after b's takeover — in a's view (it follows the journal) and not in b's. With the fence
+(and the same writer setting) it passed three times out of three.
 """
 
 from __future__ import annotations

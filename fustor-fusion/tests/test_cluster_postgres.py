@@ -25,6 +25,7 @@ import yaml
 from fusion_testkit import BASE_CONFIG, INGEST_KEY, QUERY_KEY, event, fusion_command, row, wait_until
 
 from fustor_core.testing import free_port
+from fustor_core.testing.postgres import shared_postgres_url
 
 psycopg = pytest.importorskip("psycopg")
 
@@ -34,13 +35,7 @@ RENEW_S = 0.5
 
 @pytest.fixture(scope="module")
 def postgres_url() -> str:
-    url = os.environ.get("FUSTOR_TEST_POSTGRES_URL")
-    if not url:
-        if os.environ.get("CI"):
-            pytest.fail(
-                "CI is set but FUSTOR_TEST_POSTGRES_URL is not (start one with .ci/start-postgres.sh)"
-            )
-        pytest.skip("FUSTOR_TEST_POSTGRES_URL is not set (start PostgreSQL with .ci/start-postgres.sh)")
+    url = shared_postgres_url()
     try:
         import fustor_journal_postgres  # noqa: F401
     except ImportError:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import os
 import sys
 import threading
 import time
@@ -39,6 +38,7 @@ import pytest
 import yaml
 
 from fustor_core.testing import wait_for
+from fustor_core.testing.postgres import shared_postgres_url
 
 AGENT_TESTS = Path(__file__).resolve().parents[2] / "fustor-agent" / "tests"
 if str(AGENT_TESTS) not in sys.path:
@@ -59,16 +59,6 @@ def keys(datastore: str, first: str = "demo") -> tuple[str, str]:
 def plain_postgres_url(url: str) -> str:
     """A SQLAlchemy URL (``postgresql+psycopg://``) as libpq/psycopg wants it."""
     return url.replace("postgresql+psycopg://", "postgresql://", 1)
-
-
-def shared_postgres_url() -> str:
-    """The shared test server (``FUSTOR_TEST_POSTGRES_URL``); skips without it, fails under CI."""
-    url = os.environ.get("FUSTOR_TEST_POSTGRES_URL")
-    if not url:
-        if os.environ.get("CI") == "true":
-            pytest.fail("FUSTOR_TEST_POSTGRES_URL must be set in CI (.ci/start-postgres.sh)")
-        pytest.skip("FUSTOR_TEST_POSTGRES_URL is not set")
-    return url
 
 
 class ClusterNode(FusionProcess):

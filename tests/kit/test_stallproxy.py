@@ -12,6 +12,7 @@ import pytest
 from stallproxy import StallProxy
 
 from fustor_core.testing import wait_for
+from fustor_core.testing.postgres import shared_postgres_url
 
 
 @pytest.fixture
@@ -111,11 +112,7 @@ def test_a_big_transfer_during_a_stall_blocks_the_sender_then_arrives_whole(echo
 
 def test_postgres_queries_hang_through_a_stall_and_finish_after_resume() -> None:
     """The proxy's reason to exist: a real PostgreSQL connection neither fails nor answers."""
-    url = os.environ.get("FUSTOR_TEST_POSTGRES_URL")
-    if not url:
-        if os.environ.get("CI") == "true":
-            pytest.fail("FUSTOR_TEST_POSTGRES_URL must be set in CI")
-        pytest.skip("FUSTOR_TEST_POSTGRES_URL is not set")
+    url = shared_postgres_url()
     from urllib.parse import urlsplit
 
     import psycopg

@@ -24,6 +24,7 @@ from fustor_core.journal import JournalCorrupt, NewRecord
 from fustor_core.plugins import get_plugin_manager
 from fustor_core.testing import wait_for
 from fustor_core.testing.journal_contract import JournalContract, records
+from fustor_core.testing.postgres import shared_postgres_url
 from fustor_core.testing.shared_journal_contract import SharedJournalContract
 from fustor_journal_postgres import PostgresJournal, connection_url
 from fustor_journal_postgres.schema import NOTIFY_CHANNEL
@@ -34,14 +35,7 @@ VIEW = "demo"
 
 @pytest.fixture(scope="module")
 def postgres_url() -> str:
-    url = os.environ.get("FUSTOR_TEST_POSTGRES_URL")
-    if not url:
-        if os.environ.get("CI"):
-            pytest.fail(
-                "CI is set but FUSTOR_TEST_POSTGRES_URL is not (start one with .ci/start-postgres.sh)"
-            )
-        pytest.skip("FUSTOR_TEST_POSTGRES_URL is not set (start PostgreSQL with .ci/start-postgres.sh)")
-    return connection_url(url)
+    return connection_url(shared_postgres_url())
 
 
 @pytest.fixture

@@ -273,3 +273,84 @@ def test_a_restored_tree_is_rebuilt_once_and_decided_again(make_harness: MakeHar
     assert complete(h, "/run2")
     assert h.stats()["uploads_complete"] == 2
     assert rebuild_from_tree(tracker, DictStore()) == 0  # a store that cannot list: nothing to do
+
+
+def restart(h: RuleHarness, make_harness: MakeHarness, **options: object) -> RuleHarness:
+    """A new view holding what a journal snapshot of ``h``'s view keeps: the tree, the clock and
+    every published list, restored through the plain list API as Fusion's snapshot does — none
+    of the rule's other state."""
+    after = make_harness(**options)
+    after.view.store.nodes = dict(h.view.store.nodes)
+    after.view.clock.t = h.view.clock.t
+    for name, entries in h.view.lists.items():
+        target = after.view.get_list(name)
+        if target is not None:
+            target.clear()
+            for path, record in entries.items():
+                target.put(path, **record)
+    return after
+
+
+def test_a_directory_waiting_for_a_listing_still_waits_after_a_restart(make_harness: MakeHarness) -> None:
+    h = make_harness(settle_s=10)
+    scan_upload(h)
+    h.tick()
+    assert complete(h, "/run1")
+    h.send("realtime", "insert", h.row("/run1/new", T0, is_dir=True, parent_path="/run1", parent_mtime=T0))
+    h.send("realtime", "insert", h.row("/run1/new/d.bin", T0, parent_path="/run1/new", parent_mtime=T0))
+    h.send("realtime", "insert", h.row("/run1/sub/e.bin", T0, parent_path="/run1/sub", parent_mtime=T0))
+    advance(h, 60)
+    assert not complete(h, "/run1") and not complete(h, "/run1/new") and not complete(h, "/run1/sub")
+
+    h = restart(h, make_harness, settle_s=10)
+    h.tick()  # the first call rebuilds from the tree
+    assert not complete(h, "/run1/new") and not complete(h, "/run1/sub")
+    assert not complete(h, "/run1") and not complete(h, "/")
+    advance(h, 60)
+    assert not complete(h, "/run1/new") and not complete(h, "/run1")
+    assert h.stats()["uploads_complete"] == 0
+    assert set(h.view.lists["awaiting_listing"]) == {"/run1", "/run1/new", "/run1/sub"}
+
+    h.start_audit()
+    h.send("audit", "insert", h.row("/run1", T0, is_dir=True))
+    h.send("audit", "insert", h.row("/run1/new", T0, is_dir=True), h.row("/run1/new/d.bin", T0))
+    h.tick()
+    assert complete(h, "/run1/new") and not complete(h, "/run1")  # /run1/sub is not listed yet
+    h.send("audit", "insert", h.row("/run1/sub", T0, is_dir=True), h.row("/run1/sub/e.bin", T0))
+    h.tick()
+    assert complete(h, "/run1") and complete(h, "/run1/sub") and complete(h, "/")
+    assert len(h.view.lists["awaiting_listing"]) == 0
+
+
+def test_a_directory_complete_before_a_restart_stays_complete(make_harness: MakeHarness) -> None:
+    h = make_harness(settle_s=10)
+    scan_upload(h)
+    h.tick()
+    assert complete(h, "/run1") and complete(h, "/run1/sub")
+
+    h = restart(h, make_harness, settle_s=10)
+    h.tick()
+    assert complete(h, "/run1") and complete(h, "/run1/sub") and complete(h, "/")
+    assert h.stats() == {"uploads_complete": 1, "uploads_incomplete": 0, "completion_pending": 0}
+    h.send("realtime", "update", h.row("/run1/sub/c.bin", OLD))  # the rebuilt tracker still sees writes
+    assert not complete(h, "/run1") and not complete(h, "/run1/sub")
+    advance(h, 11)
+    assert complete(h, "/run1")
+
+
+def test_the_awaiting_list_holds_only_directories_not_listed_since_they_changed(
+    make_harness: MakeHarness,
+) -> None:
+    h = make_harness(settle_s=10)
+    awaiting = h.view.lists["awaiting_listing"]
+    scan_upload(h)
+    assert len(awaiting) == 0
+    h.send("realtime", "insert", h.row("/run2", T0, is_dir=True, parent_path="/", parent_mtime=T0))
+    h.send("realtime", "insert", h.row("/run1/sub/e.bin", T0, parent_path="/run1/sub", parent_mtime=T0))
+    assert dict(awaiting.items()) == {"/": {"mtime": T0}, "/run2": {"mtime": T0}, "/run1/sub": {"mtime": T0}}
+    h.send("realtime", "delete", h.row("/run2", T0, is_dir=True))
+    assert set(awaiting) == {"/", "/run1/sub"}
+    h.start_audit()
+    h.send("audit", "insert", h.row("/", T0, is_dir=True), h.row("/run1", OLD, is_dir=True))
+    h.send("audit", "insert", h.row("/run1/sub", T0, is_dir=True))
+    assert len(awaiting) == 0

@@ -23,10 +23,19 @@ from fustor_core.options import RegisterRuleOptions
 from fustor_core.pathlist import PathList
 from fustor_merge_completion.options import NAME, CompletionOptions, options_of
 from fustor_merge_completion.rebuild import rebuild_from_tree
-from fustor_merge_completion.tracker import COMPLETE_FIELDS, NEVER, CompletionTracker, marker_matcher
+from fustor_merge_completion.tracker import (
+    AWAITING_FIELDS,
+    COMPLETE_FIELDS,
+    NEVER,
+    CompletionTracker,
+    marker_matcher,
+)
 
 LIST_NAME = "complete"
 """The published list of complete directories; its membership is the ``complete`` flag."""
+AWAITING_LIST_NAME = "awaiting_listing"
+"""The published list of directories changed since the leader last listed them: a journal
+snapshot keeps it, so a restart does not take them as listed (see the rebuild)."""
 FLAG = "complete"
 SUSPECTS = "suspects"
 SETTLED_PER_TICK = 20_000
@@ -96,14 +105,17 @@ def fustor_rule_options(register: RegisterRuleOptions) -> None:
 def fustor_view_started(view: ViewLike) -> None:
     options = options_of(view)
     entries = CompleteList()
+    awaiting = PathList(AWAITING_FIELDS)
     entries.tracker = CompletionTracker(
         entries,
+        awaiting,
         markers=marker_matcher(options.markers),
         settle_s=options.settle_s,
         recheck_s=options.recheck_s,
         any_suspect_under=suspect_probe(view),
     )
     view.register_list(LIST_NAME, entries)
+    view.register_list(AWAITING_LIST_NAME, awaiting)
 
 
 @hookimpl

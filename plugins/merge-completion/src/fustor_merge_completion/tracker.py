@@ -22,6 +22,14 @@ decides on the tick (a directory waiting for a listing leaves the heap until the
 unlisted directories under it drops to zero). Complete directories are the members of a
 published :class:`~fustor_core.pathlist.PathList`, whose ``__contains__`` is the ``complete``
 flag — so a flip either way is a membership change the change feed sees.
+
+The unlisted directories are published too, as the list ``awaiting_listing`` (``path ->
+{mtime}``: the mtime a listing must reach), kept as each one becomes unlisted or listed. A journal
+snapshot keeps published lists but none of these numbers, so after a restart the rebuild
+(:mod:`fustor_merge_completion.rebuild`) takes this list to know which directories still wait
+for the leader's listing, rather than taking every directory as listed. It holds only directories
+changed since they were last listed (after an audit, usually none); it costs a put when a
+directory enters it or its mtime rises meanwhile, and a discard when it is listed.
 """
 
 from __future__ import annotations
@@ -39,6 +47,8 @@ NEVER = -math.inf
 
 COMPLETE_FIELDS = {"since": float, "how": str}
 """``since``: Fusion time the directory became complete; ``how``: ``marker`` or ``settled``."""
+AWAITING_FIELDS = {"mtime": float}
+"""``mtime``: the newest mtime the tree has seen for the directory, which a listing must reach."""
 
 
 class DirState:
@@ -75,6 +85,7 @@ class CompletionTracker:
     """The aggregates of one view's directories and the ``complete`` list they decide.
 
     :param complete: the published list of complete directories (the flag's membership).
+    :param awaiting: the published list of unlisted directories (kept for a restart's rebuild).
     :param markers: a test on file names; None selects settle mode.
     :param any_suspect_under: whether anything at or below a path is suspect (settle mode).
     """
@@ -82,6 +93,7 @@ class CompletionTracker:
     def __init__(
         self,
         complete: PathList,
+        awaiting: PathList,
         *,
         markers: Callable[[str], object] | None,
         settle_s: float,
@@ -89,6 +101,7 @@ class CompletionTracker:
         any_suspect_under: Callable[[str], bool],
     ) -> None:
         self.complete = complete
+        self.awaiting = awaiting
         self.markers = markers
         self.settle_s = settle_s
         self.recheck_s = recheck_s
@@ -117,7 +130,8 @@ class CompletionTracker:
             if parent == "/":
                 self.top_level += 1
             self.state(parent)
-        self._count_unlisted(path, +1)  # never listed yet
+        self.awaiting.put(path, mtime=st.known)  # never listed yet
+        self._count_unlisted(path, +1)
         return st
 
     def _count_unlisted(self, path: str, delta: int) -> None:
@@ -172,13 +186,16 @@ class CompletionTracker:
             was_unlisted = st.is_unlisted
             st.listed = mtime
             if was_unlisted and not st.is_unlisted:
+                self.awaiting.discard(path)
                 self._count_unlisted(path, -1)
 
     def _set_known(self, path: str, st: DirState, mtime: float) -> None:
         was_unlisted = st.is_unlisted
         st.known = mtime
-        if st.is_unlisted and not was_unlisted:
-            self._count_unlisted(path, +1)
+        if st.is_unlisted:
+            self.awaiting.put(path, mtime=mtime)
+            if not was_unlisted:
+                self._count_unlisted(path, +1)
 
     def directory_mtime(self, path: str, mtime: float) -> None:
         """Realtime told the directory's new mtime (an entry came or went): it is unlisted until
@@ -218,7 +235,9 @@ class CompletionTracker:
         if path == "/":
             self.top_level = self.top_level_complete = 0
             self.complete.clear()
+            self.awaiting.clear()
             return
+        self.awaiting.discard_under(path)
         for p in doomed:
             if p != "/" and parent_of(p) == "/" and p in self.complete:
                 self.top_level_complete -= 1

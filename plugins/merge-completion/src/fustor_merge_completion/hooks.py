@@ -176,6 +176,8 @@ def fustor_tick(view: ViewLike, now: float) -> None:
     tracker = tracker_of(view)
     if tracker is not None and tracker.markers is None:
         tracker.settle(view.clock.watermark(), now, SETTLED_PER_TICK)
+    if tracker is not None:
+        tracker.flush_awaiting()
 
 
 @hookimpl

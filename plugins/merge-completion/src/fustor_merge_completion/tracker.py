@@ -102,6 +102,11 @@ class CompletionTracker:
     ) -> None:
         self.complete = complete
         self.awaiting = awaiting
+        self._awaiting_net: dict[str, float | None] = {}
+        """Changes of ``awaiting`` during the current input, applied by :meth:`flush_awaiting`:
+        a snapshot batch makes each directory and lists it at once, and three list operations
+        per directory (made, mtime known, listed) cost 8 % of snapshot ingest, where the net
+        change — nothing — costs one dict entry."""
         self.markers = markers
         self.settle_s = settle_s
         self.recheck_s = recheck_s
@@ -130,7 +135,7 @@ class CompletionTracker:
             if parent == "/":
                 self.top_level += 1
             self.state(parent)
-        self.awaiting.put(path, mtime=st.known)  # never listed yet
+        self._awaiting_net[path] = st.known  # never listed yet
         self._count_unlisted(path, +1)
         return st
 
@@ -186,14 +191,14 @@ class CompletionTracker:
             was_unlisted = st.is_unlisted
             st.listed = mtime
             if was_unlisted and not st.is_unlisted:
-                self.awaiting.discard(path)
+                self._awaiting_net[path] = None
                 self._count_unlisted(path, -1)
 
     def _set_known(self, path: str, st: DirState, mtime: float) -> None:
         was_unlisted = st.is_unlisted
         st.known = mtime
         if st.is_unlisted:
-            self.awaiting.put(path, mtime=mtime)
+            self._awaiting_net[path] = mtime
             if not was_unlisted:
                 self._count_unlisted(path, +1)
 
@@ -235,8 +240,10 @@ class CompletionTracker:
         if path == "/":
             self.top_level = self.top_level_complete = 0
             self.complete.clear()
+            self._awaiting_net.clear()
             self.awaiting.clear()
             return
+        self.flush_awaiting()
         self.awaiting.discard_under(path)
         for p in doomed:
             if p != "/" and parent_of(p) == "/" and p in self.complete:
@@ -283,8 +290,24 @@ class CompletionTracker:
         else:
             self._schedule(path, st.newest + self.settle_s)
 
+    def flush_awaiting(self) -> None:
+        """Apply the net changes of ``awaiting`` (before anyone reads the list: at the end of
+        each input, and before a removal works on it)."""
+        net = self._awaiting_net
+        if not net:
+            return
+        awaiting = self.awaiting
+        for path, mtime in net.items():
+            if mtime is not None:
+                awaiting.put(path, mtime=mtime)
+            elif path in awaiting:
+                awaiting.discard(path)
+        net.clear()
+
     def end_of_batch(self, now: float) -> list[str]:
-        """Marker mode: decide the directories this batch touched. Returns those completed."""
+        """Marker mode: decide the directories this batch touched. Returns those completed.
+        Both modes: the batch's changes of ``awaiting`` are applied."""
+        self.flush_awaiting()
         if not self._touched:
             return []
         done: list[str] = []
